@@ -1,0 +1,74 @@
+"""Mesh export: Wavefront OBJ through trimesh, keeping SMPL's vertex order.
+
+Files are written atomically. Vertex order and count are never changed (trimesh's merging and
+cleaning are off), so vertex ``i`` of every file is SMPL vertex ``i``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import trimesh
+import trimesh.exchange.obj
+
+from body_models.atomic import write_text
+from body_models.errors import InputError
+
+
+def _as_numpy(array) -> np.ndarray:
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    return np.asarray(array)
+
+
+def save_obj(path: str | os.PathLike, vertices, faces, header: str | None = None) -> Path:
+    """Write one mesh as OBJ.
+
+    Args:
+        path: output file; parent folders are created.
+        vertices: (V, 3) metres (numpy or torch).
+        faces: (F, 3) vertex indices, 0-based.
+        header: a comment written at the top (e.g. which body model made the mesh).
+    """
+    vertices, faces = _as_numpy(vertices), _as_numpy(faces)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise InputError(f"save_obj: vertices must be (V, 3), got {vertices.shape}")
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise InputError(f"save_obj: faces must be (F, 3), got {faces.shape}")
+    if not np.isfinite(vertices).all():
+        raise InputError(f"save_obj: vertices for {path} contain NaN or inf")
+    mesh = trimesh.Trimesh(vertices=vertices.astype(np.float64), faces=faces, process=False)
+    text = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=False,
+                                           include_texture=False, header=header or "hmr-video")
+    return write_text(path, text)
+
+
+def save_obj_sequence(folder: str | os.PathLike, vertices, faces, frame_indices=None,
+                      digits: int = 6, header: str | None = None) -> list[Path]:
+    """Write one OBJ per frame, named by zero-padded frame index (``000000.obj``, ...).
+
+    Args:
+        folder: output folder.
+        vertices: (T, V, 3) metres.
+        faces: (F, 3).
+        frame_indices: (T,) the frame number of each mesh; 0..T-1 when None.
+        digits: zero padding of the file names.
+
+    Returns:
+        The T paths written, in order.
+    """
+    vertices = _as_numpy(vertices)
+    if vertices.ndim != 3:
+        raise InputError(f"save_obj_sequence: vertices must be (T, V, 3), got {vertices.shape}")
+    frames = np.arange(len(vertices)) if frame_indices is None else np.asarray(frame_indices)
+    if frames.shape != (len(vertices),):
+        raise InputError(f"save_obj_sequence: {len(vertices)} meshes but frame_indices has shape {frames.shape}")
+    folder = Path(folder)
+    return [save_obj(folder / f"{int(i):0{digits}d}.obj", v, faces, header=header) for i, v in zip(frames, vertices)]
+
+
+def load_obj(path: str | os.PathLike) -> trimesh.Trimesh:
+    """Read an OBJ without reordering or merging vertices."""
+    return trimesh.load(str(path), file_type="obj", process=False, maintain_order=True)
