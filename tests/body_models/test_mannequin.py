@@ -345,5 +345,5 @@ def test_damaged_cache_files_are_regenerated(tmp_path, model_file, model, cache,
 
 def test_export_files(tmp_path, cache):
     written = mannequin.export_files(tmp_path / "out", cache)
-    assert [p.suffix for p in written] == [".npz", ".npy", ".npy", ".npz"]
+    assert [p.suffix for p in written] == [".npz", ".npy", ".npy", ".npz", ".pkl"]
     assert all(p.is_file() and p.parent == tmp_path / "out" for p in written)

@@ -19,8 +19,3 @@ def test_prior_file_has_the_gmm_08_layout_and_prefers_plausible_poses():
     assert prior(plausible).median() < prior(random).median()
     assert mannequin.gmm_prior_path() == path  # cached, not refitted
 
-
-def test_export_files_writes_every_companion(tmp_path):
-    names = sorted(p.name for p in mannequin.export_files(tmp_path))
-    assert [n.split("_")[0] for n in names] == ["J", "J", "gmm", "mannequin", "smpl"]
-    assert all((tmp_path / n).stat().st_size > 0 for n in names)
