@@ -33,13 +33,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from body_models.errors import InputError, MissingFileError
+from body_models.configs import config_from_dict, config_from_yaml
+from body_models.errors import InputError
 
 __all__ = ["LiftingConfig", "TemporalModel", "TemporalModelOptimized1f"]
 
@@ -100,40 +100,18 @@ class LiftingConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "LiftingConfig":
         """Build a config from a mapping; an unknown key is an ``InputError`` that names it."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in known:
-                raise InputError(f"{source}: unknown key {key!r}; known keys: {', '.join(sorted(known))}")
-        return cls(**dict(values))
+        return config_from_dict(cls, values, source)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "LiftingConfig":
         """Read a preset such as ``configs/lifting/pretrained_h36m_cpn.yaml``."""
-        return cls.from_dict(_read_yaml_mapping(path), source=str(path))
+        return config_from_yaml(cls, path)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (filter widths as a list), as stored in project checkpoints."""
         values = dataclasses.asdict(self)
         values["filter_widths"] = list(self.filter_widths)
         return values
-
-
-def _read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
-    """The top-level mapping of a YAML file (``yaml.safe_load``)."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise InputError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
-    return values
 
 
 def _pads(filter_widths: Sequence[int]) -> list[int]:

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from body_models.configs import config_from_dict, config_from_yaml
 from body_models.errors import InputError
 
 __all__ = ["HRNet", "HRNetConfig"]
@@ -115,23 +116,13 @@ class HRNetConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "HRNetConfig":
-        """Build from a mapping; an unknown key raises ``InputError`` naming it."""
-        if not isinstance(values, Mapping):
-            raise InputError(f"{source}: expected a mapping of HRNetConfig settings, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in known:
-                raise InputError(f"{source}: unknown HRNet setting {key!r}; known settings: {', '.join(sorted(known))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        """Build from a mapping (a YAML preset, a checkpoint's config); unknown keys are an error."""
+        return config_from_dict(cls, values, source)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "HRNetConfig":
         """Read a preset such as ``configs/pose2d/hrnet_w32_256x192.yaml``."""
-        import yaml
-
-        path = Path(path)
-        values = yaml.safe_load(path.read_text()) or {}
-        return cls.from_dict(values, source=str(path))
+        return config_from_yaml(cls, path)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from body_models.configs import config_from_dict, config_from_yaml
 from body_models.errors import InputError
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 from hmr.regressor.resnet import FEATURE_DIM, ResNet50Trunk
@@ -72,13 +74,14 @@ class HMRConfig:
             raise InputError(f"HMRConfig.dropout must be in [0, 1), got {self.dropout!r}")
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "HMRConfig":
+    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "HMRConfig":
         """Build from a dict (a YAML preset, a checkpoint's "config"); unknown keys are an error."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown HMRConfig key(s) {unknown}; known keys are {sorted(known)}")
-        return cls(**dict(values))
+        return config_from_dict(cls, values, source)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "HMRConfig":
+        """Read a preset such as ``configs/regressor/spin.yaml``."""
+        return config_from_yaml(cls, path)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
