@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Mapping
 
 import numpy as np
 import scipy.sparse
@@ -203,21 +203,32 @@ def load_pickle(path: str | os.PathLike, *, allow: Mapping[str, Any] = DEFAULT_A
         raise MissingFileError(f"pickle file not found: {path}")
     if not path.is_file():
         raise InputError(f"cannot load {path}: it is not a file")
+    with open(path, "rb") as file:
+        return load_pickle_stream(file, str(path), allow=allow)
+
+
+def load_pickle_stream(stream: BinaryIO, source: str, *, allow: Mapping[str, Any] = DEFAULT_ALLOW) -> Any:
+    """``load_pickle`` for an open binary stream, e.g. a pickled array inside an ``.npz``.
+
+    Args:
+        stream: positioned at the start of the pickle.
+        source: how errors name the data, e.g. ``"data_3d_h36m.npz, array 'positions_3d'"``.
+        allow: the allow-list, as for ``load_pickle``.
+    """
     try:
-        with open(path, "rb") as file:
-            result = RestrictedUnpickler(file, allow=allow).load()
+        result = RestrictedUnpickler(stream, allow=allow).load()
     except _Refused as error:
-        raise UnsafeFileError(f"refusing to load {path}: {error}") from None
+        raise UnsafeFileError(f"refusing to load {source}: {error}") from None
     except _Unsupported as error:
-        raise InputError(f"cannot load {path}: {error}") from None
+        raise InputError(f"cannot load {source}: {error}") from None
     except HMRError:
         raise
     except Exception as error:  # the unpickler reports corrupt input with many exception types
         message = " ".join(str(error).split())[:200]
         raise InputError(
-            f"cannot load {path}: not a readable pickle ({type(error).__name__}: {message})"
+            f"cannot load {source}: not a readable pickle ({type(error).__name__}: {message})"
         ) from error
-    return _replace_stubs(result, path)
+    return _replace_stubs(result, Path(source))
 
 
 def _replace_stubs(root: Any, path: Path) -> Any:
