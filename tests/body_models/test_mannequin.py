@@ -98,7 +98,7 @@ def test_body_frame_size_and_proportions(model):
 
 
 def test_skinning_weights(model):
-    w, v, joints = model["weights"], model["v_template"], model["J"]
+    w, v = model["weights"], model["v_template"]
     assert (w >= 0).all()
     np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-12)
     assert (w > 0.5).any(axis=0).all()  # every joint drives some vertices

@@ -1,0 +1,22 @@
+"""SMPLify: fit SMPL to 2D keypoints with the GMM pose prior, batched (FORMATS.md §3.11)."""
+
+from hmr.smplify.fit import (SMPLify, SMPLifyConfig, SMPLifyResult, estimate_translation,
+                             estimate_translation_from_torso, mean_params_to_axis_angle)
+from hmr.smplify.losses import (angle_prior, depth_loss, gmof, reprojection_loss, shape_prior,
+                                temporal_loss, torso_loss)
+
+__all__ = [
+    "SMPLify",
+    "SMPLifyConfig",
+    "SMPLifyResult",
+    "angle_prior",
+    "depth_loss",
+    "estimate_translation",
+    "estimate_translation_from_torso",
+    "gmof",
+    "mean_params_to_axis_angle",
+    "reprojection_loss",
+    "shape_prior",
+    "temporal_loss",
+    "torso_loss",
+]

@@ -1,0 +1,526 @@
+"""SMPLify: fit SMPL to 2D keypoints, batched (SPIN ``smplify/smplify.py``; FORMATS.md §3.11).
+
+The camera is a pinhole at the origin looking down +z (x right, y down), with no rotation; the
+body's ``global_orient`` and ``transl`` place it in that frame, so "camera translation" is SMPL's
+``transl``. Steps, for every sample at once:
+
+1. Translation from the torso by similar triangles (``estimate_translation_from_torso``), or
+   weighted least squares over all joints (``estimate_translation``) where the torso is not
+   visible. A ``transl`` passed in is kept as the start instead.
+2. Stage 1: Adam on ``transl`` and ``global_orient``; loss = squared 2D error on the torso
+   joints + depth_loss_weight² · (t_z − t_z,init)².
+3. Stage 2: Adam on ``body_pose``, ``betas`` and ``global_orient`` (the camera stays fixed, as in
+   SPIN); loss = Σ_j conf_j² Σ_xy ρ(proj − kp) + pose_prior_weight² · GMM + angle_prior_weight² ·
+   angle prior + shape_prior_weight² · ‖β‖² (+ temporal_weight² · Σ‖Δ²joints‖² for sequences).
+4. The fit replaces the initial estimate only where its reprojection loss is lower
+   (``kept_fit``); samples without enough keypoints return the initial estimate (``fitted``
+   False).
+
+Example:
+    >>> smplify = SMPLify(load_smpl("mannequin"), load_gmm(path), SMPLifyConfig(focal_length=1000,
+    ...                   principal_point=(500, 500)))
+    >>> result = smplify(keypoints)                 # (B, 17, 3) COCO pixels x, y, confidence
+    >>> result.body_pose.shape, result.fitted
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from body_models import joints as js
+from body_models.cameras import SPIN_CROP_SIZE, SPIN_FOCAL_LENGTH, perspective_project
+from body_models.configs import config_from_dict, config_from_yaml
+from body_models.errors import InputError
+from body_models.priors import GMMPrior, MaxMixturePrior, load_gmm
+from body_models.rotations import matrix_to_axis_angle, rot6d_to_matrix
+from body_models.smpl import SMPL
+from hmr.smplify import losses
+
+# The four joints stage 1 aligns and the similar-triangles depth uses, by name in the keypoint set.
+TORSO_JOINTS: tuple[str, ...] = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+# SPIN ignores these OpenPose joints in stage 2 (its ign_joints, FORMATS §3.11): SMPL's neck and
+# hip joints sit inside the body, not where a 2D detector marks them. COCO hips come from the
+# surface regressor (body_models.joints), so nothing needs ignoring for COCO-17.
+SPIN_OPENPOSE_IGNORE: tuple[str, ...] = ("neck", "right_hip", "left_hip")
+# The root of HMR's and SPIN's initial pose: π about x turns SMPL's y-up body upright in the
+# y-down camera frame.
+UPRIGHT_ROOT = (math.pi, 0.0, 0.0)
+# Depth used internally for samples that are not fitted, so their (ignored) projections stay finite.
+_PARKED_DEPTH_M = 10.0
+
+
+@dataclass(frozen=True)
+class SMPLifyConfig:
+    """SMPLify's settings, with SPIN's published defaults (FORMATS §3.11).
+
+    Attributes:
+        num_iters: Adam steps in each of the two stages.
+        step_size: Adam learning rate.
+        sigma: Geman–McClure σ, pixels.
+        pose_prior_weight: GMM pose prior weight (squared in the loss).
+        angle_prior_weight: elbow/knee angle prior weight (squared in the loss).
+        shape_prior_weight: ‖β‖² weight (squared in the loss).
+        depth_loss_weight: stage 1's pull of t_z towards its start (squared in the loss).
+        temporal_weight: weight (squared in the loss) of the squared second differences of the
+            3D joints, metres, over the frames of a sequence; 0 turns the term off. Applies only
+            to (S, T, J, 3) input.
+        ignore_joints: names in the keypoint set whose confidence is set to 0 in stage 2 and in
+            the reported loss (SPIN uses ``SPIN_OPENPOSE_IGNORE`` for OpenPose input).
+        focal_length: pixels (SPIN: 5000 for its 224-pixel crops).
+        principal_point: (cx, cy) pixels; None for the centre of a 224-pixel crop.
+        min_keypoints: a sample is fitted only with at least this many keypoints of confidence > 0
+            (after ``ignore_joints``).
+        fit_transl_in_stage2: also optimise ``transl`` in stage 2 (SPIN keeps it fixed).
+    """
+
+    num_iters: int = 100
+    step_size: float = 1e-2
+    sigma: float = 100.0
+    pose_prior_weight: float = 4.78
+    angle_prior_weight: float = 15.2
+    shape_prior_weight: float = 5.0
+    depth_loss_weight: float = 100.0
+    temporal_weight: float = 0.0
+    ignore_joints: tuple[str, ...] = ()
+    focal_length: float = SPIN_FOCAL_LENGTH
+    principal_point: tuple[float, float] | None = None
+    min_keypoints: int = 4
+    fit_transl_in_stage2: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ignore_joints", tuple(self.ignore_joints))
+        if self.principal_point is not None:
+            point = tuple(float(v) for v in self.principal_point)
+            if len(point) != 2:
+                raise InputError(f"SMPLifyConfig.principal_point must be (cx, cy), got {self.principal_point!r}")
+            object.__setattr__(self, "principal_point", point)
+        if not isinstance(self.num_iters, int) or self.num_iters < 0:
+            raise InputError(f"SMPLifyConfig.num_iters must be a non-negative integer, got {self.num_iters!r}")
+        for name in ("step_size", "sigma", "focal_length"):
+            if not float(getattr(self, name)) > 0:
+                raise InputError(f"SMPLifyConfig.{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("pose_prior_weight", "angle_prior_weight", "shape_prior_weight",
+                     "depth_loss_weight", "temporal_weight"):
+            if not float(getattr(self, name)) >= 0:
+                raise InputError(f"SMPLifyConfig.{name} must be non-negative, got {getattr(self, name)!r}")
+
+    @property
+    def camera_center(self) -> tuple[float, float]:
+        """(cx, cy) pixels."""
+        if self.principal_point is None:
+            return (SPIN_CROP_SIZE / 2.0, SPIN_CROP_SIZE / 2.0)
+        return self.principal_point
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "SMPLifyConfig":
+        """Build from a mapping (a YAML preset); an unknown key is an ``InputError`` naming it."""
+        return config_from_dict(cls, values, source)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "SMPLifyConfig":
+        """Read a preset such as ``configs/smplify/default.yaml``."""
+        return config_from_yaml(cls, path)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["ignore_joints"] = list(self.ignore_joints)
+        if self.principal_point is not None:
+            values["principal_point"] = list(self.principal_point)
+        return values
+
+
+@dataclass
+class SMPLifyResult:
+    """What ``SMPLify`` returns; leading dims (...) are the keypoints' (B,) or (S, T).
+
+    The parameters are the fit where ``kept_fit`` is True and the initial estimate elsewhere.
+
+    Attributes:
+        global_orient: (..., 3) axis-angle, radians.
+        body_pose: (..., 69) axis-angle, radians.
+        betas: (..., 10).
+        transl: (..., 3) metres, camera frame.
+        joints: (..., 24, 3) SMPL joints, metres, camera frame.
+        vertices: (..., V, 3) metres, camera frame.
+        reprojection_loss: (...,) mean over joints of conf² · Σ_xy ρ, pixels², of the returned
+            parameters (0 for a sample without keypoints).
+        initial_reprojection_loss: (...,) the same for the initial estimate.
+        fitted: (...,) bool, False where the sample had fewer than ``min_keypoints`` usable
+            keypoints (the initial estimate is returned).
+        kept_fit: (...,) bool, True where the fit beat the initial estimate and was kept.
+    """
+
+    global_orient: Tensor
+    body_pose: Tensor
+    betas: Tensor
+    transl: Tensor
+    joints: Tensor
+    vertices: Tensor
+    reprojection_loss: Tensor
+    initial_reprojection_loss: Tensor
+    fitted: Tensor
+    kept_fit: Tensor
+
+
+# ---------------------------------------------------------------------------------------------
+# Camera translation
+
+
+def _camera_tensors(focal_length, principal_point, batch: int, ref: Tensor) -> tuple[Tensor, Tensor]:
+    """(N,) focal lengths and (N, 2) principal points, pixels, broadcast to the batch."""
+    focal = torch.as_tensor(focal_length, dtype=ref.dtype, device=ref.device)
+    if focal.ndim == 0:
+        focal = focal.expand(batch)
+    focal = focal.reshape(-1)
+    center = torch.as_tensor(principal_point, dtype=ref.dtype, device=ref.device)
+    if center.ndim == 1:
+        center = center.expand(batch, 2)
+    center = center.reshape(-1, 2)
+    if focal.shape != (batch,) or center.shape != (batch, 2):
+        raise InputError(f"focal_length must be a number or ({batch},) and principal_point (2,) or "
+                         f"({batch}, 2); got {tuple(focal.shape)} and {tuple(center.shape)}")
+    return focal, center
+
+
+def estimate_translation(joints: Tensor, keypoints: Tensor, focal_length, principal_point) -> Tensor:
+    """Camera translation by confidence-weighted linear least squares (SPIN
+    ``estimate_translation_np``, batched).
+
+    For each joint (X, Y, Z) with keypoint (u, v) and principal point (cx, cy), t = (tx, ty, tz)
+    solves, in the least-squares sense with weight conf on each squared residual:
+    f·tx + (cx − u)·tz = (u − cx)·Z − f·X and f·ty + (cy − v)·tz = (v − cy)·Z − f·Y.
+
+    Args:
+        joints: (B, J, 3) model joints, metres, before translation.
+        keypoints: (B, J, 3) pixels x, y, confidence (0 for joints to leave out).
+        focal_length: pixels; a number or (B,).
+        principal_point: (2,) or (B, 2) pixels.
+
+    Returns:
+        (B, 3) metres. Samples with fewer than 2 weighted joints get an ill-posed answer (a small
+        ridge keeps it finite); check the confidences first.
+    """
+    if joints.ndim != 3 or joints.shape[-1] != 3 or keypoints.shape != joints.shape:
+        raise InputError(f"joints and keypoints must both have shape (B, J, 3); got "
+                         f"{tuple(joints.shape)} and {tuple(keypoints.shape)}")
+    batch = joints.shape[0]
+    focal, center = _camera_tensors(focal_length, principal_point, batch, joints)
+    conf = keypoints[..., 2].clamp(min=0)
+    uv = torch.where(conf[..., None] > 0, keypoints[..., :2], center[:, None, :])  # NaN-free
+    f = focal[:, None]  # (B, 1)
+    zeros = torch.zeros_like(uv[..., 0])
+    # Rows for x and y equations: (B, J, 3) coefficients and (B, J) right-hand sides.
+    a_x = torch.stack([f.expand_as(zeros), zeros, center[:, None, 0] - uv[..., 0]], dim=-1)
+    a_y = torch.stack([zeros, f.expand_as(zeros), center[:, None, 1] - uv[..., 1]], dim=-1)
+    b_x = (uv[..., 0] - center[:, None, 0]) * joints[..., 2] - f * joints[..., 0]
+    b_y = (uv[..., 1] - center[:, None, 1]) * joints[..., 2] - f * joints[..., 1]
+    a = torch.cat([a_x, a_y], dim=1)  # (B, 2J, 3)
+    b = torch.cat([b_x, b_y], dim=1)  # (B, 2J)
+    w = torch.cat([conf, conf], dim=1)  # (B, 2J)
+    ata = torch.einsum("bni,bn,bnj->bij", a, w, a)
+    atb = torch.einsum("bni,bn,bn->bi", a, w, b)
+    ridge = 1e-9 * ata.diagonal(dim1=-2, dim2=-1).sum(-1).clamp(min=1.0)
+    ata = ata + ridge[:, None, None] * torch.eye(3, dtype=ata.dtype, device=ata.device)
+    return torch.linalg.solve(ata, atb[..., None])[..., 0]
+
+
+def estimate_translation_from_torso(joints: Tensor, keypoints: Tensor, torso: tuple[int, int, int, int],
+                                    focal_length, principal_point) -> tuple[Tensor, Tensor]:
+    """Camera translation by similar triangles on the torso.
+
+    Depth: t_z = f · L_3D / L_2D − Z̄, with L the distance from the shoulders' midpoint to the
+    hips' midpoint (in the model, metres; in the image, pixels) and Z̄ the model torso's mean
+    depth. Then t_x, t_y put the visible joints' confidence-weighted mean under its keypoints'
+    at that depth.
+
+    Args:
+        joints: (B, J, 3) model joints in the keypoints' order, metres, before translation.
+        keypoints: (B, J, 3) pixels x, y, confidence.
+        torso: indices of the left shoulder, right shoulder, left hip and right hip.
+        focal_length: pixels; a number or (B,).
+        principal_point: (2,) or (B, 2) pixels.
+
+    Returns:
+        ((B, 3) metres, (B,) bool): the translation and where it is valid (all four torso
+        joints visible and a torso at least one pixel long).
+    """
+    batch = joints.shape[0]
+    focal, center = _camera_tensors(focal_length, principal_point, batch, joints)
+    idx = list(torso)
+    conf = keypoints[..., 2].clamp(min=0)
+    uv = torch.where(conf[..., None] > 0, keypoints[..., :2], center[:, None, :])
+    t_uv, t_xyz = uv[:, idx], joints[:, idx]  # (B, 4, 2), (B, 4, 3)
+    length_2d = ((t_uv[:, :2].mean(1) - t_uv[:, 2:].mean(1)) ** 2).sum(-1).sqrt()  # (B,)
+    length_3d = ((t_xyz[:, :2].mean(1) - t_xyz[:, 2:].mean(1)) ** 2).sum(-1).sqrt()
+    valid = (conf[:, idx] > 0).all(dim=1) & (length_2d >= 1.0)
+    depth = focal * length_3d / length_2d.clamp(min=1.0)  # (B,) camera-to-torso distance
+    tz = depth - t_xyz[..., 2].mean(1)
+    weights = conf / conf.sum(1, keepdim=True).clamp(min=1e-12)  # (B, J)
+    z = joints[..., 2] + tz[:, None]
+    # X + tx = (u − cx)·(Z + tz)/f, averaged over the visible joints with their weights.
+    txy = (weights[..., None] * ((uv - center[:, None]) * z[..., None] / focal[:, None, None]
+                                 - joints[..., :2])).sum(1)
+    return torch.cat([txy, tz[:, None]], dim=-1), valid
+
+
+# ---------------------------------------------------------------------------------------------
+# SMPLify
+
+
+def mean_params_to_axis_angle(mean_params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """SPIN's ``smpl_mean_params.npz`` content as axis-angle SMPL parameters.
+
+    Args:
+        mean_params: ``pose (144,)`` 24 × SPIN 6D and ``shape (10,)`` (e.g. ``np.load`` of the
+            file, or ``body_models.mannequin.mean_params()``).
+
+    Returns:
+        ``global_orient (3,)``, ``body_pose (69,)``, ``betas (10,)`` float32.
+    """
+    pose = np.asarray(mean_params["pose"], dtype=np.float64).reshape(-1)
+    if pose.shape != (144,):
+        raise InputError(f"mean params 'pose' must have 144 values (24 × 6D); got {pose.shape}")
+    axis_angle = matrix_to_axis_angle(rot6d_to_matrix(torch.from_numpy(pose).reshape(24, 6))).numpy()
+    return {"global_orient": axis_angle[0].astype(np.float32),
+            "body_pose": axis_angle[1:].reshape(69).astype(np.float32),
+            "betas": np.asarray(mean_params["shape"], dtype=np.float32).reshape(-1)}
+
+
+def _as_axis_angle(value: Tensor, joints: int, name: str, lead: tuple[int, ...]) -> Tensor:
+    """(..., joints·3) axis-angle from axis-angle or (..., joints, 3, 3) rotation matrices."""
+    if value.shape == (*lead, joints * 3):
+        return value
+    if value.shape == (*lead, joints, 3, 3) or (joints == 1 and value.shape == (*lead, 3, 3)):
+        return matrix_to_axis_angle(value).reshape(*lead, joints * 3)
+    raise InputError(f"{name} must have shape {(*lead, joints * 3)} (axis-angle) or "
+                     f"{(*lead, joints, 3, 3)} (rotation matrices); got {tuple(value.shape)}")
+
+
+class SMPLify:
+    """Batched SMPLify (SPIN's two-stage fit) on any device the body model is on.
+
+    Args:
+        body_model: the ``SMPL`` layer (it must provide the keypoints' joint set, e.g. COCO-17
+            needs ``J_regressor_extra``).
+        pose_prior: the GMM pose prior: a ``MaxMixturePrior``, a ``GMMPrior`` or a
+            ``gmm_08.pkl``-layout file (read safely with ``body_models.priors.load_gmm``).
+        config: settings; ``SMPLifyConfig()`` gives SPIN's.
+        mean_params: where to start when no initial estimate is given (SPIN's
+            ``smpl_mean_params.npz`` content, see ``mean_params_to_axis_angle``); None starts from
+            the zero pose turned upright (root π about x) and zero betas.
+    """
+
+    def __init__(self, body_model: SMPL, pose_prior: MaxMixturePrior | GMMPrior | str | os.PathLike,
+                 config: SMPLifyConfig | None = None, mean_params: Mapping[str, Any] | None = None) -> None:
+        self.body_model = body_model
+        self.config = config or SMPLifyConfig()
+        ref = body_model.smplx.v_template
+        if isinstance(pose_prior, (str, os.PathLike)):
+            pose_prior = load_gmm(pose_prior)
+        if isinstance(pose_prior, GMMPrior):
+            pose_prior = MaxMixturePrior(pose_prior)
+        if not isinstance(pose_prior, MaxMixturePrior):
+            raise InputError(f"pose_prior must be a MaxMixturePrior, GMMPrior or a file path; "
+                             f"got {type(pose_prior).__name__}")
+        self.pose_prior = pose_prior.to(device=ref.device, dtype=ref.dtype)
+        if mean_params is None:
+            start = {"global_orient": np.asarray(UPRIGHT_ROOT, dtype=np.float32),
+                     "body_pose": np.zeros(69, dtype=np.float32),
+                     "betas": np.zeros(body_model.num_betas, dtype=np.float32)}
+        else:
+            start = mean_params_to_axis_angle(mean_params)
+            start["betas"] = start["betas"][:body_model.num_betas]
+        self.mean = {k: torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for k, v in start.items()}
+
+    def __repr__(self) -> str:
+        return f"SMPLify(body_model={self.body_model.name!r}, config={self.config})"
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _model_keypoints(self, global_orient, body_pose, betas, transl, joint_set: str):
+        out = self.body_model(betas=betas, body_pose=body_pose, global_orient=global_orient, transl=transl)
+        return out, out.joint_set(joint_set)
+
+    def _project(self, points: Tensor, focal: Tensor, center: Tensor) -> Tensor:
+        return perspective_project(points, focal, center)
+
+    # -- the fit ------------------------------------------------------------------------------
+
+    def __call__(self, keypoints, global_orient: Tensor | None = None, body_pose: Tensor | None = None,
+                 betas: Tensor | None = None, transl: Tensor | None = None, joint_set: str = "coco_17",
+                 focal_length=None, principal_point=None) -> SMPLifyResult:
+        """Fit SMPL to 2D keypoints.
+
+        Args:
+            keypoints: (B, J, 3) or (S, T, J, 3) pixels x, y, confidence, in the order of
+                ``joint_set``; NaN or confidence 0 marks a missing joint. With (S, T, ...) the
+                T frames of each sequence are consecutive (the temporal term uses them).
+            global_orient: initial (..., 3) axis-angle or (..., 3, 3) / (..., 1, 3, 3) rotation
+                matrices; the mean start when None.
+            body_pose: initial (..., 69) axis-angle or (..., 23, 3, 3); the mean start when None.
+            betas: initial (..., num_betas); the mean start when None.
+            transl: initial (..., 3) metres, camera frame (e.g. from an HMR camera); estimated from
+                the keypoints when None.
+            joint_set: the keypoints' joint set, e.g. ``"coco_17"`` or ``"openpose_25"``.
+            focal_length: pixels, a number or (...,); the config's when None.
+            principal_point: (2,) or (..., 2) pixels; the config's when None.
+
+        Returns:
+            ``SMPLifyResult`` with the keypoints' leading dims.
+        """
+        cfg = self.config
+        ref = self.body_model.smplx.v_template
+        keypoints = torch.as_tensor(keypoints, dtype=ref.dtype, device=ref.device)
+        if keypoints.ndim not in (3, 4) or keypoints.shape[-1] != 3:
+            raise InputError(f"keypoints must have shape (B, J, 3) or (S, T, J, 3) pixels x, y, confidence; "
+                             f"got {tuple(keypoints.shape)}")
+        names = js.JOINT_SETS[joint_set].names if joint_set in js.JOINT_SETS else None
+        if names is None:
+            raise InputError(f"unknown joint set {joint_set!r}; known: {', '.join(js.JOINT_SETS)}")
+        if keypoints.shape[-2] != len(names):
+            raise InputError(f"keypoints have {keypoints.shape[-2]} joints but joint set {joint_set} has "
+                             f"{len(names)}; got shape {tuple(keypoints.shape)}")
+        lead = tuple(keypoints.shape[:-2])
+        n, num_j = math.prod(lead), len(names)
+        seq_shape = (lead[0], lead[1]) if len(lead) == 2 else (n, 1)
+
+        # Initial estimate, flattened to N samples.
+        def start(value, name, width, joints=None):
+            if value is None:
+                return self.mean[name].expand(n, width).clone()
+            value = torch.as_tensor(value, dtype=ref.dtype, device=ref.device)
+            if joints is not None:
+                value = _as_axis_angle(value, joints, name, lead)
+            elif value.shape != (*lead, width):
+                raise InputError(f"{name} must have shape {(*lead, width)}; got {tuple(value.shape)}")
+            return value.reshape(n, width).detach().clone()
+
+        init_orient = start(global_orient, "global_orient", 3, joints=1)
+        init_pose = start(body_pose, "body_pose", 69, joints=23)
+        init_betas = start(betas, "betas", self.body_model.num_betas)
+        transl_given = transl is not None
+        init_transl = start(transl, "transl", 3) if transl_given else ref.new_zeros(n, 3)
+
+        focal, center = _camera_tensors(
+            cfg.focal_length if focal_length is None else focal_length,
+            cfg.camera_center if principal_point is None else principal_point, n, ref)
+
+        # Keypoints: NaN or non-positive confidence → missing (confidence 0, position 0).
+        kp = keypoints.reshape(n, num_j, 3)
+        present = torch.isfinite(kp).all(dim=-1) & (kp[..., 2] > 0)
+        conf = torch.where(present, kp[..., 2], torch.zeros_like(kp[..., 2]))
+        kp = torch.cat([torch.where(present[..., None], kp[..., :2], torch.zeros_like(kp[..., :2])),
+                        conf[..., None]], dim=-1)
+        for name in cfg.ignore_joints:
+            if name not in names:
+                raise InputError(f"ignore_joints: {name!r} is not a joint of {joint_set}")
+        keep = torch.tensor([name not in cfg.ignore_joints for name in names], device=ref.device)
+        conf_fit = conf * keep  # (N, J) stage 2 and reported loss
+        fitted = (conf_fit > 0).sum(-1) >= cfg.min_keypoints  # (N,)
+
+        # Torso joints (stage 1 and the similar-triangles depth).
+        torso = tuple(names.index(t) for t in TORSO_JOINTS) if all(t in names for t in TORSO_JOINTS) else None
+        torso_mask = torch.zeros_like(conf)
+        if torso is not None:
+            torso_mask[:, list(torso)] = 1.0
+        torso_mask = torso_mask * (conf > 0)
+        enough_torso = torso_mask.sum(-1) >= 2
+        stage1_mask = torch.where(enough_torso[:, None], torso_mask, (conf > 0).to(conf))
+
+        # Initial translation.
+        with torch.no_grad():
+            _, init_joints = self._model_keypoints(init_orient, init_pose, init_betas, None, joint_set)
+            if not transl_given:
+                estimate = estimate_translation(init_joints, kp, focal, center)
+                if torso is not None:
+                    similar, ok = estimate_translation_from_torso(init_joints, kp, torso, focal, center)
+                    estimate = torch.where(ok[:, None], similar, estimate)
+                init_transl = torch.where(fitted[:, None], estimate, init_transl)
+            # Samples that are not fitted sit far in front of the camera during the optimisation
+            # (their loss is masked out; this only keeps their projections finite).
+            parked = ref.new_tensor([0.0, 0.0, _PARKED_DEPTH_M]).expand(n, 3)
+            start_transl = torch.where(fitted[:, None], init_transl, parked)
+
+        mask = fitted.to(ref.dtype)
+        sequences = len(lead) == 2 and cfg.temporal_weight > 0
+        valid_seq = fitted.reshape(seq_shape)
+
+        def temporal(joints3d: Tensor) -> Tensor:
+            if not sequences:
+                return joints3d.new_zeros(n)
+            per_seq = losses.temporal_loss(joints3d.reshape(*seq_shape, -1), valid=valid_seq)
+            # Spread each sequence's term over its frames so the batch sum counts it once.
+            return (per_seq[:, None] / seq_shape[1]).expand(seq_shape).reshape(n)
+
+        orient = init_orient.clone().requires_grad_(True)
+        pose = init_pose.clone()
+        shape = init_betas.clone()
+        cam_t = start_transl.clone().requires_grad_(True)
+        with torch.enable_grad():
+            # Stage 1: camera translation and global orientation on the torso.
+            optimizer = torch.optim.Adam([orient, cam_t], lr=cfg.step_size, betas=(0.9, 0.999))
+            for _ in range(cfg.num_iters):
+                out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, joint_set)
+                projected = self._project(model_kp, focal, center)
+                loss = (losses.torso_loss(projected, kp[..., :2], stage1_mask)
+                        + cfg.depth_loss_weight ** 2 * losses.depth_loss(cam_t, start_transl)
+                        + cfg.temporal_weight ** 2 * temporal(out.joints))
+                optimizer.zero_grad()
+                (loss * mask).sum().backward()
+                optimizer.step()
+
+            # Stage 2: body pose, betas and global orientation (camera fixed, as SPIN).
+            pose.requires_grad_(True)
+            shape.requires_grad_(True)
+            params = [pose, shape, orient]
+            if cfg.fit_transl_in_stage2:
+                params.append(cam_t)
+            else:
+                cam_t.requires_grad_(False)
+            optimizer = torch.optim.Adam(params, lr=cfg.step_size, betas=(0.9, 0.999))
+            for _ in range(cfg.num_iters):
+                out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, joint_set)
+                projected = self._project(model_kp, focal, center)
+                loss = (losses.reprojection_loss(projected, kp[..., :2], conf_fit, cfg.sigma).sum(-1)
+                        + cfg.pose_prior_weight ** 2 * self.pose_prior(pose)
+                        + cfg.angle_prior_weight ** 2 * losses.angle_prior(pose)
+                        + cfg.shape_prior_weight ** 2 * losses.shape_prior(shape)
+                        + cfg.temporal_weight ** 2 * temporal(out.joints))
+                optimizer.zero_grad()
+                (loss * mask).sum().backward()
+                optimizer.step()
+
+        with torch.no_grad():
+            fit = (orient.detach(), pose.detach(), shape.detach(), cam_t.detach())
+            init = (init_orient, init_pose, init_betas, torch.where(fitted[:, None], init_transl, parked))
+
+            def fitting_loss(params) -> Tensor:
+                _, model_kp = self._model_keypoints(*params, joint_set)
+                projected = self._project(model_kp, focal, center)
+                return losses.reprojection_loss(projected, kp[..., :2], conf_fit, cfg.sigma).mean(-1)
+
+            fit_loss, init_loss = fitting_loss(fit), fitting_loss(init)
+            kept_fit = fitted & (fit_loss < init_loss)
+            init = init[:3] + (init_transl,)  # what an unfitted sample returns: its own start
+            chosen = [torch.where(kept_fit[:, None], a, b) for a, b in zip(fit, init)]
+            out = self.body_model(global_orient=chosen[0], body_pose=chosen[1], betas=chosen[2],
+                                  transl=chosen[3])
+            loss = torch.where(kept_fit, fit_loss, torch.where(fitted, init_loss, torch.zeros_like(init_loss)))
+            init_loss = torch.where(fitted, init_loss, torch.zeros_like(init_loss))
+
+        def shaped(x: Tensor) -> Tensor:
+            return x.reshape(*lead, *x.shape[1:])
+
+        return SMPLifyResult(
+            global_orient=shaped(chosen[0]), body_pose=shaped(chosen[1]), betas=shaped(chosen[2]),
+            transl=shaped(chosen[3]), joints=shaped(out.joints), vertices=shaped(out.vertices),
+            reprojection_loss=shaped(loss), initial_reprojection_loss=shaped(init_loss),
+            fitted=shaped(fitted), kept_fit=shaped(kept_fit))
