@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     mq = sub.add_parser("mannequin", help="write the synthetic mannequin body model and its companion files")
     mq.add_argument("--out", type=Path, required=True, help="output folder")
     mq.set_defaults(func=_mannequin)
+
+    from hmr.commands import keypoints, lifter, regressor, smplify
+
+    for area in (keypoints, lifter, regressor, smplify):
+        area.add_commands(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Subcommands of the ``hmr`` CLI, one module per area; each has ``add_commands(sub)``."""
