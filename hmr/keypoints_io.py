@@ -1,0 +1,348 @@
+"""2D keypoint files: our ``keypoints2d.npz``, COCO keypoint JSON and OpenPose JSON folders.
+
+Everything is read into one ``Keypoints2D`` (DESIGN.md's schema), so the stages after HRNet do
+not care where keypoints came from. Coordinates are pixels of the original frame; a missing
+joint is NaN with confidence 0, and a missing person is NaN everywhere with ``valid`` False.
+
+    kp = load_keypoints_file("run/keypoints2d.npz")           # ours
+    kp = load_keypoints_file("detections.json", image_size=(1920, 1080), fps=30)  # COCO results
+    kp = load_keypoints_file("openpose_json/")                 # OpenPose BODY_25 folder
+    save_coco_keypoints("results.json", kp)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from body_models import joints as js
+from body_models.atomic import save_npz, write_json
+from body_models.errors import InputError, MissingFileError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Keypoints2D:
+    """2D keypoints of P tracked people over T frames.
+
+    Attributes:
+        keypoints: (T, P, J, 3) float32 pixels x, y and confidence in [0, 1]; NaN x, y where a
+            joint or person is missing (confidence 0 there).
+        boxes: (T, P, 4) float32 pixels x1, y1, x2, y2; NaN where the person is missing.
+        valid: (T, P) bool, the person was found in that frame.
+        track_ids: (P,) int64 identity of each person column.
+        joint_set: name of the ``body_models.joints`` set the J joints follow.
+        image_size: (width, height) pixels; (0, 0) when unknown.
+        fps: frames per second; 0 when unknown.
+        frame_indices: (T,) int64 frame number of each row in the source video or folder.
+    """
+
+    keypoints: np.ndarray
+    boxes: np.ndarray
+    valid: np.ndarray
+    track_ids: np.ndarray
+    joint_set: str
+    image_size: tuple[int, int]
+    fps: float
+    frame_indices: np.ndarray
+
+    def __post_init__(self) -> None:
+        t, p = self.valid.shape if self.valid.ndim == 2 else (None, None)
+        if t is None or self.keypoints.shape[:2] != (t, p) or self.keypoints.shape[-1] != 3:
+            raise InputError(f"Keypoints2D: keypoints {self.keypoints.shape} and valid {self.valid.shape} "
+                             "must be (T, P, J, 3) and (T, P)")
+        if self.boxes.shape != (t, p, 4) or self.track_ids.shape != (p,) or self.frame_indices.shape != (t,):
+            raise InputError(f"Keypoints2D: boxes {self.boxes.shape}, track_ids {self.track_ids.shape} and "
+                             f"frame_indices {self.frame_indices.shape} do not fit T={t}, P={p}")
+        if self.joint_set not in js.JOINT_SETS:
+            raise InputError(f"Keypoints2D: unknown joint set {self.joint_set!r}")
+        if self.keypoints.shape[2] != len(js.JOINT_SETS[self.joint_set]):
+            raise InputError(f"Keypoints2D: {self.keypoints.shape[2]} joints, but {self.joint_set} has "
+                             f"{len(js.JOINT_SETS[self.joint_set])}")
+
+    @property
+    def num_frames(self) -> int:
+        return self.valid.shape[0]
+
+    @property
+    def num_people(self) -> int:
+        return self.valid.shape[1]
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return js.JOINT_SETS[self.joint_set].names
+
+    def to_joint_set(self, name: str) -> "Keypoints2D":
+        """The same people with their joints picked into another set by name (e.g. OpenPose-25
+        to COCO-17); a ``KeyError`` names a joint the source cannot provide."""
+        if name == self.joint_set:
+            return self
+        index = list(js.index_map(self.joint_set, name))
+        return replace(self, keypoints=self.keypoints[:, :, index].copy(), joint_set=name)
+
+
+def empty_keypoints(num_frames: int, num_people: int, joint_set: str = "coco_17") -> Keypoints2D:
+    """A ``Keypoints2D`` with every person missing, to be filled in."""
+    j = len(js.JOINT_SETS[joint_set])
+    keypoints = np.full((num_frames, num_people, j, 3), np.nan, np.float32)
+    keypoints[..., 2] = 0.0
+    return Keypoints2D(keypoints=keypoints, boxes=np.full((num_frames, num_people, 4), np.nan, np.float32),
+                       valid=np.zeros((num_frames, num_people), bool), track_ids=np.arange(num_people),
+                       joint_set=joint_set, image_size=(0, 0), fps=0.0,
+                       frame_indices=np.arange(num_frames))
+
+
+def boxes_from_keypoints(keypoints: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
+    """(..., J, 3) keypoints → (..., 4) tight boxes x1, y1, x2, y2 over joints with confidence
+    above ``min_confidence``; NaN where no joint qualifies."""
+    ok = (keypoints[..., 2] > min_confidence) & np.isfinite(keypoints[..., :2]).all(-1)
+    x = np.where(ok, keypoints[..., 0], np.nan)
+    y = np.where(ok, keypoints[..., 1], np.nan)
+    with warnings.catch_warnings():  # a missing person is an all-NaN slice, and that is expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.stack([np.nanmin(x, -1), np.nanmin(y, -1), np.nanmax(x, -1), np.nanmax(y, -1)], -1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# our keypoints2d.npz
+
+
+def save_keypoints2d(path: str | os.PathLike, kp: Keypoints2D) -> Path:
+    """Write ``keypoints2d.npz`` in DESIGN.md's schema (atomically; loads with allow_pickle=False)."""
+    return save_npz(
+        path,
+        schema_version=np.int64(SCHEMA_VERSION),
+        keypoints=kp.keypoints.astype(np.float32),
+        boxes=kp.boxes.astype(np.float32),
+        valid=kp.valid.astype(bool),
+        track_ids=kp.track_ids.astype(np.int64),
+        joint_names=np.array(kp.joint_names),
+        joint_set=np.array(kp.joint_set),
+        image_size=np.array(kp.image_size, np.int64),
+        fps=np.float64(kp.fps),
+        frame_indices=kp.frame_indices.astype(np.int64),
+    )
+
+
+def load_keypoints2d(path: str | os.PathLike) -> Keypoints2D:
+    """Read our ``keypoints2d.npz``."""
+    path = _existing(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = dict(z)
+    except ValueError as err:
+        raise InputError(f"{path} is not a keypoints2d.npz this project wrote ({err})") from None
+    required = ("keypoints", "boxes", "valid", "track_ids", "joint_names", "image_size", "fps", "frame_indices")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise InputError(f"{path} lacks {', '.join(missing)}; expected a keypoints2d.npz written by `hmr keypoints`")
+    version = int(data.get("schema_version", 0))
+    if version > SCHEMA_VERSION:
+        raise InputError(f"{path} has schema_version {version}; this version of hmr reads up to {SCHEMA_VERSION}")
+    names = tuple(str(n) for n in data["joint_names"])
+    joint_set = str(data["joint_set"]) if "joint_set" in data else _joint_set_from_names(names, path)
+    return Keypoints2D(keypoints=data["keypoints"].astype(np.float32), boxes=data["boxes"].astype(np.float32),
+                       valid=data["valid"].astype(bool), track_ids=data["track_ids"].astype(np.int64),
+                       joint_set=joint_set, image_size=tuple(int(v) for v in data["image_size"]),
+                       fps=float(data["fps"]), frame_indices=data["frame_indices"].astype(np.int64))
+
+
+def _joint_set_from_names(names: tuple[str, ...], path: Path) -> str:
+    for name, joint_set in js.JOINT_SETS.items():
+        if joint_set.names == names:
+            return name
+    raise InputError(f"{path}: its joint_names match no known joint set")
+
+
+# ---------------------------------------------------------------------------------------------
+# COCO keypoint JSON
+
+
+def load_coco_keypoints(path: str | os.PathLike, image_size: tuple[int, int] | None = None,
+                        fps: float = 0.0) -> Keypoints2D:
+    """Read COCO-17 keypoints: a results file (a list of ``{image_id, keypoints, score}``) or an
+    annotation file (``{"images": [...], "annotations": [...]}``).
+
+    Frames are the distinct image ids in increasing order (annotation files: the ``images``
+    order). People in a frame are ordered by ``track_id`` when the records carry one (PoseTrack
+    style), else by descending score; tracking across frames is left to the tracker.
+
+    Args:
+        path: the JSON file.
+        image_size: (width, height) pixels; read from annotation files, required otherwise for
+            stages that need it (the lifter's normalisation).
+        fps: frames per second, if known.
+    """
+    path = _existing(path)
+    data = _read_json(path)
+    if isinstance(data, dict) and "annotations" in data:
+        images = data.get("images", [])
+        records = data["annotations"]
+        order = [im["id"] for im in images] or sorted({r["image_id"] for r in records})
+        sizes = {(im.get("width"), im.get("height")) for im in images if "width" in im}
+        if image_size is None and len(sizes) == 1:
+            image_size = tuple(int(v) for v in sizes.pop())
+        annotation_file = True
+    elif isinstance(data, list):
+        records, annotation_file = data, False
+        order = sorted({_record_field(r, "image_id", path) for r in records})
+    else:
+        raise InputError(f"{path} is neither a COCO results list nor a COCO annotation file")
+    frame_of = {image_id: i for i, image_id in enumerate(order)}
+    per_frame: dict[int, list[tuple[float, int, np.ndarray]]] = {i: [] for i in range(len(order))}
+    for r in records:
+        if r.get("category_id", 1) != 1:
+            continue
+        values = np.asarray(_record_field(r, "keypoints", path), dtype=np.float64)
+        if values.shape != (51,):
+            raise InputError(f"{path}: a record has {values.size} keypoint values; COCO-17 has 51 (x, y, v per joint)")
+        joints = values.reshape(17, 3)
+        if annotation_file:  # visibility flags 0/1/2 -> confidence 0/1
+            joints[:, 2] = (joints[:, 2] > 0).astype(np.float64)
+        score = float(r.get("score", joints[:, 2].mean()))
+        key = r.get("track_id")
+        frame = frame_of.get(_record_field(r, "image_id", path))
+        if frame is not None:
+            per_frame[frame].append((-score if key is None else float(key), len(per_frame[frame]), joints))
+    return _assemble(per_frame, "coco_17", image_size, fps, np.asarray(order) if _all_int(order) else None)
+
+
+def save_coco_keypoints(path: str | os.PathLike, kp: Keypoints2D, image_ids=None) -> Path:
+    """Write COCO keypoint results JSON (``image_id``, ``category_id`` 1, ``keypoints`` with
+    confidences, ``score``, ``track_id``), one record per valid person and frame.
+
+    The score is the mean of the joint confidences above 0.2, as HRNet scores its COCO results.
+    ``image_ids`` (T,) defaults to the frame indices.
+    """
+    coco = kp.to_joint_set("coco_17")
+    ids = coco.frame_indices if image_ids is None else np.asarray(image_ids)
+    records = []
+    for t in range(coco.num_frames):
+        for p in range(coco.num_people):
+            if not coco.valid[t, p]:
+                continue
+            joints = np.nan_to_num(coco.keypoints[t, p].astype(np.float64), nan=0.0)
+            confident = joints[:, 2][joints[:, 2] > 0.2]
+            records.append({"image_id": int(ids[t]), "category_id": 1,
+                            "keypoints": [round(float(v), 3) for v in joints.reshape(-1)],
+                            "score": float(confident.mean()) if confident.size else 0.0,
+                            "track_id": int(coco.track_ids[p])})
+    return write_json(path, records)
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenPose JSON folders
+
+_OPENPOSE_FRAME = re.compile(r"(\d+)_keypoints\.json$")
+
+
+def load_openpose_folder(path: str | os.PathLike, image_size: tuple[int, int] | None = None,
+                         fps: float = 0.0) -> Keypoints2D:
+    """Read a folder of OpenPose ``*_keypoints.json`` files (BODY_25), one file per frame.
+
+    Files are ordered by the frame number in their names (``video_000000000012_keypoints.json``),
+    else by name. People keep OpenPose's ``person_id`` when it is set (tracking builds), else
+    they are ordered by mean confidence.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise MissingFileError(f"OpenPose folder not found: {folder}")
+    files = sorted(folder.glob("*_keypoints.json")) or sorted(folder.glob("*.json"))
+    if not files:
+        raise InputError(f"{folder} holds no OpenPose *_keypoints.json files")
+    numbers = [_OPENPOSE_FRAME.search(f.name) for f in files]
+    if all(numbers):
+        pairs = sorted(zip((int(m.group(1)) for m in numbers), files))
+        frame_indices, files = [n for n, _ in pairs], [f for _, f in pairs]
+    else:
+        frame_indices = list(range(len(files)))
+    per_frame: dict[int, list[tuple[float, int, np.ndarray]]] = {}
+    for t, file in enumerate(files):
+        data = _read_json(file)
+        people = data.get("people") if isinstance(data, dict) else None
+        if people is None:
+            raise InputError(f"{file} is not an OpenPose keypoints file (no 'people' list)")
+        per_frame[t] = []
+        for person in people:
+            values = np.asarray(person.get("pose_keypoints_2d", []), dtype=np.float64)
+            if values.size == 54:
+                raise InputError(f"{file} holds OpenPose COCO-18 keypoints; re-run OpenPose with the BODY_25 model")
+            if values.size != 75:
+                raise InputError(f"{file}: pose_keypoints_2d has {values.size} values; BODY_25 has 75")
+            joints = values.reshape(25, 3)
+            pid = person.get("person_id", -1)
+            pid = pid[0] if isinstance(pid, list) and pid else pid
+            key = float(pid) if isinstance(pid, (int, float)) and pid >= 0 else -float(joints[:, 2].mean())
+            per_frame[t].append((key, len(per_frame[t]), joints))
+    return _assemble(per_frame, "openpose_25", image_size, fps, np.asarray(frame_indices))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def load_keypoints_file(path: str | os.PathLike, image_size: tuple[int, int] | None = None,
+                        fps: float = 0.0) -> Keypoints2D:
+    """Read any supported 2D keypoints input: our ``.npz``, a COCO ``.json`` or an OpenPose folder."""
+    path = Path(path)
+    if path.is_dir():
+        return load_openpose_folder(path, image_size=image_size, fps=fps)
+    if path.suffix.lower() == ".npz":
+        return load_keypoints2d(path)
+    if path.suffix.lower() == ".json":
+        return load_coco_keypoints(path, image_size=image_size, fps=fps)
+    _existing(path)
+    raise InputError(f"{path}: unknown keypoints format; give a keypoints2d.npz, a COCO .json or an OpenPose folder")
+
+
+def _assemble(per_frame: dict[int, list[tuple[float, int, np.ndarray]]], joint_set: str,
+              image_size, fps: float, frame_indices) -> Keypoints2D:
+    """Stack per-frame people (sorted by key) into (T, P, J, 3); zero confidence → NaN x, y."""
+    num_frames = len(per_frame)
+    num_people = max((len(v) for v in per_frame.values()), default=0)
+    kp = empty_keypoints(num_frames, max(num_people, 1), joint_set)
+    for t, people in per_frame.items():
+        for p, (_, _, joints) in enumerate(sorted(people, key=lambda item: item[:2])):
+            joints = joints.astype(np.float32).copy()
+            joints[joints[:, 2] <= 0, :2] = np.nan
+            joints[joints[:, 2] <= 0, 2] = 0.0
+            kp.keypoints[t, p] = joints
+            kp.valid[t, p] = bool((joints[:, 2] > 0).any())
+    kp.boxes[:] = boxes_from_keypoints(kp.keypoints)
+    kp.keypoints[~kp.valid] = np.nan
+    kp.keypoints[~kp.valid, :, 2] = 0.0
+    if frame_indices is not None:
+        kp.frame_indices = np.asarray(frame_indices, np.int64)
+    kp.image_size = tuple(int(v) for v in image_size) if image_size is not None else (0, 0)
+    kp.fps = float(fps)
+    return kp
+
+
+def _all_int(values) -> bool:
+    return all(isinstance(v, (int, np.integer)) for v in values)
+
+
+def _record_field(record, key: str, path: Path):
+    if not isinstance(record, dict) or key not in record:
+        raise InputError(f"{path}: a record has no {key!r}; expected COCO keypoint results")
+    return record[key]
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"keypoints file not found: {path}")
+    return path
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path} is not valid JSON ({err})") from None
