@@ -25,17 +25,15 @@ and are never downloaded by this package.
 from __future__ import annotations
 
 import os
-import pickle
-import re
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 
 from body_models.atomic import atomic_path
-from body_models.errors import InputError, MissingFileError, UnsafeFileError
+from body_models.errors import InputError
+from body_models.safe_torch import load_torch_file
 from lifting.model import LiftingConfig, TemporalModel, TemporalModelOptimized1f
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "OFFICIAL_WEIGHTS_SOURCE", "load_checkpoint",
@@ -52,78 +50,12 @@ OFFICIAL_WEIGHTS_SOURCE = (
 _Model = TemporalModel | TemporalModelOptimized1f
 
 
-def _legacy_randomstate_ctor() -> np.random.RandomState:
-    """What numpy < 1.17 pickles name ``numpy.random.__RandomState_ctor``: a fresh RandomState whose
-    state the pickle then sets (the published VideoPose3D files were written that way)."""
-    return np.random.RandomState(0)
-
-
-def _numpy_random_state_globals() -> list[tuple[Any, str]]:
-    """The allow-list for a pickled ``numpy.random.RandomState``, found by loading files written
-    the way numpy < 1.17, 1.17–1.26 and 2.x write one; each entry is (object, name in the file)."""
-    from numpy.random import _pickle as random_pickle  # numpy >= 1.17, both major versions
-
-    try:
-        from numpy._core.multiarray import _reconstruct  # numpy 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import _reconstruct
-    return [
-        (np.random.RandomState, "numpy.random.mtrand.RandomState"),  # object whose state is set
-        (np.random.MT19937, "numpy.random._mt19937.MT19937"),  # numpy 2 passes the class
-        (getattr(random_pickle, "__randomstate_ctor"), "numpy.random._pickle.__randomstate_ctor"),
-        (getattr(random_pickle, "__bit_generator_ctor"), "numpy.random._pickle.__bit_generator_ctor"),
-        (_legacy_randomstate_ctor, "numpy.random.__RandomState_ctor"),  # numpy < 1.17
-        (_reconstruct, "numpy._core.multiarray._reconstruct"),  # the 624-word MT19937 key array
-        (_reconstruct, "numpy.core.multiarray._reconstruct"),  # same, as numpy 1.x names it
-        (np.ndarray, "numpy.ndarray"),
-        (np.dtype, "numpy.dtype"),
-        (type(np.dtype(np.uint32)), f"{type(np.dtype(np.uint32)).__module__}.{type(np.dtype(np.uint32)).__qualname__}"),
-    ]
-
-
-def _read_file(path: str | os.PathLike) -> Any:
-    """``torch.load(path, weights_only=True)`` with the numpy random-state allow-list, on CPU."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"lifter weights not found: {path}; {OFFICIAL_WEIGHTS_SOURCE}")
-    try:
-        with torch.serialization.safe_globals(_numpy_random_state_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if not _REFUSAL.search(str(exc)):
-            reason = _unpickling_reason(str(exc))
-            raise InputError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
-        raise UnsafeFileError(
-            f"{path}: refused to load: {_unpickling_reason(str(exc))}; only tensors, plain "
-            "containers and a numpy RandomState are allowed, and nothing in the file was run"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, TypeError) as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {reason})") from None
-
-
-# What torch's weights-only unpickler says when a file asks for something off the allow-list.
-_REFUSAL = re.compile(r"Unsupported global|Trying to call reduce|Can only build|Can only create|blocked")
-
-
-def _unpickling_reason(message: str) -> str:
-    """The one useful sentence of torch's multi-line weights-only error."""
-    found = re.search(r"GLOBAL ([\w.]+)", message)
-    if found:
-        return f"it names {found.group(1)}, which is not on the allow-list"
-    if "WeightsUnpickler error:" in message:
-        detail = message.split("WeightsUnpickler error:", 1)[1].split("Check the documentation", 1)[0]
-        return " ".join(detail.split())[:300] or "unsupported content"
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "unsupported content"
-
-
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a lifter file as a dict with ``model_pos`` (state dict, ``module.`` stripped),
     ``model_traj`` (state dict or None), ``config`` / ``traj_config`` (``LiftingConfig`` or None:
     only project checkpoints carry them), ``format`` ("official", "project" or "state_dict") and,
     when present, ``epoch`` and ``extra``."""
-    raw = _read_file(path)
+    raw = load_torch_file(path, "lifter weights", OFFICIAL_WEIGHTS_SOURCE)
     if not isinstance(raw, Mapping):
         raise InputError(f"{path}: expected a dict of weights, found {type(raw).__name__}")
     if raw.get("format") == CHECKPOINT_FORMAT:

@@ -17,16 +17,15 @@ tensors, plain containers and numpy scalars/arrays (found in mmcv ``meta``) is r
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 
 from body_models.atomic import atomic_path
-from body_models.errors import InputError, MissingFileError, UnsafeFileError
+from body_models.errors import InputError
+from body_models.safe_torch import load_torch_file
 from hmr.pose2d.hrnet import HRNet, HRNetConfig
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "load_pretrained", "save_checkpoint", "config_from_state_dict"]
@@ -42,53 +41,6 @@ DEFAULT_IMAGE_SIZE = {32: (192, 256), 48: (288, 384)}
 _SIGMA_BY_HEIGHT = {256: 2.0, 384: 3.0}
 _HEAD_PREFIXES = ("keypoint_head.final_layer.", "head.final_layer.")  # MMPose 0.x, 1.x
 _SHOW = 4  # keys named in a mismatch message
-
-
-def _numpy_safe_globals() -> list[Any]:
-    """numpy pieces mmcv ``meta`` dicts may hold (scalars such as a best score, small arrays),
-    under their numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``) names. These rebuild
-    values; none of them calls user code."""
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # pragma: no cover - numpy < 1.26
-        from numpy.core import multiarray
-    items: list[Any] = [np.dtype, np.ndarray]
-    for prefix in ("numpy.core", "numpy._core"):
-        items.append((multiarray.scalar, f"{prefix}.multiarray.scalar"))
-        items.append((multiarray._reconstruct, f"{prefix}.multiarray._reconstruct"))
-    items.extend(type(np.dtype(t)) for t in ("f4", "f8", "i4", "i8", "b1", "u1"))
-    return items
-
-
-def _load_file(path: Path) -> Any:
-    if not path.is_file():
-        raise MissingFileError(f"HRNet weights not found at {path}; download them from {OFFICIAL_SOURCE}")
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        detail = _unpickling_detail(error)
-        if "GLOBAL" in detail:
-            raise UnsafeFileError(
-                f"{path}: refused to load, the file asks for code outside the allow-list ({detail}); "
-                f"HRNet weights are plain tensors, so get the file again from a source you trust"
-            ) from None
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({detail})") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {detail})") from None
-
-
-def _unpickling_detail(error: Exception) -> str:
-    """The line of torch's weights-only message that says what was refused."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in lines:
-        if "GLOBAL" in line:
-            return line
-    for line in lines[1:]:
-        if not line.startswith(("Check the documentation", "Please file an issue")):
-            return line
-    return lines[0] if lines else type(error).__name__
 
 
 def _strip_prefix(state_dict: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -210,7 +162,7 @@ def load_pretrained(path: str | os.PathLike, image_size: tuple[int, int] | None 
     """
     path = Path(path)
     source = str(path)
-    data = _load_file(path)
+    data = load_torch_file(path, "HRNet weights", f"download them from {OFFICIAL_SOURCE}")
     if not isinstance(data, Mapping):
         raise InputError(f"{source}: expected a state dict or checkpoint dict, got {type(data).__name__}")
 

@@ -121,11 +121,11 @@ def test_legacy_file_with_old_numpy_names(tmp_path, monkeypatch):
 
 
 def test_random_state_survives_the_allow_list(tmp_path):
-    from lifting.checkpoints import _read_file
+    from body_models.safe_torch import load_torch_file
 
     path = tmp_path / "rs.bin"
     torch.save(_official_dict(TemporalModelOptimized1f(4, 2, 4, (3,), channels=4)), path)
-    state = _read_file(path)["random_state"]
+    state = load_torch_file(path, "lifter weights", "")["random_state"]
     assert isinstance(state, np.random.RandomState)
     assert state.randint(0, 10**6, 5).tolist() == np.random.RandomState(1234).randint(0, 10**6, 5).tolist()
 
