@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +44,28 @@ class SMPLOutput:
         joints: (B, 24, 3) the SMPL kinematic joints (``joints.SMPL_24``).
         landmarks: (B, 21, 3) smplx's vertex picks (face, feet, finger tips).
         extra: (B, 9, 3) SPIN's extra joints (``joints.SMPL_EXTRA_9``), or None without
-            ``J_regressor_extra``.
+            ``J_regressor_extra``. Regressed from the vertices when first read.
         h36m: (B, 17, 3) Human3.6M joints in VideoPose3D order (``joints.H36M_17``), or None
-            without ``J_regressor_h36m``.
+            without ``J_regressor_h36m``. Regressed from the vertices when first read.
     """
 
     vertices: Tensor
     joints: Tensor
     landmarks: Tensor
-    extra: Tensor | None = None
-    h36m: Tensor | None = None
+    j_regressor_extra: Tensor | None = field(default=None, repr=False)
+    j_regressor_h36m: Tensor | None = field(default=None, repr=False)
+
+    @cached_property
+    def extra(self) -> Tensor | None:
+        if self.j_regressor_extra is None:
+            return None
+        return torch.einsum("jv,bvc->bjc", self.j_regressor_extra, self.vertices)
+
+    @cached_property
+    def h36m(self) -> Tensor | None:
+        if self.j_regressor_h36m is None:
+            return None
+        return torch.einsum("jv,bvc->bjc", self.j_regressor_h36m, self.vertices)
 
     @property
     def smpl_54(self) -> Tensor:
@@ -174,11 +187,8 @@ class SMPL(nn.Module):
                                  f"got {tuple(body_pose.shape)} and {tuple(global_orient.shape)}")
         out = self.smplx(betas=betas, body_pose=body_pose, global_orient=global_orient,
                          transl=transl, pose2rot=not rotmats)
-        vertices = out.vertices
-        extra = None if self.J_regressor_extra is None else torch.einsum("jv,bvc->bjc", self.J_regressor_extra, vertices)
-        h36m = None if self.J_regressor_h36m is None else torch.einsum("jv,bvc->bjc", self.J_regressor_h36m, vertices)
-        return SMPLOutput(vertices=vertices, joints=out.joints[:, :24], landmarks=out.joints[:, 24:45],
-                          extra=extra, h36m=h36m)
+        return SMPLOutput(vertices=out.vertices, joints=out.joints[:, :24], landmarks=out.joints[:, 24:45],
+                          j_regressor_extra=self.J_regressor_extra, j_regressor_h36m=self.J_regressor_h36m)
 
 
 def load_smpl(model: str | os.PathLike = MANNEQUIN, gender: str = "neutral",
