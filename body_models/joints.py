@@ -215,6 +215,16 @@ OPENPOSE_25 = _make("openpose_25", [
     ("right_heel", "right_ankle"),
 ])
 
+# MPI-INF-3DHP's 17 evaluation joints (``mpii_get_joint_set('relevant')``, FORMATS §6.2).
+MPI_INF_3DHP_17 = _make("mpi_inf_3dhp_17", [
+    ("head_top", "neck"), ("neck", "spine"), ("right_shoulder", "neck"),
+    ("right_elbow", "right_shoulder"), ("right_wrist", "right_elbow"), ("left_shoulder", "neck"),
+    ("left_elbow", "left_shoulder"), ("left_wrist", "left_elbow"), ("right_hip", "pelvis"),
+    ("right_knee", "right_hip"), ("right_ankle", "right_knee"), ("left_hip", "pelvis"),
+    ("left_knee", "left_hip"), ("left_ankle", "left_knee"), ("pelvis", None), ("spine", "pelvis"),
+    ("head", "neck"),
+])
+
 # SPIN's 24 "GT" joints (FORMATS §3.7); the first 14 are LSP_14.
 SPIN_24 = _make("spin_24", list(zip(LSP_14.names, [None if p < 0 else LSP_14.names[p] for p in LSP_14.parents])) + [
     ("pelvis_mpii", None), ("thorax_mpii", "neck"), ("spine_h36m", "thorax_mpii"),
@@ -232,7 +242,7 @@ SPIN_49 = JointSet(
 
 JOINT_SETS: dict[str, JointSet] = {
     s.name: s for s in (SMPL_24, SMPL_45, SMPL_EXTRA_9, SMPL_54, H36M_17, H36M_REGRESSOR_17,
-                        COCO_17, LSP_14, OPENPOSE_25, SPIN_24, SPIN_49)
+                        COCO_17, LSP_14, OPENPOSE_25, MPI_INF_3DHP_17, SPIN_24, SPIN_49)
 }
 
 # Where each joint of a target set comes from in a source set, by source-joint name. Identical
@@ -257,6 +267,9 @@ _SOURCES: dict[tuple[str, str], dict[str, str]] = {
     ("h36m_regressor_17", "spin_24"): {"neck": "thorax", "head_top": "head", "head_h36m": "head",
                                        "pelvis_mpii": "pelvis", "spine_h36m": "spine",
                                        "jaw_h36m": "neck_nose"},
+    # MPI-INF-3DHP ground truth into SPIN's slots, as SPIN's preprocessing places it.
+    ("mpi_inf_3dhp_17", "spin_24"): {"head_h36m": "head_top", "jaw_h36m": "head",
+                                     "spine_h36m": "spine", "pelvis_mpii": "pelvis"},
     # COCO-17 approximates H36M-17 as the published COCO-input VideoPose3D model does not need;
     # this map is for drawing and for building H36M-like joints from COCO detections.
     ("coco_17", "h36m_17"): {"neck_nose": "nose", "head": "nose"},

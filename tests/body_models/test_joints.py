@@ -69,3 +69,13 @@ def test_map_moves_data_by_name():
     coco = x[list(js.index_map(js.SMPL_54, js.COCO_17))]
     assert coco[js.COCO_17.index("left_wrist"), 0] == js.SMPL_54.index("left_wrist")
     assert coco[js.COCO_17.index("left_hip"), 0] == js.SMPL_54.index("left_hip_lsp")
+
+
+def test_mpi_inf_3dhp_set_matches_the_official_tables():
+    # joint_parents_o1 (1-based) from the test-set scripts, root = pelvis
+    official = [2, 16, 2, 3, 4, 2, 6, 7, 15, 9, 10, 15, 12, 13, 15, 15, 2]
+    expected = tuple(-1 if i == 14 else p - 1 for i, p in enumerate(official))
+    assert js.MPI_INF_3DHP_17.parents == expected
+    # SPIN evaluates 3DHP on its 17 slots: LSP joints, then head(h36m) <- head_top, pelvis, spine, jaw <- head
+    assert js.index_map(js.MPI_INF_3DHP_17, js.SPIN_24, js.SPIN_EVAL_17) == (
+        10, 9, 8, 11, 12, 13, 4, 3, 2, 5, 6, 7, 1, 0, 14, 15, 16)
