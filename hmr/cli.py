@@ -65,9 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     mq.add_argument("--out", type=Path, required=True, help="output folder")
     mq.set_defaults(func=_mannequin)
 
-    from hmr.commands import keypoints, lifter, regressor, smplify
+    from hmr.commands import keypoints, lifter, regressor, smplify, weights
 
-    for area in (keypoints, lifter, regressor, smplify):
+    for area in (keypoints, lifter, regressor, smplify, weights):
         area.add_commands(sub)
     return parser
 
