@@ -1,7 +1,97 @@
-"""``hmr`` subcommands for the keypoints stage."""
+"""``hmr keypoints``: 2D keypoints of a video or image folder with HRNet.
+
+    hmr keypoints clip.mp4 --weights pose_hrnet_w32_256x192.pth --out run/
+    hmr keypoints frames/ --fps 25 --weights pose_hrnet_w32_256x192.pth --out run/ --boxes boxes.csv
+    hmr keypoints clip.mp4 --weights w.pth --out run/ --detector my_detector:make_detector --refine dark --smooth
+"""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from body_models.errors import InputError
+
+
+def _resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+    return name
+
+
+def _keypoints(args: argparse.Namespace) -> int:
+    from hmr.keypoints_stage import run_keypoints
+    from hmr.pose2d.smoothing import OneEuroParams
+    from hmr.video import probe_video
+
+    if not args.weights.is_file():
+        from body_models.errors import MissingFileError
+
+        raise MissingFileError(f"HRNet weights not found: {args.weights}; download pose_hrnet_w32_256x192.pth "
+                               "(see README, 'Files the user brings') and pass its path to --weights")
+    smooth = OneEuroParams(min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta) if args.smooth else None
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        total = probe_video(args.video, fps=args.fps).num_frames or None
+        bar = tqdm(total=total, unit="frame", desc="keypoints")
+    try:
+        result = run_keypoints(
+            video=args.video,
+            out_dir=args.out,
+            weights=args.weights,
+            boxes=args.boxes,
+            detector=args.detector,
+            flip=not args.no_flip,
+            refine=args.refine,
+            smooth=smooth,
+            batch_size=args.batch_size,
+            device=_resolve_device(args.device),
+            progress=bar.update if bar is not None else None,
+            fps=args.fps,
+            export_coco=args.export_coco,
+            export_vp3d=args.export_vp3d,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    kp = result.keypoints
+    print(f"wrote {result.path}: {kp.num_frames} frames, {kp.num_people} track(s), "
+          f"{result.frames_without_person} frame(s) without a person, {result.seconds:.1f} s")
+    for kind, path in result.exports.items():
+        print(f"wrote {path} ({kind})")
+    return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register this area's subcommands on the ``hmr`` parser (none yet)."""
+    """Register ``hmr keypoints``."""
+    p = sub.add_parser("keypoints", help="2D keypoints (COCO-17) of a video or image folder with HRNet")
+    p.add_argument("video", type=Path, help="video file, or a folder of .jpg/.png frames")
+    p.add_argument("--weights", type=Path, required=True,
+                   help="HRNet weights: official pose_hrnet_*.pth, an MMPose checkpoint or a project checkpoint")
+    p.add_argument("--out", type=Path, required=True, help="output folder for keypoints2d.npz")
+    p.add_argument("--boxes", type=Path, default=None,
+                   help="person boxes per frame: JSON {frame: [[x1,y1,x2,y2,(score)], ...]} or CSV "
+                        "frame,x1,y1,x2,y2[,score][,track_id]")
+    p.add_argument("--detector", default=None,
+                   help="person detector as module:factory; factory() returns a callable frame RGB -> (N, 5) "
+                        "boxes+score (without --boxes or --detector one person is followed by its keypoints)")
+    p.add_argument("--no-flip", action="store_true", help="skip the flip test (about 2x faster)")
+    p.add_argument("--refine", choices=["dark"], default=None, help="sub-pixel refinement of the heatmap peaks")
+    p.add_argument("--smooth", action="store_true", help="One-Euro temporal smoothing of the keypoints")
+    p.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro cutoff at rest, Hz (default 1.0)")
+    p.add_argument("--smooth-beta", type=float, default=0.05,
+                   help="One-Euro speed coefficient, 1/pixel (default 0.05)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder")
+    p.add_argument("--batch-size", type=int, default=16, help="person crops per network call (default 16)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
+    p.add_argument("--export-coco", type=Path, default=None, help="also write COCO keypoint results JSON")
+    p.add_argument("--export-vp3d", type=Path, default=None,
+                   help="also write VideoPose3D's custom 2D layout (data_2d_custom_<name>.npz)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_keypoints)

@@ -1,0 +1,117 @@
+"""Video decode, seek and encode speed at 1280x720: hmr.video (PyAV) against OpenCV.
+
+    python benchmarks/bench_video.py [--frames 150] [--workdir /tmp/bench_video]
+
+Generates a 720p H.264 clip with moving texture (written by ``hmr.video.write_video``), then
+times, in one run: streaming decode to RGB numpy frames with ``hmr.video.iter_frames``, plain
+PyAV and OpenCV; seeking to the middle frame; and encoding with the x264 presets. Prints frames
+per second, milliseconds, and ratios to ``hmr.video``.
+"""
+
+import argparse
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from hmr.video import iter_frames, read_frame, write_video
+
+
+def _clip_frames(n: int, width: int = 1280, height: int = 720):
+    rng = np.random.default_rng(0)
+    texture = cv2.resize(rng.integers(0, 255, (height // 8, width // 8, 3), dtype=np.uint8), (width * 2, height),
+                         interpolation=cv2.INTER_CUBIC)
+    for i in range(n):
+        shift = (i * 7) % width
+        yield np.ascontiguousarray(texture[:, shift:shift + width])
+
+
+def _decode_hmr(path):
+    return sum(1 for _ in iter_frames(path))
+
+
+def _decode_pyav(path):
+    with av.open(str(path)) as container:
+        return sum(1 for frame in container.decode(video=0) if frame.to_ndarray(format="rgb24") is not None)
+
+
+def _decode_cv2(path):
+    cap = cv2.VideoCapture(str(path))
+    count = 0
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        count += 1
+    cap.release()
+    return count
+
+
+def _seek_cv2(path, index):
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, image = cap.read()
+    cap.release()
+    return image
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def main(frames: int = 150, workdir: str | None = None) -> None:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    folder = Path(workdir or tempfile.mkdtemp(prefix="bench_video_"))
+    folder.mkdir(parents=True, exist_ok=True)
+    source = list(_clip_frames(frames))
+
+    encode = []
+    for preset in ("veryfast", "medium", "ultrafast"):
+        path = folder / f"clip_{preset}.mp4"
+        seconds, _ = _timed(write_video, path, source, 30.0, 23, preset)
+        encode.append((preset, frames / seconds, path.stat().st_size / 1e6))
+    clip = folder / "clip_veryfast.mp4"
+
+    decode = []
+    for name, fn in (("hmr.video.iter_frames (PyAV)", _decode_hmr), ("PyAV container.decode", _decode_pyav),
+                     ("OpenCV VideoCapture.read + cvtColor", _decode_cv2)):
+        fn(clip)  # warm-up: file cache, library initialisation
+        seconds, count = _timed(fn, clip)
+        decode.append((name, count / seconds, count))
+
+    middle = frames // 2
+    seek = []
+    seconds, frame = _timed(read_frame, clip, middle)
+    seek.append(("hmr.video.read_frame (PyAV keyframe seek)", seconds, frame.index == middle))
+    reference = frame.image
+    seconds, image = _timed(_seek_cv2, clip, middle)
+    same = image is not None and np.abs(cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(int) - reference).mean() < 1
+    seek.append(("OpenCV CAP_PROP_POS_FRAMES", seconds, same))
+
+    print(f"video I/O, 1280x720 H.264 clip of {frames} frames (CRF 23), commit {commit}, av {av.__version__}, "
+          f"opencv {cv2.__version__}")
+    base = decode[0][1]
+    print(f"\n{'decode to RGB numpy':<38} {'fps':>8} {'frames':>7} {'vs hmr.video':>13}")
+    for name, fps, count in decode:
+        print(f"{name:<38} {fps:>8.1f} {count:>7d} {fps / base:>12.2f}x")
+    print(f"\n{'seek to frame ' + str(middle):<44} {'ms':>8} {'exact frame':>12}")
+    for name, seconds, exact in seek:
+        print(f"{name:<44} {seconds * 1000:>8.1f} {str(exact):>12}")
+    base = encode[0][1]
+    print(f"\n{'encode libx264 yuv420p CRF 23 (PyAV)':<38} {'fps':>8} {'MB':>7} {'vs veryfast':>13}")
+    for preset, fps, size in encode:
+        print(f"{'preset ' + preset:<38} {fps:>8.1f} {size:>7.2f} {fps / base:>12.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--workdir", default=None, help="folder for the generated clips (default: a new temp folder)")
+    main(**vars(parser.parse_args()))

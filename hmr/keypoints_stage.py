@@ -1,0 +1,266 @@
+"""The 2D keypoints stage: a video or image folder → ``keypoints2d.npz`` (DESIGN.md schema).
+
+    result = run_keypoints("clip.mp4", "out/", weights="pose_hrnet_w32_256x192.pth")
+    result.keypoints.keypoints  # (T, P, 17, 3) pixels x, y, confidence
+
+People come from a boxes file, from a detector, or (neither given) from the single-person
+keypoint tracker (``hmr.boxes``). Frames are streamed; only the crops of one batch and the
+keypoints are held in memory. A frame without a person is recorded with ``valid`` False and
+NaN, never an error.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from body_models.errors import InputError
+from hmr.boxes import (Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, load_detector,
+                       no_detections, run_detector)
+from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, save_keypoints2d, save_vp3d_custom
+from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
+from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
+from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, normalize_crops, predict_heatmaps
+from hmr.video import iter_frames, probe_video
+
+OUTPUT_NAME = "keypoints2d.npz"
+
+
+@dataclass
+class KeypointsStageResult:
+    """What ``run_keypoints`` wrote.
+
+    Attributes:
+        path: the ``keypoints2d.npz`` written.
+        keypoints: its content.
+        frames_without_person: frames where nobody was found.
+        exports: export kind ("coco", "vp3d") → path written.
+        seconds: wall time of the stage.
+    """
+
+    path: Path
+    keypoints: Keypoints2D
+    frames_without_person: int
+    exports: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Person:
+    track_id: int
+    keypoints: np.ndarray  # (J, 3)
+    box: np.ndarray  # (4,)
+
+
+def _load_model(weights) -> HRNet:
+    if isinstance(weights, HRNet):
+        return weights.eval()
+    if weights is None:
+        warnings.warn("run_keypoints: no weights given, using a random-weight HRNet-W32 (for tests only)",
+                      stacklevel=3)
+        torch.manual_seed(0)
+        return HRNet(HRNetConfig()).eval()
+    return load_pretrained(weights)
+
+
+def _to_schema(keypoints: np.ndarray) -> np.ndarray:
+    """Decoded (N, J, 3) → the file's convention: confidence clipped to [0, 1]; a joint whose
+    heatmap has no positive value is missing (NaN, confidence 0)."""
+    out = keypoints.astype(np.float32)
+    missing = out[..., 2] <= 0
+    out[..., 2] = np.clip(out[..., 2], 0.0, 1.0)
+    out[missing, :2] = np.nan
+    return out
+
+
+class _Network:
+    """HRNet plus the decoding settings, run on a batch of crops."""
+
+    def __init__(self, model: HRNet, flip: bool, refine: str | None, batch_size: int, device) -> None:
+        self.model = model.to(device)
+        self.device = torch.device(device)
+        self.flip = flip
+        self.refine = refine
+        self.batch_size = batch_size
+        self.kernel = dark_kernel_for(model.config.sigma)
+
+    def keypoints(self, images: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 crops → (N, J, 3) frame pixels, in chunks of ``batch_size``."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            stop = start + self.batch_size
+            heatmaps = predict_heatmaps(self.model, normalize_crops(images[start:stop], self.device), flip=self.flip)
+            out.append(decode_heatmaps(heatmaps, center[start:stop], scale[start:stop],
+                                       refine=self.refine, dark_kernel=self.kernel))
+        return _to_schema(np.concatenate(out)) if out else np.zeros((0, self.model.config.num_joints, 3), np.float32)
+
+    def one(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        crops = crop_people(frame, box[None], image_size=self.model.config.image_size)
+        return self.keypoints(crops.images, crops.center, crops.scale)[0]
+
+
+def _track_single(frames, network: _Network, image_size, progress) -> dict[int, list[_Person]]:
+    """Single-person mode: each frame's box from the last frame's keypoints."""
+    tracker = KeypointBoxTracker(image_size=image_size)
+    people: dict[int, list[_Person]] = {}
+    for frame in frames:
+        searching = tracker.searching
+        keypoints = network.one(frame.image, tracker.box())
+        found = tracker.update(keypoints)
+        if found and searching:  # found on a whole-frame search: look again, closer
+            keypoints = network.one(frame.image, tracker.box())
+            found = tracker.update(keypoints)
+        people[frame.index] = [_Person(0, keypoints, tracker.box())] if found else []
+        if progress:
+            progress(1)
+    return people
+
+
+def _track_boxes(frames, network: _Network, boxes_of: Callable[[int, np.ndarray], Detections],
+                 progress) -> dict[int, list[_Person]]:
+    """Boxes-file or detector mode: crops of several frames per network batch, then track ids."""
+    tracker = IoUTracker()
+    people: dict[int, list[_Person]] = {}
+    pending: list[tuple[int, Detections, object]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        crops = [c for _, _, c in pending]
+        images = np.concatenate([c.images for c in crops])
+        keypoints = network.keypoints(images, np.concatenate([c.center for c in crops]),
+                                      np.concatenate([c.scale for c in crops]))
+        start = 0
+        for index, detections, _ in pending:
+            kp = keypoints[start:start + len(detections)]
+            start += len(detections)
+            ids = detections.track_ids
+            if len(detections) and (ids < 0).any():
+                ids = tracker.update(index, detections.boxes, kp)
+            people[index] = [_Person(int(i), k, b) for i, k, b in zip(ids, kp, detections.boxes)]
+        if progress:
+            progress(len(pending))
+        pending.clear()
+
+    queued = 0
+    for frame in frames:
+        detections = boxes_of(frame.index, frame.image)
+        crops = crop_people(frame.image, detections.boxes, image_size=network.model.config.image_size)
+        pending.append((frame.index, detections, crops))
+        queued += len(detections)
+        if queued >= network.batch_size:
+            flush()
+            queued = 0
+    flush()
+    return people
+
+
+def _assemble(people: dict[int, list[_Person]], num_joints: int, info, fps: float) -> Keypoints2D:
+    frames = sorted(people)
+    track_ids = sorted({p.track_id for persons in people.values() for p in persons}) or [0]
+    column = {t: i for i, t in enumerate(track_ids)}
+    kp = empty_keypoints(len(frames), len(track_ids))
+    if num_joints != kp.keypoints.shape[2]:
+        raise InputError(f"the model predicts {num_joints} joints; keypoints2d.npz from this stage holds COCO-17")
+    for row, index in enumerate(frames):
+        for person in people[index]:
+            p = column[person.track_id]
+            kp.keypoints[row, p] = person.keypoints
+            kp.boxes[row, p] = person.box
+            kp.valid[row, p] = True
+    kp.track_ids = np.asarray(track_ids, np.int64)
+    kp.frame_indices = np.asarray(frames, np.int64)
+    kp.image_size = (info.width, info.height)
+    kp.fps = float(fps)
+    return kp
+
+
+def run_keypoints(
+    video: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    weights: str | os.PathLike | HRNet | None = None,
+    boxes: str | os.PathLike | None = None,
+    detector: str | Callable[[np.ndarray], np.ndarray] | None = None,
+    flip: bool = True,
+    refine: str | None = None,
+    smooth: OneEuroParams | None = None,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int], None] | None = None,
+    fps: float | None = None,
+    min_score: float = 0.0,
+    export_coco: str | os.PathLike | None = None,
+    export_vp3d: str | os.PathLike | None = None,
+) -> KeypointsStageResult:
+    """Top-down HRNet keypoints for every frame of a video or image folder.
+
+    Args:
+        video: a video file or a folder of .jpg/.png frames.
+        out_dir: where ``keypoints2d.npz`` goes.
+        weights: HRNet weights (official, MMPose or project checkpoint), or an ``HRNet`` already
+            built; None builds a random-weight W32, for tests only.
+        boxes: a boxes file (JSON or CSV, see ``hmr.boxes.load_boxes_file``).
+        detector: a person detector, or its ``"module:factory"`` import path; used when no
+            boxes file is given. With neither, one person is followed by the keypoint tracker.
+        flip: HRNet's flip test (twice the network time, slightly better keypoints).
+        refine: None for the official quarter-cell decoding, "dark" for DARK refinement.
+        smooth: One-Euro settings to smooth the keypoints in time; None leaves them raw.
+        batch_size: person crops per network call.
+        device: where the network runs ("cpu", "cuda", ...); the caller chooses.
+        progress: called with the number of frames just finished.
+        fps: frame rate of an image folder (videos carry their own).
+        min_score: detector boxes below this score are dropped.
+        export_coco: also write COCO keypoint results JSON here.
+        export_vp3d: also write VideoPose3D's custom 2D layout (first track) here.
+
+    Returns:
+        ``KeypointsStageResult``.
+
+    Raises:
+        MissingFileError, InputError: unreadable video or folder, a boxes file that does not
+            match the video, weights that are not HRNet, a bad detector.
+    """
+    started = time.perf_counter()
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    info = probe_video(video, fps=fps)
+    rate = info.fps if not info.is_image_folder else float(fps or 0.0)
+    model = _load_model(weights)
+    network = _Network(model, flip=flip, refine=refine, batch_size=batch_size, device=device)
+    frames = iter_frames(video, fps=rate or None)
+
+    if boxes is not None:
+        per_frame = load_boxes_file(boxes, num_frames=info.num_frames or None)
+        people = _track_boxes(frames, network, lambda index, image: per_frame.get(index, no_detections()),
+                              progress)
+        beyond = [f for f in per_frame if f not in people]
+        if beyond:
+            raise InputError(f"{boxes}: has boxes for frame {beyond[0]} but {video} has only {len(people)} frames; "
+                             "is it the boxes file of another video?")
+    elif detector is not None:
+        detect = load_detector(detector) if isinstance(detector, str) else detector
+        people = _track_boxes(frames, network, lambda index, image: run_detector(detect, image, min_score), progress)
+    else:
+        people = _track_single(frames, network, (info.width, info.height), progress)
+
+    kp = _assemble(people, model.config.num_joints, info, rate)
+    if smooth is not None:
+        kp.keypoints = smooth_keypoints(kp.keypoints, fps=rate, params=smooth)
+    out_path = save_keypoints2d(Path(out_dir) / OUTPUT_NAME, kp)
+    exports = {}
+    if export_coco is not None:
+        exports["coco"] = save_coco_keypoints(export_coco, kp)
+    if export_vp3d is not None:
+        if kp.valid.any():
+            exports["vp3d"] = save_vp3d_custom(export_vp3d, kp, person=0, video_name=Path(video).stem)
+        else:
+            warnings.warn(f"no person found in {video}; {export_vp3d} was not written", stacklevel=2)
+    return KeypointsStageResult(path=out_path, keypoints=kp, frames_without_person=int((~kp.valid.any(1)).sum()),
+                                exports=exports, seconds=time.perf_counter() - started)

@@ -1,0 +1,159 @@
+"""The keypoints stage end to end on a small generated video with a random-weight small HRNet."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from body_models.errors import InputError
+from hmr.cli import main
+from hmr.keypoints_io import load_coco_keypoints, load_keypoints2d
+from hmr.keypoints_stage import run_keypoints
+from hmr.pose2d import HRNet, HRNetConfig, save_checkpoint
+from hmr.pose2d.smoothing import OneEuroParams
+from hmr.video import write_video
+
+NUM_FRAMES, HEIGHT, WIDTH = 5, 96, 128
+SMALL = dict(width=8, num_modules=(1, 1, 1), num_blocks=(1, 1, 1), image_size=(64, 64))
+
+
+def _small_hrnet(bias: float | None = None) -> HRNet:
+    torch.manual_seed(0)
+    model = HRNet(HRNetConfig(**SMALL)).eval()
+    if bias is not None:  # every heatmap value near `bias`: confident (or absent) everywhere
+        with torch.no_grad():
+            model.final_layer.weight.mul_(1e-3)
+            model.final_layer.bias.fill_(bias)
+    return model
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(NUM_FRAMES)]
+    return write_video(tmp_path_factory.mktemp("clip") / "clip.mp4", frames, fps=10)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return save_checkpoint(tmp_path_factory.mktemp("weights") / "small_hrnet.pth", _small_hrnet())
+
+
+BOXES = {"0": [[10, 10, 60, 90, 0.9]], "1": [[12, 10, 62, 90], [70, 5, 120, 90]], "2": [],
+         "3": [[14, 11, 64, 91], [71, 6, 121, 91]], "4": [[16, 12, 66, 92]]}
+
+
+def test_stage_with_a_boxes_file_writes_the_schema(tmp_path, video):
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps(BOXES))
+    result = run_keypoints(video, tmp_path / "out", weights=_small_hrnet(), boxes=boxes, refine="dark",
+                           batch_size=3, export_coco=tmp_path / "coco.json", export_vp3d=tmp_path / "vp3d.npz")
+    with np.load(result.path, allow_pickle=False) as z:
+        data = dict(z)
+    assert {"schema_version", "keypoints", "boxes", "valid", "track_ids", "joint_names", "image_size", "fps",
+            "frame_indices"} <= set(data)
+    assert data["keypoints"].shape == (NUM_FRAMES, 2, 17, 3) and data["keypoints"].dtype == np.float32
+    assert data["boxes"].shape == (NUM_FRAMES, 2, 4) and data["valid"].shape == (NUM_FRAMES, 2)
+    assert data["joint_names"][0] == "nose" and data["image_size"].tolist() == [WIDTH, HEIGHT]
+    assert float(data["fps"]) == 10.0 and data["frame_indices"].tolist() == list(range(NUM_FRAMES))
+    assert data["track_ids"].tolist() == [0, 1]
+    # the same person keeps column 0, the second person column 1 (IoU tracking)
+    assert data["valid"].tolist() == [[True, False], [True, True], [False, False], [True, True], [True, False]]
+    np.testing.assert_allclose(data["boxes"][1], [[12, 10, 62, 90], [70, 5, 120, 90]])
+    np.testing.assert_allclose(data["boxes"][4, 0], [16, 12, 66, 92])
+    # frame 2 has nobody: NaN everywhere, confidence 0
+    assert np.isnan(data["keypoints"][2, :, :, :2]).all() and (data["keypoints"][2, :, :, 2] == 0).all()
+    assert np.isnan(data["boxes"][2]).all() and result.frames_without_person == 1
+    found = data["keypoints"][data["valid"]]
+    confident = found[..., 2] > 0
+    assert ((found[..., 2] >= 0) & (found[..., 2] <= 1)).all()
+    assert np.isfinite(found[confident][:, :2]).all()
+    assert np.isnan(found[~confident][:, :2]).all()  # no positive heatmap value: a missing joint
+    kp = load_keypoints2d(result.path)
+    assert kp.num_frames == NUM_FRAMES and kp.joint_set == "coco_17"
+    coco = load_coco_keypoints(tmp_path / "coco.json")
+    assert coco.valid.sum() == kp.valid.sum()
+    from lifting.data import load_custom_2d
+
+    custom, sizes = load_custom_2d(tmp_path / "vp3d.npz")
+    assert sizes == {"clip": (WIDTH, HEIGHT)}
+    assert custom.positions_2d["clip"]["custom"][0].shape == (NUM_FRAMES, 17, 2)
+
+
+def test_single_person_tracker_mode_and_frames_without_anyone(tmp_path, video):
+    result = run_keypoints(video, tmp_path / "found", weights=_small_hrnet(bias=2.0), flip=False,
+                           smooth=OneEuroParams())
+    kp = result.keypoints
+    assert kp.keypoints.shape == (NUM_FRAMES, 1, 17, 3) and kp.valid.all()
+    assert (kp.boxes[..., :2] >= 0).all() and (kp.boxes[..., 2] <= WIDTH).all() and (kp.boxes[..., 3] <= HEIGHT).all()
+    assert np.isfinite(kp.keypoints).all()
+
+    result = run_keypoints(video, tmp_path / "nobody", weights=_small_hrnet(bias=-2.0))
+    kp = result.keypoints
+    assert kp.keypoints.shape == (NUM_FRAMES, 1, 17, 3) and not kp.valid.any()
+    assert np.isnan(kp.keypoints[..., :2]).all() and result.frames_without_person == NUM_FRAMES
+    assert (tmp_path / "nobody" / "keypoints2d.npz").is_file()
+
+
+def test_detector_mode_and_image_folder(tmp_path, video):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), rng.integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8))
+    calls = []
+
+    def detector(frame):
+        calls.append(frame.shape)
+        return np.array([[20, 10, 70, 90, 0.9]]) if len(calls) != 2 else np.zeros((0, 5))
+
+    result = run_keypoints(folder, tmp_path / "out", weights=_small_hrnet(), detector=detector, fps=25)
+    assert calls == [(HEIGHT, WIDTH, 3)] * 3
+    assert result.keypoints.valid[:, 0].tolist() == [True, False, True] and result.keypoints.fps == 25.0
+
+
+def test_cli_runs_the_stage(tmp_path, video, weights, capsys):
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("frame,x1,y1,x2,y2,score,track_id\n0,10,10,60,90,0.9,5\n3,14,11,64,91,0.8,5\n")
+    out = tmp_path / "out"
+    code = main(["keypoints", str(video), "--weights", str(weights), "--out", str(out), "--boxes", str(boxes),
+                 "--refine", "dark", "--no-flip", "--device", "cpu", "--quiet"])
+    assert code == 0
+    kp = load_keypoints2d(out / "keypoints2d.npz")
+    assert kp.track_ids.tolist() == [5] and kp.valid[:, 0].tolist() == [True, False, False, True, False]
+    assert "5 frames, 1 track(s), 3 frame(s) without a person" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["not_hrnet", "corrupt_video", "boxes_beyond_video", "empty_folder",
+                                  "missing_weights"])
+def test_cli_bad_inputs_are_one_line_errors(tmp_path, video, weights, capsys, case):
+    args = {"video": str(video), "weights": str(weights)}
+    extra = []
+    if case == "not_hrnet":
+        args["weights"] = str(tmp_path / "linear.pth")
+        torch.save(torch.nn.Linear(3, 2).state_dict(), args["weights"])
+    elif case == "corrupt_video":
+        args["video"] = str(tmp_path / "broken.mp4")
+        (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(300))
+    elif case == "boxes_beyond_video":
+        (tmp_path / "boxes.json").write_text(json.dumps({"0": [[1, 1, 20, 20]], "12": [[1, 1, 20, 20]]}))
+        extra = ["--boxes", str(tmp_path / "boxes.json")]
+    elif case == "empty_folder":
+        args["video"] = str(tmp_path / "frames")
+        (tmp_path / "frames").mkdir()
+    elif case == "missing_weights":
+        args["weights"] = str(tmp_path / "pose_hrnet_w32_256x192.pth")
+    code = main(["keypoints", args["video"], "--weights", args["weights"], "--out", str(tmp_path / "out"),
+                 "--quiet", "--device", "cpu", *extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("hmr keypoints: error:") and "\n" not in err
+    assert not (tmp_path / "out" / "keypoints2d.npz").exists()
+
+
+def test_bad_settings_are_refused(tmp_path, video):
+    with pytest.raises(InputError, match="batch_size"):
+        run_keypoints(video, tmp_path, weights=_small_hrnet(), batch_size=0)
+    with pytest.raises(InputError, match="refine"):
+        run_keypoints(video, tmp_path, weights=_small_hrnet(), refine="argmax")
