@@ -1,0 +1,252 @@
+"""Lifting 2D keypoint sequences in pixels to 3D joints, and the ``joints3d.npz`` file.
+
+    model = lifting.load_pretrained("lifting/weights/demo_27f_256c_coco.pt")
+    result = lift_keypoints(model, keypoints, image_size=(1920, 1080), layout="coco")
+    result.joints          # (T, 17, 3) metres, camera frame, root-relative (H36M-17)
+
+The input goes through VideoPose3D's normalisation (``normalize_screen_coordinates`` with the
+image width and height), frames without keypoints are filled by linear interpolation in time and
+flagged, the sequence is edge-padded by (R - 1) / 2 frames on each side (so any length works,
+even one frame), and with ``flip`` the mirrored sequence is lifted too and averaged
+(``lifting.evaluate.predict_sequence``), as the official inference does.
+
+The layout is the order of the input joints: ``coco`` (COCO-17 as HRNet and Detectron give it,
+the input of ``pretrained_h36m_detectron_coco.bin``) or ``h36m`` (H36M-17, the input of
+``pretrained_h36m_cpn.bin``). It picks the flip symmetry; the model must have been trained on it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from body_models.atomic import save_npz, write_json
+from body_models.cameras import normalize_screen_coordinates
+from body_models.errors import InputError, MissingFileError
+from body_models.joints import COCO_17, H36M_17, JointSet
+from lifting.data import fill_missing_frames
+from lifting.evaluate import predict_sequence
+
+__all__ = ["DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
+           "lift_keypoints_file"]
+
+JOINTS3D_SCHEMA_VERSION = 1
+
+DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_27f_256c_coco.pt"
+"""The demo lifter shipped with the package: 27 frames, 256 channels, COCO-17 in, H36M-17 out,
+trained on synthetic mannequin data only (``configs/lifting/train_demo.yaml``)."""
+
+LAYOUTS: dict[str, JointSet] = {"coco": COCO_17, "h36m": H36M_17}
+"""Input layouts the lifter takes: name → joint set (order and flip symmetry)."""
+
+
+@dataclass(frozen=True)
+class LiftResult:
+    """3D joints lifted from one 2D sequence.
+
+    Attributes:
+        joints: (T, 17, 3) float32 metres, camera frame (x right, y down, z forward),
+            root-relative (joint 0, the pelvis, is zero), H36M-17 order.
+        trajectory: (T, 3) float32 metres, the pelvis in the camera frame, or None without a
+            trajectory model.
+        interpolated: (T,) bool, frames whose keypoints were missing and filled in time.
+    """
+
+    joints: np.ndarray
+    trajectory: np.ndarray | None
+    interpolated: np.ndarray
+
+
+def _check_image_size(image_size: Sequence[float]) -> tuple[float, float]:
+    size = np.asarray(image_size, dtype=np.float64).reshape(-1)
+    if size.shape != (2,) or not np.all(np.isfinite(size)) or np.any(size <= 0):
+        raise InputError(f"image_size must be (width, height) in pixels, both positive, got {image_size!r}")
+    return float(size[0]), float(size[1])
+
+
+def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Sequence[float],
+                   layout: str = "coco", trajectory_model: torch.nn.Module | None = None,
+                   flip: bool = True) -> LiftResult:
+    """Lift a 2D keypoint sequence of one person to 3D.
+
+    Args:
+        model: a pose lifter (``lifting.load_pretrained``), taking 17 joints of ``layout``;
+            it is run in eval mode and left as it was.
+        keypoints: (T, 17, 2) pixels x, y, or (T, 17, 3) with a confidence. A frame is missing
+            when any x, y is NaN or any confidence is 0; missing frames are interpolated.
+        image_size: (width, height) of the video, pixels.
+        layout: "coco" (COCO-17, HRNet's order) or "h36m" (H36M-17).
+        trajectory_model: optional (``lifting.load_trajectory_model``) for the pelvis position.
+        flip: average with the lifted mirror image (test-time augmentation).
+
+    Returns:
+        A ``LiftResult``.
+
+    Raises:
+        InputError: unknown layout, wrong shape or joint count, no frame with keypoints, or a
+            model that takes another number of joints (one line each).
+    """
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown keypoint layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    joint_set = LAYOUTS[layout]
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    expected = len(joint_set)
+    if keypoints.ndim != 3 or keypoints.shape[2] not in (2, 3):
+        raise InputError(f"keypoints must be (T, {expected}, 2 or 3) pixels, got shape {keypoints.shape}")
+    if keypoints.shape[1] != expected:
+        raise InputError(f"keypoints have {keypoints.shape[1]} joints but layout {layout!r} has {expected}; "
+                         f"give (T, {expected}, 2 or 3) keypoints in {joint_set.name} order")
+    if len(keypoints) == 0:
+        raise InputError("the keypoint sequence is empty (T = 0)")
+    if model.num_joints_in != expected:
+        raise InputError(f"the lifter takes {model.num_joints_in} joints per frame, layout {layout!r} has "
+                         f"{expected}; use weights trained on {layout} keypoints")
+    width, height = _check_image_size(image_size)
+    present = np.isfinite(keypoints[..., :2]).all(axis=(1, 2))
+    if keypoints.shape[2] == 3:
+        present &= (keypoints[..., 2] > 0).all(axis=1)
+    if not present.any():
+        raise InputError(f"no frame of the {len(keypoints)}-frame sequence has keypoints (all NaN or confidence 0)")
+    filled, _ = fill_missing_frames(keypoints, present)
+    features = model.in_features
+    if features > filled.shape[2]:
+        raise InputError(f"the lifter takes {features} values per joint (x, y, confidence) but the keypoints "
+                         f"have {filled.shape[2]}")
+    inputs = filled[..., :features].copy()
+    inputs[..., :2] = normalize_screen_coordinates(inputs[..., :2], w=width, h=height)
+    symmetry = dict(keypoints_left=joint_set.left, keypoints_right=joint_set.right)
+    was_training = model.training
+    model.eval()
+    try:
+        joints = predict_sequence(model, inputs, flip=flip, **symmetry)  # (T, 17, 3)
+    finally:
+        model.train(was_training)
+    joints = (joints - joints[:, :1]).astype(np.float32)  # exactly root-relative
+    trajectory = None
+    if trajectory_model is not None:
+        was_training = trajectory_model.training
+        trajectory_model.eval()
+        try:
+            trajectory = predict_sequence(trajectory_model, inputs, flip=flip, **symmetry)[:, 0].astype(np.float32)
+        finally:
+            trajectory_model.train(was_training)
+    return LiftResult(joints=joints, trajectory=trajectory, interpolated=~present)
+
+
+def _layout_of(joint_names: np.ndarray, path: Path) -> str:
+    names = tuple(str(n) for n in np.asarray(joint_names).reshape(-1))
+    for layout, joint_set in LAYOUTS.items():
+        if names == joint_set.names:
+            return layout
+    raise InputError(f"{path}: joint_names ({len(names)} joints, starting {', '.join(names[:3])}) are neither "
+                     "COCO-17 nor H36M-17 in order; the lifter takes one of these layouts")
+
+
+def _read_keypoints2d(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise MissingFileError(f"keypoints file not found: {path}; make one with the keypoints stage")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (ValueError, OSError) as error:
+        raise InputError(f"{path}: not a keypoints2d.npz ({' '.join(str(error).split())})") from None
+    missing = [key for key in ("keypoints", "image_size") if key not in arrays]
+    if missing:
+        raise InputError(f"{path}: no {', '.join(repr(k) for k in missing)} array (has {', '.join(sorted(arrays))}); "
+                         "not a keypoints2d.npz")
+    keypoints = arrays["keypoints"]
+    if keypoints.ndim != 4 or keypoints.shape[-1] != 3:
+        raise InputError(f"{path}: 'keypoints' must be (T, P, J, 3) pixels x, y, confidence, got {keypoints.shape}")
+    return arrays
+
+
+def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.PathLike, out_dir: str | os.PathLike,
+                        flip: bool = True, trajectory: bool = True) -> dict[str, Path]:
+    """Lift every tracked person of a ``keypoints2d.npz`` and write ``joints3d.npz`` and
+    ``joints3d.json`` (DESIGN.md schema).
+
+    Written arrays: ``joints (T, P, 17, 3)`` metres, camera frame, root-relative (H36M-17);
+    ``trajectory (T, P, 3)`` metres, camera frame, only when the weights hold a trajectory
+    model; ``joint_names (17,)``, ``parents (17,)``, ``valid (T, P)`` (False where the person's
+    keypoints were missing: those frames hold NaN), ``fps``, ``schema_version``, ``weights``.
+
+    Args:
+        keypoints_path: the keypoints stage's ``keypoints2d.npz``; its ``joint_names`` choose the
+            layout (COCO-17 when absent).
+        weights: lifter weights (official ``.bin`` or project checkpoint) taking that layout.
+        out_dir: output folder.
+        flip: test-time flip averaging.
+        trajectory: also run the trajectory model when the weights have one.
+
+    Returns:
+        {"npz": path, "json": path}.
+    """
+    from lifting.checkpoints import load_pretrained, load_trajectory_model
+
+    keypoints_path, out_dir = Path(keypoints_path), Path(out_dir)
+    arrays = _read_keypoints2d(keypoints_path)
+    layout = _layout_of(arrays["joint_names"], keypoints_path) if "joint_names" in arrays else "coco"
+    model = load_pretrained(weights)
+    traj_model = load_trajectory_model(weights) if trajectory else None
+    keypoints = arrays["keypoints"].astype(np.float32)  # (T, P, J, 3)
+    frames, people = keypoints.shape[:2]
+    valid_in = arrays["valid"].astype(bool) if "valid" in arrays else np.ones((frames, people), bool)
+    if valid_in.shape != (frames, people):
+        raise InputError(f"{keypoints_path}: 'valid' has shape {valid_in.shape}, expected ({frames}, {people})")
+    joints = np.full((frames, people, len(H36M_17), 3), np.nan, dtype=np.float32)
+    root = np.full((frames, people, 3), np.nan, dtype=np.float32)
+    valid = np.zeros((frames, people), dtype=bool)
+    for person in range(people):
+        sequence = keypoints[:, person].copy()
+        sequence[~valid_in[:, person]] = np.nan
+        if not np.isfinite(sequence[..., :2]).all(axis=(1, 2)).any():
+            continue  # this track has no frame at all
+        result = lift_keypoints(model, sequence, arrays["image_size"], layout=layout,
+                                trajectory_model=traj_model, flip=flip)
+        present = ~result.interpolated
+        joints[present, person] = result.joints[present]
+        if result.trajectory is not None:
+            root[present, person] = result.trajectory[present]
+        valid[:, person] = present
+    if not valid.any():
+        raise InputError(f"{keypoints_path}: no person has keypoints in any frame (all NaN or invalid); nothing to lift")
+    fps = float(arrays["fps"]) if "fps" in arrays else math.nan
+    record: dict[str, Any] = dict(
+        schema_version=np.int64(JOINTS3D_SCHEMA_VERSION), joints=joints,
+        joint_names=np.array(H36M_17.names), parents=np.array(H36M_17.parents, dtype=np.int64), valid=valid,
+        fps=np.float64(fps), input_layout=np.array(layout), weights=np.array(str(weights)))
+    if traj_model is not None:
+        record["trajectory"] = root
+    npz = save_npz(out_dir / "joints3d.npz", **record)
+    json_path = write_json(out_dir / "joints3d.json", _json_record(record))
+    return {"npz": npz, "json": json_path}
+
+
+def _json_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The npz arrays as JSON values (NaN → null), with units."""
+
+    def plain(value: Any) -> Any:
+        value = np.asarray(value)
+        if value.dtype.kind == "f":
+            as_list = value.astype(np.float64).round(6).tolist()
+            return _nan_to_none(as_list)
+        return value.tolist()
+
+    out = {key: plain(value) for key, value in record.items()}
+    out["units"] = {"joints": "metres, camera frame (x right, y down, z forward), root-relative",
+                    "trajectory": "metres, camera frame"}
+    return out
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
