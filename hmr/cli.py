@@ -1,6 +1,8 @@
 """The ``hmr`` command line. Each subcommand parses its arguments and calls one library function.
 
     hmr demo --out demo_out
+    hmr run video.mp4 --out out --hrnet-weights pose_hrnet_w32_256x192.pth \\
+        --lifter-weights pretrained_h36m_detectron_coco.bin --hmr-weights model_checkpoint.pt
     hmr convert-model basicModel_neutral_lbs_10_207_0_v1.0.0.pkl SMPL_NEUTRAL.npz
     hmr mannequin --out mannequin_files
 """
@@ -16,14 +18,132 @@ from typing import Sequence
 from body_models.errors import HMRError
 
 
+class _Bars:
+    """One tqdm bar per pipeline stage; silent with --quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total or None, desc=f"{stage:>9}", unit="frame", leave=True)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _pipeline_options(args: argparse.Namespace):
+    from hmr.pipeline import PipelineOptions
+    from hmr.weights import resolve
+
+    def weights(flag, key):
+        found = resolve(key, flag, args.config)
+        if flag is not None and not found.exists:
+            from body_models.errors import MissingFileError
+
+            raise MissingFileError(f"{flag} not found ({found.file.role}); see `hmr weights`")
+        return found.path if found.exists else None
+
+    return PipelineOptions(
+        hrnet_weights=weights(args.hrnet_weights, "hrnet_w32"),
+        lifter_weights=weights(args.lifter_weights, "vp3d_coco"),
+        hmr_weights=weights(args.hmr_weights, "spin"),
+        mean_params=weights(args.mean_params, "spin_mean_params") if args.hmr_weights or args.mean_params else None,
+        body_model=args.body_model, gender=args.gender, prior=args.prior,
+        j_regressor_extra=args.j_regressor_extra, smplify=not args.no_smplify,
+        smplify_iterations=args.iterations, temporal_weight=args.temporal_weight,
+        focal_length=args.focal_length, image_size=tuple(args.image_size) if args.image_size else None,
+        boxes=args.boxes, flip=not args.no_flip, device=_device(args.device), precision=args.precision,
+        batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
+        skeleton=not args.no_skeleton)
+
+
+def _device(name: str) -> str:
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _summary(out_dir: Path, outputs: dict, seconds: dict, cached: list, skipped: dict) -> None:
+    print(f"outputs in {out_dir}:")
+    for role, path in outputs.items():
+        print(f"  {role:>13}: {path}")
+    print("time per stage: " + ", ".join(
+        f"{stage} {'cached' if stage in cached else f'{t:.1f} s'}" for stage, t in seconds.items()))
+    for stage, why in skipped.items():
+        print(f"  skipped {stage}: {why}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hmr.pipeline import run_pipeline
+
+    bars = _Bars(args.quiet)
+    try:
+        result = run_pipeline(args.input, args.out, _pipeline_options(args), video=args.video, on_progress=bars)
+    finally:
+        bars.close()
+    _summary(result.out_dir, result.outputs, result.seconds, result.cached, result.skipped)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from hmr.demo import run_demo
 
-    written = run_demo(args.out, motion=args.motion, num_frames=args.frames, fps=args.fps,
-                       seed=args.seed, write_meshes=not args.no_meshes)
-    for role, path in written.items():
-        print(f"{role:>9}: {path}")
+    bars = _Bars(args.quiet)
+    try:
+        demo = run_demo(args.out, num_frames=args.frames, motion=args.motion, seed=args.seed,
+                        options=_pipeline_options(args), on_progress=bars)
+    finally:
+        bars.close()
+    result = demo.pipeline
+    _summary(result.out_dir, demo.outputs, result.seconds, result.cached, result.skipped)
+    print("stages:")
+    for stage, what in demo.stages.items():
+        print(f"  {stage:>9}: {what}")
+    print("scores against the ground truth (mm):")
+    for name, value in demo.scores.items():
+        print(f"  {name:>22}: {value}")
     return 0
+
+
+def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("demo_out") if p.prog.endswith("demo") else None,
+                   required=not p.prog.endswith("demo"), help="output folder")
+    p.add_argument("--config", type=Path, default=None, help="weights config file (see `hmr weights`)")
+    p.add_argument("--hrnet-weights", type=Path, default=None, help="HRNet checkpoint (pose_hrnet_w32_256x192.pth)")
+    p.add_argument("--lifter-weights", type=Path, default=None,
+                   help="VideoPose3D checkpoint with COCO-17 input (pretrained_h36m_detectron_coco.bin)")
+    p.add_argument("--hmr-weights", type=Path, default=None, help="SPIN checkpoint (model_checkpoint.pt)")
+    p.add_argument("--mean-params", type=Path, default=None, help="SPIN's smpl_mean_params.npz")
+    p.add_argument("--body-model", default="mannequin", help="SMPL model file or folder (default: the mannequin)")
+    p.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"))
+    p.add_argument("--prior", type=Path, default=None, help="SMPLify pose prior gmm_08.pkl")
+    p.add_argument("--j-regressor-extra", type=Path, default=None, help="SPIN's J_regressor_extra.npy")
+    p.add_argument("--no-smplify", action="store_true", help="skip SMPLify (meshes come from HMR alone)")
+    p.add_argument("--iterations", type=int, default=None, help="SMPLify Adam steps per stage (default 100)")
+    p.add_argument("--temporal-weight", type=float, default=0.0, help="SMPLify smoothness over frames (0: off)")
+    p.add_argument("--focal-length", type=float, default=None, help="pixels (default: the image diagonal)")
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+                   help="image size for keypoint files that do not record it")
+    p.add_argument("--boxes", type=Path, default=None, help="person boxes file (JSON or CSV)")
+    p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    p.add_argument("--batch-size", type=int, default=16, help="crops per network call")
+    p.add_argument("--no-meshes", action="store_true", help="skip the OBJ files")
+    p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
+    p.add_argument("--no-skeleton", action="store_true", help="no 2D skeletons on the overlay")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _convert_model(args: argparse.Namespace) -> int:
@@ -47,13 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run the embedded default (mannequin + procedural motion) into --out")
-    demo.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
+    run = sub.add_parser("run", help="video (or 2D keypoints file) in; keypoints, 3D joints, SMPL, meshes, overlay out")
+    run.add_argument("input", type=Path, help="a video, an image folder, or keypoints2d.npz / COCO JSON / OpenPose folder")
+    run.add_argument("--video", type=Path, default=None, help="the frames, when INPUT is a keypoints file")
+    _add_pipeline_arguments(run)
+    run.set_defaults(func=_run)
+
+    demo = sub.add_parser("demo", help="the embedded default: a synthetic clip through the pipeline, scored")
+    demo.add_argument("--frames", type=int, default=48, help="clip length in frames (default: 48)")
     demo.add_argument("--motion", default="walk", help="procedural motion: walk, wave, squat, reach, idle, ...")
-    demo.add_argument("--frames", type=int, default=60, help="clip length in frames (default: 60)")
-    demo.add_argument("--fps", type=float, default=30.0, help="frames per second (default: 30)")
-    demo.add_argument("--seed", type=int, default=0, help="motion variation seed (default: 0)")
-    demo.add_argument("--no-meshes", action="store_true", help="skip the per-frame OBJ files")
+    demo.add_argument("--seed", type=int, default=0, help="motion and keypoint-noise seed (default: 0)")
+    _add_pipeline_arguments(demo)
     demo.set_defaults(func=_demo)
 
     convert = sub.add_parser("convert-model", help="convert an official SMPL .pkl to a clean .npz (no chumpy, no pickle)")
@@ -65,9 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     mq.add_argument("--out", type=Path, required=True, help="output folder")
     mq.set_defaults(func=_mannequin)
 
-    from hmr.commands import keypoints, lifter, regressor, smplify, weights
+    from hmr.commands import evaluate, keypoints, lifter, regressor, smplify, weights
 
-    for area in (keypoints, lifter, regressor, smplify, weights):
+    for area in (keypoints, lifter, regressor, smplify, weights, evaluate):
         area.add_commands(sub)
     return parser
 

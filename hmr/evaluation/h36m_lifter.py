@@ -1,0 +1,67 @@
+"""Human3.6M lifter protocols #1–#3 and MPJVE, a thin wrapper over ``lifting.evaluate``.
+
+Files (FORMATS §2.5, §2.7): VideoPose3D's ``data_3d_h36m.npz`` and ``data_2d_h36m_<source>.npz``
+(made by its ``data/prepare_data_h36m.py`` and ``prepare_data_2d_h36m_*.py`` from Human3.6M,
+vision.imar.ro/human3.6m, academic licence), and a checkpoint such as ``pretrained_h36m_cpn.bin``
+(github.com/facebookresearch/VideoPose3D, CC BY-NC 4.0).
+
+Protocol (VideoPose3D ``run.py``, FORMATS §2.12): S9 and S11, whole videos, joint 0 of the
+target set to zero, test-time flip; per action group frame-weighted, reported as the unweighted
+mean over the 15 groups.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from body_models.errors import InputError, MissingFileError
+from body_models.joints import H36M_17
+from hmr.evaluation.report import BenchmarkReport, Row, VariantResult
+
+METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
+SOURCE = ("VideoPose3D's data/prepare_data_h36m.py (github.com/facebookresearch/VideoPose3D, DATASETS.md) from "
+          "Human3.6M (vision.imar.ro/human3.6m, academic licence after registration)")
+
+
+def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, checkpoint: str | os.PathLike,
+                    device: str = "cpu", flip: bool = True, record=None) -> BenchmarkReport:
+    """Evaluate a VideoPose3D checkpoint on Human3.6M and return the report.
+
+    Args:
+        data_3d: ``data_3d_h36m.npz``.
+        data_2d: ``data_2d_h36m_<source>.npz`` (its joint count must match the model's input).
+        checkpoint: an official ``.bin`` or a project lifter checkpoint.
+        device: where the model runs.
+        flip: test-time flip augmentation (VideoPose3D's default).
+        record: an ``hmr.provenance.RunRecord`` to hash the files into, or None.
+
+    Raises:
+        MissingFileError: a file is missing (the message says where it is published).
+        InputError: a model whose output is not the 17 Human3.6M joints, or 2D keypoints that do
+            not fit its input.
+    """
+    from lifting import load_pretrained
+    from lifting.evaluate import evaluate_h36m_files
+
+    for path, what in ((data_3d, "data_3d_h36m.npz"), (data_2d, "data_2d_h36m_<source>.npz")):
+        if not Path(path).is_file():
+            raise MissingFileError(f"{path} not found; h36m-lifter needs {what} from {SOURCE}")
+    model = load_pretrained(checkpoint)
+    if model.num_joints_out != len(H36M_17):
+        raise InputError(f"{checkpoint} predicts {model.num_joints_out} joints but Human3.6M scores the "
+                         f"{len(H36M_17)} H36M joints; use a Human3.6M model such as pretrained_h36m_cpn.bin")
+    if record is not None:
+        record.add_file("checkpoint", checkpoint)
+        record.add_file("data_3d", data_3d)
+        record.add_file("data_2d", data_2d)
+    results = evaluate_h36m_files(model.to(device), data_3d, data_2d, flip=flip)
+    rows = tuple(Row(r.action, r.frames, {m: getattr(r, m) for m in METRICS}) for r in results.actions)
+    overall = Row("Average", results.average.frames, {m: getattr(results.average, m) for m in METRICS})
+    variant = VariantResult("lifter", rows, overall, per_joint_mm={m: [row.values[m] for row in rows]
+                                                                   for m in ("mpjpe_mm", "pa_mpjpe_mm")},
+                            joint_names=tuple(r.name for r in rows), bars_of="action")
+    description = (f"Human3.6M (VideoPose3D): subjects {', '.join(results.subjects)}, receptive field "
+                   f"{results.receptive_field} frames, flip {'on' if results.test_time_augmentation else 'off'}; "
+                   "per action frame-weighted, Average = unweighted mean over actions")
+    return BenchmarkReport("h36m-lifter", description, METRICS, (variant,))

@@ -1,0 +1,104 @@
+"""``hmr eval`` end to end: random-weight official-layout checkpoints on the synthetic Human3.6M,
+3DPW and MPI-INF-3DHP files write the tables, plots and run.json, resume, and fail in one line."""
+
+import json
+
+import pytest
+
+import hmr.cli
+from hmr.evaluation import synthetic
+from hmr.provenance import file_sha256
+
+
+@pytest.fixture
+def main():
+    return hmr.cli.main
+
+
+@pytest.fixture(scope="module")
+def spin_checkpoint(tmp_path_factory):
+    return synthetic.write_spin_checkpoint(tmp_path_factory.mktemp("ckpt") / "model_checkpoint.pt")
+
+
+def _outputs(out):
+    names = {p.name for p in out.iterdir()}
+    assert {"results.json", "results.csv", "table.txt", "run.json", "per_joint_regressor.png",
+            "over_time_regressor.png"} <= names
+    return json.loads((out / "results.json").read_text()), json.loads((out / "run.json").read_text())
+
+
+def test_mesh_benchmarks_end_to_end(tmp_path, main, spin_checkpoint, capsys):
+    pw3d = synthetic.write_3dpw(tmp_path / "3dpw", sequences=(("downtown_walk_00", 1),), frames=3, invalid=(),
+                                image_size=(64, 64))
+    hp = synthetic.write_3dhp(tmp_path / "3dhp", frames=3, image_size=(64, 64))
+    h36m = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=2, subjects=("S9",), actions=("Walking",),
+                                     frames=2, image_size=64)
+    common = ["--checkpoint", str(spin_checkpoint), "--batch-size", "4", "--quiet", "--device", "cpu"]
+
+    assert main(["eval", "3dpw", str(pw3d["root"]), "--out", str(tmp_path / "o3dpw")] + common) == 0
+    results, run = _outputs(tmp_path / "o3dpw")
+    overall = results["variants"][0]["overall"]
+    assert overall["samples"] == 3 and all(overall[m] > 0 for m in ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "accel_mm"))
+    assert results["references"][0]["values"]["pa_mpjpe_mm"] == 59.2
+    assert run["files"]["checkpoint"]["sha256"] == file_sha256(spin_checkpoint)
+    assert run["files"]["data_downtown_walk_00"]["sha256"] == file_sha256(pw3d["folder"] / "downtown_walk_00.pkl")
+    assert run["sequences"] == {"computed": ["downtown_walk_00_0"], "reused": []}
+    printed = capsys.readouterr().out
+    assert "PA-MPJPE" in printed and "59.2" in printed
+
+    # Resume: nothing is recomputed, the numbers are the same.
+    assert main(["eval", "3dpw", str(pw3d["root"]), "--out", str(tmp_path / "o3dpw")] + common) == 0
+    again, run = _outputs(tmp_path / "o3dpw")
+    assert run["sequences"] == {"computed": [], "reused": ["downtown_walk_00_0"]}
+    assert again["variants"] == results["variants"]
+
+    assert main(["eval", "mpi-inf-3dhp", str(hp["root"]), "--out", str(tmp_path / "o3dhp")] + common) == 0
+    results, _ = _outputs(tmp_path / "o3dhp")
+    assert results["variants"][0]["overall"]["samples"] == 6 and 0 <= results["variants"][0]["overall"]["pck"] <= 100
+
+    assert main(["eval", "h36m-mesh", str(h36m["npz"]), "--out", str(tmp_path / "oh36m")] + common) == 0
+    results, _ = _outputs(tmp_path / "oh36m")
+    assert results["benchmark"] == "h36m-mesh-p2" and results["references"][0]["values"] == {"pa_mpjpe_mm": 41.1}
+    csv_lines = (tmp_path / "oh36m" / "results.csv").read_text().splitlines()
+    assert csv_lines[0] == "variant,group,samples,mpjpe_mm,pa_mpjpe_mm" and len(csv_lines) == 1 + 3
+
+
+def test_lifter_end_to_end(tmp_path, main):
+    from lifting.synthetic import make_synthetic_h36m
+
+    data = make_synthetic_h36m(tmp_path / "data", frames=10, subjects=("S9", "S11"), actions={"Walking": "walk"},
+                               takes=1)
+    checkpoint = synthetic.write_videopose3d_checkpoint(tmp_path / "pretrained_h36m_cpn.bin", filter_widths=(3,),
+                                                        channels=16)
+    out = tmp_path / "out"
+    assert main(["eval", "h36m-lifter", str(data["3d"]), "--keypoints-2d", str(data["2d"]),
+                 "--checkpoint", str(checkpoint), "--out", str(out), "--quiet"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["variants"][0]["rows"][0]["name"] == "Walking"
+    assert results["references"][0]["values"] == {"mpjpe_mm": 46.8, "pa_mpjpe_mm": 36.5}
+    assert (out / "per_action_lifter.png").is_file()
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong_split", "joint_set"])
+def test_one_line_errors(tmp_path, main, capsys, case):
+    if case == "missing":
+        argv = ["eval", "mpi-inf-3dhp", str(tmp_path), "--checkpoint", str(tmp_path / "x.pt")]
+        expected = "mpi_inf_3dhp_test_set"
+    elif case == "wrong_split":
+        files = synthetic.write_3dpw(tmp_path / "3dpw", sequences=(("a_00", 1),), frames=2, image_size=(32, 32),
+                                     split="validation")
+        argv = ["eval", "3dpw", str(files["folder"]), "--checkpoint", str(tmp_path / "x.pt")]
+        expected = "validation split"
+    else:
+        from lifting.synthetic import make_synthetic_h36m
+
+        data = make_synthetic_h36m(tmp_path / "data", frames=6, subjects=("S9", "S11"),
+                                   actions={"Walking": "walk"}, takes=1)
+        checkpoint = synthetic.write_videopose3d_checkpoint(tmp_path / "humaneva.bin", filter_widths=(3,),
+                                                            channels=16, num_joints_out=15)
+        argv = ["eval", "h36m-lifter", str(data["3d"]), "--keypoints-2d", str(data["2d"]),
+                "--checkpoint", str(checkpoint)]
+        expected = "predicts 15 joints"
+    assert main(argv + ["--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hmr eval: error:") and expected in err and "\n" not in err
