@@ -9,6 +9,8 @@ best-fitting component (FORMATS.md §3.11).
 - ``fit_gmm``: fit one to poses with EM (the mannequin's prior is fitted to ``motion.sample_poses``).
 - ``save_gmm`` / ``load_gmm``: the ``gmm_08.pkl`` file, written so that SMPLify-X and SPIN can
   read it with plain ``pickle``, read without ever running code from the file.
+- ``fit_prior_from_mocap``: the pose-prior tool (``hmr fit-prior``): a mocap ``.npz`` of SMPL
+  poses in, a ``gmm_08.pkl``-layout file out.
 - ``MaxMixturePrior``: the differentiable score, equal to SMPLify-X's ``MaxMixturePrior`` with
   ``use_merged=True``.
 """
@@ -32,15 +34,17 @@ from body_models.atomic import write_bytes
 from body_models.errors import InputError, MissingFileError, UnsafeFileError
 from body_models.safe_pickle import load_pickle
 
-__all__ = ["GMMPrior", "MaxMixturePrior", "fit_gmm", "load_gmm", "save_gmm"]
+__all__ = ["GMMPrior", "MaxMixturePrior", "MocapPrior", "fit_gmm", "fit_prior_from_mocap", "load_gmm",
+           "save_gmm", "GMM_SOURCE"]
 
 POSE_DIM = 69  # body_pose: 23 joints × 3 axis-angle values
 _KEYS = ("means", "covars", "weights")
-_WHERE_FROM = (
+GMM_SOURCE = (
     "gmm_08.pkl is SMPLify's pose prior: download it from http://smplify.is.tue.mpg.de "
     "(registration, non-commercial licence), or run SPIN's fetch_data.sh, which puts it in "
     "data/gmm_08.pkl"
 )
+"""Where SMPLify's ``gmm_08.pkl`` comes from, for error messages."""
 
 
 def _check_mixture(means: np.ndarray, covars: np.ndarray, weights: np.ndarray, where: str,
@@ -277,7 +281,7 @@ def load_gmm(path: str | os.PathLike) -> GMMPrior:
     """
     path = Path(path)
     if not path.is_file():
-        raise MissingFileError(f"GMM pose prior not found at {path}; {_WHERE_FROM}")
+        raise MissingFileError(f"GMM pose prior not found at {path}; {GMM_SOURCE}")
     try:
         content = load_pickle(path)
     except UnsafeFileError as error:
@@ -296,6 +300,99 @@ def load_gmm(path: str | os.PathLike) -> GMMPrior:
     arrays = [content[name] for name in names]
     _check_mixture(*arrays, where=str(path), names=tuple(names), dim=POSE_DIM)
     return GMMPrior(*arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pose-prior tool
+
+
+@dataclass(frozen=True)
+class MocapPrior:
+    """What ``fit_prior_from_mocap`` made.
+
+    Attributes:
+        path: the ``gmm_08.pkl``-layout file written.
+        gmm: the fitted mixture.
+        num_poses: N, the body poses it was fitted to.
+        pose_layout: which array and layout the poses were read from, e.g. ``"poses (N, 72)"``.
+    """
+
+    path: Path
+    gmm: GMMPrior
+    num_poses: int
+    pose_layout: str
+
+
+def _body_poses_from_npz(path: Path) -> tuple[np.ndarray, str]:
+    """(N, 69) body poses and a description of their source array.
+
+    ``poses (N, 72)``: SMPL's full pose, the first 3 values (global orientation) dropped.
+    ``poses (N, 156)``: AMASS's SMPL+H pose; SMPL body joints 1–21 are values 3–66, and SMPL's two
+    hand joints (22, 23), which SMPL+H replaces by finger joints, are set to zero.
+    ``body_pose (N, 69)`` (or ``(N, 23, 3)``): used as is. Leading dimensions are flattened.
+    """
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise InputError(f"{path} is not a readable .npz of poses ({err})") from None
+    with archive:
+        for key in ("body_pose", "poses"):
+            if key not in archive.files:
+                continue
+            try:
+                poses = np.asarray(archive[key], dtype=np.float64)
+            except ValueError as err:
+                raise InputError(f"{path}: array {key!r} is not a plain numeric array ({err})") from None
+            break
+        else:
+            raise InputError(f"{path} has no 'poses' (N, 72) or 'body_pose' (N, 69) array; found "
+                             f"{', '.join(archive.files) or 'no arrays'}")
+    if key == "body_pose" and poses.shape[-2:] == (23, 3):
+        poses = poses.reshape(*poses.shape[:-2], POSE_DIM)
+    width = poses.shape[-1] if poses.ndim >= 2 else None
+    if key == "body_pose" and width == POSE_DIM:
+        return poses.reshape(-1, POSE_DIM), f"body_pose (N, {POSE_DIM})"
+    if key == "poses" and width == 72:
+        return poses.reshape(-1, 72)[:, 3:], "poses (N, 72), global orientation dropped"
+    if key == "poses" and width == 156:
+        body = np.zeros((poses.size // 156, POSE_DIM))
+        body[:, :63] = poses.reshape(-1, 156)[:, 3:66]
+        return body, "poses (N, 156) SMPL+H, hand joints set to zero"
+    expected = "(N, 69)" if key == "body_pose" else "(N, 72) or AMASS (N, 156)"
+    raise InputError(f"{path}: array {key!r} has shape {poses.shape}, expected {expected} axis-angle radians")
+
+
+def fit_prior_from_mocap(poses_path: str | os.PathLike, out_path: str | os.PathLike,
+                         n_components: int = 8, seed: int = 0, max_iter: int = 100,
+                         reg_covar: float = 1e-4) -> MocapPrior:
+    """Fit a GMM pose prior to mocap poses and write it in the ``gmm_08.pkl`` layout.
+
+    This is how the mannequin's own prior is made (``mannequin.gmm_prior_path``), offered for a
+    user's own motion capture. Rows with NaN or infinite values are dropped.
+
+    Args:
+        poses_path: an ``.npz`` (read with ``allow_pickle=False``) holding ``poses (N, 72)``
+            (SMPL's full pose, axis-angle radians; the global orientation is dropped), AMASS's
+            ``poses (N, 156)`` (SMPL+H: the 21 shared body joints are kept, SMPL's two hand joints
+            set to zero) or ``body_pose (N, 69)``.
+        out_path: the ``.pkl`` to write (atomically), e.g. ``gmm_08.pkl``.
+        n_components: K (``gmm_08.pkl`` has 8).
+        seed, max_iter, reg_covar: as for ``fit_gmm``.
+
+    Returns:
+        ``MocapPrior`` with the path written, the mixture and the number of poses used.
+    """
+    poses_path = Path(poses_path)
+    if not poses_path.is_file():
+        raise MissingFileError(f"mocap poses file not found: {poses_path}; give an .npz with 'poses' (N, 72) "
+                               "or 'body_pose' (N, 69)")
+    poses, layout = _body_poses_from_npz(poses_path)
+    poses = poses[np.isfinite(poses).all(axis=1)]
+    if len(poses) < max(2 * int(n_components), 2):
+        raise InputError(f"{poses_path}: {len(poses)} finite poses are too few for a {n_components}-component "
+                         f"prior; give at least {max(2 * int(n_components), 2)}")
+    gmm = fit_gmm(poses, n_components=n_components, seed=seed, max_iter=max_iter, reg_covar=reg_covar)
+    return MocapPrior(path=save_gmm(out_path, gmm), gmm=gmm, num_poses=len(poses), pose_layout=layout)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,92 @@
-"""``hmr`` subcommands for the smplify stage."""
+"""``hmr`` subcommands for the SMPLify stage.
+
+    hmr fit --keypoints run/keypoints2d.npz --out run/
+    hmr fit --keypoints op_json/ --image-size 1920 1080 --body-model models/smpl --prior gmm_08.pkl --meshes
+    hmr fit-prior --poses mocap.npz --out gmm_08.pkl --components 8
+"""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from hmr.smplify.video import fit_keypoints_file
+
+    bars = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:  # made at the first batch, so loading does not count as fitting time
+            from tqdm import tqdm
+
+            bars.append(tqdm(total=total, unit="fit", desc="SMPLify"))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        summary = fit_keypoints_file(
+            keypoints_path=args.keypoints, out_dir=args.out, body_model=args.body_model, gender=args.gender,
+            prior=args.prior, focal_length=args.focal_length,
+            image_size=tuple(args.image_size) if args.image_size else None,
+            temporal_weight=args.temporal_weight, iterations=args.iterations, meshes=args.meshes,
+            batch_size=args.batch_size, mean_params=args.mean_params,
+            j_regressor_extra=args.j_regressor_extra, progress=None if args.quiet else progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    print(f"fitted {summary.fitted} of {summary.attempted} person-frames ({summary.num_frames} frames, "
+          f"{summary.num_people} people; {summary.valid_fits} below the loss threshold, "
+          f"{summary.betas_zeroed} with betas reset) in {summary.seconds:.1f} s, "
+          f"focal length {summary.focal_length:.0f} px")
+    print(f"wrote {summary.smpl_path}")
+    if summary.mesh_dir is not None:
+        print(f"wrote {summary.mesh_dir}/<track>/<frame>.obj")
+    return 0
+
+
+def _fit_prior(args: argparse.Namespace) -> int:
+    from body_models.priors import fit_prior_from_mocap
+
+    made = fit_prior_from_mocap(poses_path=args.poses, out_path=args.out, n_components=args.components,
+                                seed=args.seed, max_iter=args.max_iter)
+    print(f"fitted a {made.gmm.num_components}-component pose prior to {made.num_poses} poses "
+          f"({made.pose_layout})")
+    print(f"wrote {made.path}")
+    return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register this area's subcommands on the ``hmr`` parser (none yet)."""
+    """Register ``fit`` and ``fit-prior`` on the ``hmr`` parser."""
+    fit = sub.add_parser("fit", help="fit SMPL to 2D keypoints with SMPLify; writes smpl.npz (and meshes)")
+    fit.add_argument("--keypoints", type=Path, required=True,
+                     help="keypoints2d.npz, a COCO keypoint .json or an OpenPose JSON folder (full-image pixels)")
+    fit.add_argument("--out", type=Path, required=True, help="output folder")
+    fit.add_argument("--body-model", default="mannequin",
+                     help="'mannequin' (default) or an SMPL model file or folder")
+    fit.add_argument("--gender", default="neutral", help="neutral (default), male or female, for a model folder")
+    fit.add_argument("--prior", type=Path, default=None,
+                     help="gmm_08.pkl pose prior (default: the mannequin's, only with the mannequin)")
+    fit.add_argument("--focal-length", type=float, default=None,
+                     help="pixels (default: the image diagonal)")
+    fit.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+                     help="image width and height, pixels (COCO results and OpenPose files lack it)")
+    fit.add_argument("--temporal-weight", type=float, default=None,
+                     help="smoothness weight over consecutive frames (default 0: off)")
+    fit.add_argument("--iterations", type=int, default=None, help="Adam steps per stage (default 100, SPIN's)")
+    fit.add_argument("--batch-size", type=int, default=64, help="person-frames per batch (default 64)")
+    fit.add_argument("--mean-params", type=Path, default=None,
+                     help="SPIN's smpl_mean_params.npz for the start pose (default: the mannequin's)")
+    fit.add_argument("--j-regressor-extra", type=Path, default=None,
+                     help="J_regressor_extra.npy (COCO-17 keypoints with a real SMPL model need it)")
+    fit.add_argument("--meshes", action="store_true", help="also write meshes/<track>/<frame>.obj")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(func=_fit)
+
+    prior = sub.add_parser("fit-prior", help="fit a GMM pose prior to mocap poses; writes the gmm_08.pkl layout")
+    prior.add_argument("--poses", type=Path, required=True,
+                       help=".npz with 'poses' (N, 72) (or AMASS (N, 156)) or 'body_pose' (N, 69), radians")
+    prior.add_argument("--out", type=Path, required=True, help="output .pkl, e.g. gmm_08.pkl")
+    prior.add_argument("--components", type=int, default=8, help="mixture components (default 8)")
+    prior.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    prior.add_argument("--max-iter", type=int, default=100, help="EM iterations at most (default 100)")
+    prior.set_defaults(func=_fit_prior)

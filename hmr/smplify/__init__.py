@@ -4,8 +4,10 @@ from hmr.smplify.fit import (SMPLify, SMPLifyConfig, SMPLifyResult, estimate_tra
                              estimate_translation_from_torso, mean_params_to_axis_angle)
 from hmr.smplify.losses import (angle_prior, depth_loss, gmof, reprojection_loss, shape_prior,
                                 temporal_loss, torso_loss)
+from hmr.smplify.video import FitSummary, fit_keypoints_file
 
 __all__ = [
+    "FitSummary",
     "SMPLify",
     "SMPLifyConfig",
     "SMPLifyResult",
@@ -13,6 +15,7 @@ __all__ = [
     "depth_loss",
     "estimate_translation",
     "estimate_translation_from_torso",
+    "fit_keypoints_file",
     "gmof",
     "mean_params_to_axis_angle",
     "reprojection_loss",

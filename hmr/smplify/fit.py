@@ -13,14 +13,17 @@ body's ``global_orient`` and ``transl`` place it in that frame, so "camera trans
    SPIN); loss = Σ_j conf_j² Σ_xy ρ(proj − kp) + pose_prior_weight² · GMM + angle_prior_weight² ·
    angle prior + shape_prior_weight² · ‖β‖² (+ temporal_weight² · Σ‖Δ²joints‖² for sequences).
 4. The fit replaces the initial estimate only where its reprojection loss is lower
-   (``kept_fit``); samples without enough keypoints return the initial estimate (``fitted``
-   False).
+   (``fitted``); samples without enough keypoints are not optimised and return the initial
+   estimate (``attempted`` False).
+5. SPIN's rules on the returned parameters: betas with any |β| > ``max_abs_beta`` (3) are set
+   to zero (``betas_zeroed``; joints, vertices and loss are recomputed), and a sample whose
+   reprojection loss is not below ``loss_threshold`` (100) is not a valid fit (``valid_fit``).
 
 Example:
     >>> smplify = SMPLify(load_smpl("mannequin"), load_gmm(path), SMPLifyConfig(focal_length=1000,
     ...                   principal_point=(500, 500)))
     >>> result = smplify(keypoints)                 # (B, 17, 3) COCO pixels x, y, confidence
-    >>> result.body_pose.shape, result.fitted
+    >>> result.body_pose.shape, result.fitted, result.valid_fit
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ SPIN_OPENPOSE_IGNORE: tuple[str, ...] = ("neck", "right_hip", "left_hip")
 # The root of HMR's and SPIN's initial pose: π about x turns SMPL's y-up body upright in the
 # y-down camera frame.
 UPRIGHT_ROOT = (math.pi, 0.0, 0.0)
-# Depth used internally for samples that are not fitted, so their (ignored) projections stay finite.
+# Depth used internally for samples that are not attempted, so their (ignored) projections stay finite.
 _PARKED_DEPTH_M = 10.0
 
 
@@ -76,9 +79,13 @@ class SMPLifyConfig:
             the reported loss (SPIN uses ``SPIN_OPENPOSE_IGNORE`` for OpenPose input).
         focal_length: pixels (SPIN: 5000 for its 224-pixel crops).
         principal_point: (cx, cy) pixels; None for the centre of a 224-pixel crop.
-        min_keypoints: a sample is fitted only with at least this many keypoints of confidence > 0
+        min_keypoints: a sample is attempted only with at least this many keypoints of confidence > 0
             (after ``ignore_joints``).
         fit_transl_in_stage2: also optimise ``transl`` in stage 2 (SPIN keeps it fixed).
+        max_abs_beta: SPIN zeroes the betas of a fit with any |β| above this; None keeps them.
+        loss_threshold: a fit is valid (``SMPLifyResult.valid_fit``) when its reprojection loss
+            (mean over the keypoint set's joints of conf² · Σ_xy ρ, pixels²) is below this
+            (SPIN's ``--smplify_threshold``, in its 224-pixel crop pixels).
     """
 
     num_iters: int = 100
@@ -94,6 +101,8 @@ class SMPLifyConfig:
     principal_point: tuple[float, float] | None = None
     min_keypoints: int = 4
     fit_transl_in_stage2: bool = False
+    max_abs_beta: float | None = 3.0
+    loss_threshold: float = 100.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ignore_joints", tuple(self.ignore_joints))
@@ -104,7 +113,9 @@ class SMPLifyConfig:
             object.__setattr__(self, "principal_point", point)
         if not isinstance(self.num_iters, int) or self.num_iters < 0:
             raise InputError(f"SMPLifyConfig.num_iters must be a non-negative integer, got {self.num_iters!r}")
-        for name in ("step_size", "sigma", "focal_length"):
+        if self.max_abs_beta is not None and not float(self.max_abs_beta) > 0:
+            raise InputError(f"SMPLifyConfig.max_abs_beta must be positive or null, got {self.max_abs_beta!r}")
+        for name in ("step_size", "sigma", "focal_length", "loss_threshold"):
             if not float(getattr(self, name)) > 0:
                 raise InputError(f"SMPLifyConfig.{name} must be positive, got {getattr(self, name)!r}")
         for name in ("pose_prior_weight", "angle_prior_weight", "shape_prior_weight",
@@ -141,7 +152,8 @@ class SMPLifyConfig:
 class SMPLifyResult:
     """What ``SMPLify`` returns; leading dims (...) are the keypoints' (B,) or (S, T).
 
-    The parameters are the fit where ``kept_fit`` is True and the initial estimate elsewhere.
+    The parameters are the fit where ``fitted`` is True and the initial estimate elsewhere
+    (with SPIN's beta rule applied to every attempted sample).
 
     Attributes:
         global_orient: (..., 3) axis-angle, radians.
@@ -153,9 +165,14 @@ class SMPLifyResult:
         reprojection_loss: (...,) mean over joints of conf² · Σ_xy ρ, pixels², of the returned
             parameters (0 for a sample without keypoints).
         initial_reprojection_loss: (...,) the same for the initial estimate.
-        fitted: (...,) bool, False where the sample had fewer than ``min_keypoints`` usable
-            keypoints (the initial estimate is returned).
-        kept_fit: (...,) bool, True where the fit beat the initial estimate and was kept.
+        attempted: (...,) bool, the sample had at least ``min_keypoints`` usable keypoints and
+            was optimised; where False the initial estimate is returned untouched.
+        fitted: (...,) bool, SMPLify ran and improved the fit: the fit's reprojection loss beat
+            the initial estimate's, so the fit was kept (DESIGN.md's ``fitted``).
+        valid_fit: (...,) bool, attempted and the returned parameters' reprojection loss is
+            below ``loss_threshold`` (SPIN's ``valid_fit``).
+        betas_zeroed: (...,) bool, the returned betas had some |β| > ``max_abs_beta`` and were
+            set to zero (SPIN's rule).
     """
 
     global_orient: Tensor
@@ -166,8 +183,10 @@ class SMPLifyResult:
     vertices: Tensor
     reprojection_loss: Tensor
     initial_reprojection_loss: Tensor
+    attempted: Tensor
     fitted: Tensor
-    kept_fit: Tensor
+    valid_fit: Tensor
+    betas_zeroed: Tensor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,7 +443,7 @@ class SMPLify:
                 raise InputError(f"ignore_joints: {name!r} is not a joint of {joint_set}")
         keep = torch.tensor([name not in cfg.ignore_joints for name in names], device=ref.device)
         conf_fit = conf * keep  # (N, J) stage 2 and reported loss
-        fitted = (conf_fit > 0).sum(-1) >= cfg.min_keypoints  # (N,)
+        attempted = (conf_fit > 0).sum(-1) >= cfg.min_keypoints  # (N,)
 
         # Torso joints (stage 1 and the similar-triangles depth).
         torso = tuple(names.index(t) for t in TORSO_JOINTS) if all(t in names for t in TORSO_JOINTS) else None
@@ -443,15 +462,15 @@ class SMPLify:
                 if torso is not None:
                     similar, ok = estimate_translation_from_torso(init_joints, kp, torso, focal, center)
                     estimate = torch.where(ok[:, None], similar, estimate)
-                init_transl = torch.where(fitted[:, None], estimate, init_transl)
-            # Samples that are not fitted sit far in front of the camera during the optimisation
+                init_transl = torch.where(attempted[:, None], estimate, init_transl)
+            # Samples that are not attempted sit far in front of the camera during the optimisation
             # (their loss is masked out; this only keeps their projections finite).
             parked = ref.new_tensor([0.0, 0.0, _PARKED_DEPTH_M]).expand(n, 3)
-            start_transl = torch.where(fitted[:, None], init_transl, parked)
+            start_transl = torch.where(attempted[:, None], init_transl, parked)
 
-        mask = fitted.to(ref.dtype)
+        mask = attempted.to(ref.dtype)
         sequences = len(lead) == 2 and cfg.temporal_weight > 0
-        valid_seq = fitted.reshape(seq_shape)
+        valid_seq = attempted.reshape(seq_shape)
 
         def temporal(joints3d: Tensor) -> Tensor:
             if not sequences:
@@ -500,7 +519,7 @@ class SMPLify:
 
         with torch.no_grad():
             fit = (orient.detach(), pose.detach(), shape.detach(), cam_t.detach())
-            init = (init_orient, init_pose, init_betas, torch.where(fitted[:, None], init_transl, parked))
+            init = (init_orient, init_pose, init_betas, torch.where(attempted[:, None], init_transl, parked))
 
             def fitting_loss(params) -> Tensor:
                 _, model_kp = self._model_keypoints(*params, joint_set)
@@ -508,13 +527,23 @@ class SMPLify:
                 return losses.reprojection_loss(projected, kp[..., :2], conf_fit, cfg.sigma).mean(-1)
 
             fit_loss, init_loss = fitting_loss(fit), fitting_loss(init)
-            kept_fit = fitted & (fit_loss < init_loss)
+            improved = attempted & (fit_loss < init_loss)
             init = init[:3] + (init_transl,)  # what an unfitted sample returns: its own start
-            chosen = [torch.where(kept_fit[:, None], a, b) for a, b in zip(fit, init)]
+            chosen = [torch.where(improved[:, None], a, b) for a, b in zip(fit, init)]
+            loss = torch.where(improved, fit_loss, init_loss)
+            # SPIN's rule: implausible shapes are reset to the mean shape.
+            if cfg.max_abs_beta is None:
+                zeroed = torch.zeros_like(attempted)
+            else:
+                zeroed = attempted & (chosen[2].abs() > cfg.max_abs_beta).any(dim=-1)
+            if zeroed.any():
+                chosen[2] = torch.where(zeroed[:, None], torch.zeros_like(chosen[2]), chosen[2])
+                loss = torch.where(zeroed, fitting_loss(chosen), loss)
             out = self.body_model(global_orient=chosen[0], body_pose=chosen[1], betas=chosen[2],
                                   transl=chosen[3])
-            loss = torch.where(kept_fit, fit_loss, torch.where(fitted, init_loss, torch.zeros_like(init_loss)))
-            init_loss = torch.where(fitted, init_loss, torch.zeros_like(init_loss))
+            loss = torch.where(attempted, loss, torch.zeros_like(loss))
+            init_loss = torch.where(attempted, init_loss, torch.zeros_like(init_loss))
+            valid_fit = attempted & (loss < cfg.loss_threshold)
 
         def shaped(x: Tensor) -> Tensor:
             return x.reshape(*lead, *x.shape[1:])
@@ -523,4 +552,5 @@ class SMPLify:
             global_orient=shaped(chosen[0]), body_pose=shaped(chosen[1]), betas=shaped(chosen[2]),
             transl=shaped(chosen[3]), joints=shaped(out.joints), vertices=shaped(out.vertices),
             reprojection_loss=shaped(loss), initial_reprojection_loss=shaped(init_loss),
-            fitted=shaped(fitted), kept_fit=shaped(kept_fit))
+            attempted=shaped(attempted), fitted=shaped(improved), valid_fit=shaped(valid_fit),
+            betas_zeroed=shaped(zeroed))

@@ -1,6 +1,7 @@
 """SMPLify on the mannequin: losses, translation estimates, recovery on synthetic keypoints, the
 temporal term, and samples without keypoints. Run with ``-s`` to see the measured numbers."""
 
+import dataclasses
 import math
 import pickle
 
@@ -158,7 +159,7 @@ def test_recovery_on_synthetic_keypoints(mannequin_smpl, gmm):
           f"PA-MPJPE {before[0]:.1f} -> {after[0]:.1f} mm, root-aligned MPJPE {before[1]:.1f} -> "
           f"{after[1]:.1f} mm, 2D error {before[2]:.1f} -> {after[2]:.1f} px; "
           f"loss {result.initial_reprojection_loss.mean():.1f} -> {result.reprojection_loss.mean():.1f}")
-    assert result.fitted.all() and result.kept_fit.all()
+    assert result.attempted.all() and result.fitted.all() and result.valid_fit.all()
     assert (result.reprojection_loss < result.initial_reprojection_loss).all()
     assert after[0] < 75.0 and after[0] < 0.8 * before[0]
     assert after[1] < 85.0 and after[1] < 0.8 * before[1]
@@ -218,8 +219,9 @@ def test_unfitted_samples_are_flagged_without_nan(mannequin_smpl, gmm):
     config = SMPLifyConfig(focal_length=FOCAL_PX, principal_point=CENTER_PX, num_iters=5)
     smplify = SMPLify(smpl, gmm, config)
     result = smplify(keypoints)
-    assert result.fitted.tolist() == [True, False, False]
-    assert result.kept_fit.tolist()[1:] == [False, False]
+    assert result.attempted.tolist() == [True, False, False]
+    assert result.fitted.tolist()[1:] == [False, False]
+    assert result.valid_fit.tolist()[1:] == [False, False]
     for name in ("global_orient", "body_pose", "betas", "transl", "joints", "vertices",
                  "reprojection_loss", "initial_reprojection_loss"):
         assert torch.isfinite(getattr(result, name)).all(), name
@@ -245,7 +247,7 @@ def test_inputs_and_shapes(mannequin_smpl, gmm):
     op = SMPLify(smpl, gmm, SMPLifyConfig(focal_length=FOCAL_PX, principal_point=CENTER_PX, num_iters=2,
                                           ignore_joints=("neck", "right_hip", "left_hip")))
     op_kp = torch.cat([keypoints, keypoints[:, :8]], dim=1)
-    assert op(op_kp, joint_set="openpose_25").fitted.all()
+    assert op(op_kp, joint_set="openpose_25").attempted.all()
 
 
 def test_config_preset_and_unknown_key(tmp_path):
@@ -256,6 +258,36 @@ def test_config_preset_and_unknown_key(tmp_path):
     assert SMPLifyConfig().num_iters == 100 and SMPLifyConfig().pose_prior_weight == 4.78
     with pytest.raises(InputError, match="num_iter"):
         SMPLifyConfig.from_dict({"num_iter": 10})
+
+
+def test_spin_rules_zero_large_betas_and_flag_high_loss(mannequin_smpl, gmm):
+    smpl = mannequin_smpl
+    b = 3
+    pose = torch.from_numpy(sample_poses(b, seed=4))
+    orient = _upright(torch.zeros(b, 3))
+    betas = torch.zeros(b, 10)
+    betas[0, 3] = 4.0  # |beta| > 3: SPIN resets the shape
+    betas[1, 3] = 2.5
+    _, gt = _scene(smpl, pose, betas, orient, torch.tensor([[0.0, 0.0, 4.0]]).expand(b, 3))
+    keypoints = torch.cat([_coco_pixels(gt), torch.ones(b, 17, 1)], dim=-1)
+    keypoints[2, :, :2] += torch.from_numpy(np.random.default_rng(0).normal(0.0, 80.0, (17, 2)).astype(np.float32))
+    config = SMPLifyConfig(focal_length=FOCAL_PX, principal_point=CENTER_PX, num_iters=0)
+    # With no iterations the fit equals the start, so nothing improves and the start is returned.
+    result = SMPLify(smpl, gmm, config)(keypoints, global_orient=orient, body_pose=pose, betas=betas)
+    assert result.attempted.all() and not result.fitted.any()
+    assert result.betas_zeroed.tolist() == [True, False, False]
+    assert torch.equal(result.betas[0], torch.zeros(10)) and result.betas[1, 3] == 2.5
+    with torch.no_grad():
+        zero_shape = smpl(body_pose=pose[:1], global_orient=orient[:1], transl=result.transl[:1])
+    assert torch.allclose(result.joints[:1], zero_shape.joints, atol=1e-5)
+    # The reported loss is the returned (zeroed) body's: the smaller body no longer matches.
+    assert result.reprojection_loss[0] > 10.0 * result.reprojection_loss[1]
+    # Joints moved by ~80 px give a loss far above SPIN's threshold of 100 px².
+    assert result.reprojection_loss[1] < 100.0 < result.reprojection_loss[2]
+    assert result.valid_fit.tolist() == [bool(result.reprojection_loss[0] < 100.0), True, False]
+    strict = SMPLify(smpl, gmm, dataclasses.replace(config, loss_threshold=1e-9, max_abs_beta=None))
+    result = strict(keypoints, global_orient=orient, body_pose=pose, betas=betas)
+    assert not result.valid_fit.any() and not result.betas_zeroed.any() and result.betas[0, 3] == 4.0
 
 
 class _Boom:

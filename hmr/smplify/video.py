@@ -1,0 +1,372 @@
+"""SMPLify on a whole 2D keypoints file: ``hmr fit --keypoints FILE --out DIR``.
+
+``fit_keypoints_file`` reads keypoints of P tracked people over T frames (our
+``keypoints2d.npz``, a COCO keypoint JSON or an OpenPose JSON folder, ``hmr.keypoints_io``), fits
+SMPL to every person in every frame with ``SMPLify`` and writes ``smpl.npz`` in DESIGN.md's
+schema (and OBJ meshes when asked).
+
+The camera is the full image's pinhole camera: focal length f (pixels; by default the image
+diagonal √(W² + H²), roughly a 53° diagonal field of view, the usual guess when the true focal
+length is unknown), principal point at the image centre (W/2, H/2), no rotation. Each person is
+fitted in the frame of their own 224-pixel square crop around the keypoints (side = 1.2 × the
+keypoints' larger extent, SPIN's demo rule for OpenPose input): with k = 224 / side, the crop
+camera has focal length k·f and principal point k·((W/2, H/2) − box centre) + 112. Rescaling
+pixels leaves the 3D solution unchanged, and it lets SMPLify's σ = 100 px, prior weights and
+loss threshold keep the meaning they have in SPIN, whatever the image or person size.
+
+The initial estimate is the mean pose (the mannequin's ``smpl_mean_params``, or a given SPIN
+``smpl_mean_params.npz``), whose root is HMR's upright start (π about x: the body stands up in
+the y-down camera frame and faces the camera).
+
+    summary = fit_keypoints_file("run/keypoints2d.npz", "run/")               # the mannequin
+    summary = fit_keypoints_file("op_json/", "out/", body_model="models/smpl", prior="gmm_08.pkl",
+                                 image_size=(1920, 1080), meshes=True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from body_models import mannequin
+from body_models.atomic import save_npz
+from body_models.cameras import SPIN_CROP_SIZE
+from body_models.errors import InputError, MissingFileError
+from body_models.joints import SMPL_24
+from body_models.meshes import save_obj_sequence
+from body_models.priors import GMM_SOURCE
+from body_models.smpl import MANNEQUIN, SMPL, load_smpl
+from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
+from hmr.provenance import RunRecord
+from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig
+
+SCHEMA_VERSION = 1
+CROP_RESCALE = 1.2
+"""Crop side / the keypoints' larger extent (SPIN's demo box for OpenPose keypoints)."""
+MIN_CROP_SIDE_PX = 8.0
+"""Smallest crop side, pixels, so that a person with all keypoints on one spot stays finite."""
+FITTED_JOINT_SETS = ("coco_17", "openpose_25")
+
+
+@dataclass
+class FitSummary:
+    """What ``fit_keypoints_file`` did.
+
+    Attributes:
+        smpl_path: the ``smpl.npz`` written.
+        mesh_dir: the ``meshes`` folder, or None without meshes.
+        num_frames, num_people: T and P of the input.
+        attempted: person-frames with enough keypoints that SMPLify ran on (rows with parameters).
+        fitted: person-frames where the fit beat the initial estimate.
+        valid_fits: person-frames whose reprojection loss is below the threshold.
+        betas_zeroed: person-frames whose betas were reset by SPIN's |β| > 3 rule.
+        focal_length: pixels, the full image's.
+        seconds: wall time of the fitting.
+    """
+
+    smpl_path: Path
+    mesh_dir: Path | None
+    num_frames: int
+    num_people: int
+    attempted: int
+    fitted: int
+    valid_fits: int
+    betas_zeroed: int
+    focal_length: float
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Cameras
+
+
+def crop_boxes_from_keypoints(keypoints: np.ndarray, rescale: float = CROP_RESCALE) -> np.ndarray:
+    """Square crop boxes around keypoints.
+
+    Args:
+        keypoints: (..., J, 3) pixels x, y, confidence (confidence 0 or NaN x, y: missing).
+        rescale: crop side / the larger side of the keypoints' tight box.
+
+    Returns:
+        (..., 4) pixels x1, y1, x2, y2 of a square centred on the tight box, side at least
+        ``MIN_CROP_SIDE_PX``; NaN where no keypoint is present.
+    """
+    tight = boxes_from_keypoints(keypoints).astype(np.float64)
+    center = 0.5 * (tight[..., :2] + tight[..., 2:])
+    side = np.maximum(rescale * np.max(tight[..., 2:] - tight[..., :2], axis=-1), MIN_CROP_SIDE_PX)
+    half = 0.5 * side[..., None]
+    return np.concatenate([center - half, center + half], axis=-1)
+
+
+def full_image_translation_to_crop_camera(transl, box_center, box_size, image_size, focal_length) -> np.ndarray:
+    """Weak-perspective crop camera (s, tx, ty) for a body at ``transl`` in the full-image camera.
+
+    The exact inverse of ``body_models.cameras.crop_camera_to_full_image``: with b = 2f / t_z,
+    s = b / box_size, tx = t_x − 2 (c_x − W/2) / b and ty = t_y − 2 (c_y − H/2) / b. Projected
+    weakly with this camera (``x = s · (X + (tx, ty))`` in the crop's [-1, 1] coordinates, X the
+    body's points without ``transl``), the body lands where the full-image perspective camera
+    puts its points at the depth of ``transl``.
+
+    Args:
+        transl: (..., 3) metres, full-image camera frame.
+        box_center: (..., 2) pixels, the square crop's centre in the full image.
+        box_size: (...,) pixels, the crop's side.
+        image_size: (2,) or (..., 2) pixels (width, height).
+        focal_length: pixels.
+
+    Returns:
+        (..., 3) float (s, tx, ty).
+    """
+    transl = np.asarray(transl, dtype=np.float64)
+    center = np.asarray(box_center, dtype=np.float64)
+    image_size = np.asarray(image_size, dtype=np.float64)
+    box_scale = 2.0 * focal_length / transl[..., 2]  # pixels per unit of weak-perspective x
+    s = box_scale / np.asarray(box_size, dtype=np.float64)
+    tx = transl[..., 0] - 2.0 * (center[..., 0] - 0.5 * image_size[..., 0]) / box_scale
+    ty = transl[..., 1] - 2.0 * (center[..., 1] - 0.5 * image_size[..., 1]) / box_scale
+    return np.stack([s, tx, ty], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _body_model(body_model: str | os.PathLike, gender: str, j_regressor_extra, joint_set: str) -> SMPL:
+    smpl = load_smpl(body_model, gender=gender, j_regressor_extra=j_regressor_extra)
+    if joint_set == "coco_17" and smpl.J_regressor_extra is None:
+        raise MissingFileError(f"fitting COCO-17 keypoints with {smpl.name} needs J_regressor_extra.npy (COCO hips "
+                               "sit on the body surface); pass --j-regressor-extra, it comes with SPIN's data "
+                               "(fetch_data.sh)")
+    return smpl
+
+
+def _prior_path(prior, body_model) -> Path:
+    if prior is not None:
+        return Path(prior)
+    if str(body_model) == MANNEQUIN:
+        return mannequin.gmm_prior_path()
+    raise MissingFileError(f"SMPLify needs a pose prior for {body_model}; pass --prior gmm_08.pkl. {GMM_SOURCE}")
+
+
+def _mean_params(path) -> dict[str, np.ndarray]:
+    if path is None:
+        return mannequin.mean_params()
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"mean parameters not found: {path}; smpl_mean_params.npz comes with SPIN's data "
+                               "(fetch_data.sh)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {"pose": z["pose"], "shape": z["shape"]}
+    except (KeyError, ValueError, OSError) as err:
+        raise InputError(f"{path} is not an smpl_mean_params.npz with 'pose' (144,) and 'shape' (10,) ({err})") from None
+
+
+def _keypoints(path, image_size) -> Keypoints2D:
+    kp = load_keypoints_file(path, image_size=image_size)
+    if image_size is not None:
+        width, height = (int(v) for v in image_size)
+        if width <= 0 or height <= 0:
+            raise InputError(f"image size must be positive width and height, got {tuple(image_size)}")
+        kp = dataclasses.replace(kp, image_size=(width, height))
+    if min(kp.image_size) <= 0:
+        raise InputError(f"{path} does not record the image size; pass it (--image-size W H)")
+    if kp.joint_set not in FITTED_JOINT_SETS:
+        try:
+            kp = kp.to_joint_set("coco_17")
+        except KeyError:
+            raise InputError(f"{path}: keypoints in {kp.joint_set} cannot be fitted; give COCO-17 or "
+                             "OpenPose BODY_25 keypoints") from None
+    return kp
+
+
+def _batches(kp: Keypoints2D, present: np.ndarray, batch_size: int, temporal: bool):
+    """Yield lists of (t, p) index arrays: flat batches, or per-person windows of frames."""
+    if not temporal:
+        t_idx, p_idx = np.nonzero(present)
+        for start in range(0, len(t_idx), batch_size):
+            yield t_idx[start:start + batch_size], p_idx[start:start + batch_size]
+        return
+    for p in range(kp.num_people):
+        frames = np.nonzero(present[:, p])[0]
+        if len(frames) == 0:
+            continue
+        span = np.arange(frames[0], frames[-1] + 1)  # consecutive frames, gaps included
+        for start in range(0, len(span), batch_size):
+            window = span[start:start + batch_size]
+            yield window, np.full(len(window), p)
+
+
+# ---------------------------------------------------------------------------------------------
+# The file-level fit
+
+
+def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.PathLike,
+                       body_model: str | os.PathLike = MANNEQUIN, gender: str = "neutral",
+                       prior: str | os.PathLike | None = None, focal_length: float | None = None,
+                       image_size: tuple[int, int] | None = None, temporal_weight: float | None = None,
+                       iterations: int | None = None, meshes: bool = False, batch_size: int = 64,
+                       config: SMPLifyConfig | None = None, mean_params: str | os.PathLike | None = None,
+                       j_regressor_extra: str | os.PathLike | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> FitSummary:
+    """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
+
+    Args:
+        keypoints_path: our ``keypoints2d.npz``, a COCO keypoint ``.json`` or an OpenPose JSON
+            folder (COCO-17 or BODY_25; full-image pixels, not crops).
+        out_dir: output folder; ``smpl.npz``, ``run.json`` and with ``meshes``
+            ``meshes/<track>/<frame>.obj`` are written there.
+        body_model: ``"mannequin"`` or an SMPL model file or folder (``body_models.load_smpl``).
+        gender: for a model folder.
+        prior: a ``gmm_08.pkl``-layout pose prior; None means the mannequin's own prior with the
+            mannequin, and is an error with a real SMPL model.
+        focal_length: pixels; None means the image diagonal √(W² + H²).
+        image_size: (width, height) pixels, overriding the file's (COCO results and OpenPose
+            files do not record it).
+        temporal_weight: SMPLify's smoothness weight over consecutive frames of each person;
+            None keeps the config's (0, off). With it, each person's frames are fitted in
+            windows of ``batch_size`` consecutive frames (the term does not cross windows).
+        iterations: Adam steps per stage; None keeps the config's (SPIN's 100).
+        meshes: also write one OBJ per fitted person and frame.
+        batch_size: person-frames per SMPLify call; memory grows linearly with it.
+        config: SMPLify settings (default SPIN's); its focal length and principal point are
+            replaced by the full-image camera. OpenPose input with no ``ignore_joints`` gets
+            SPIN's (neck and hips).
+        mean_params: SPIN's ``smpl_mean_params.npz`` for the initial estimate; None uses the
+            mannequin's (a relaxed standing pose, HMR's upright root).
+        j_regressor_extra: ``J_regressor_extra.npy``, needed for COCO-17 keypoints with a real
+            SMPL model.
+        progress: called as ``progress(done, total)`` in person-frames after each batch.
+
+    Returns:
+        ``FitSummary``. The ``smpl.npz`` holds, with T frames and P people (NaN rows where a
+        person is missing or has fewer than ``config.min_keypoints`` keypoints, and ``valid``
+        False there): ``global_orient (T, P, 3)``, ``body_pose (T, P, 69)`` axis-angle radians;
+        ``betas (T, P, 10)``; ``transl (T, P, 3)`` metres, camera frame; ``cam (T, P, 3)``
+        weak perspective (s, tx, ty) for the square box ``crop_boxes (T, P, 4)`` (pixels x1, y1,
+        x2, y2; see ``full_image_translation_to_crop_camera``); ``joints (T, P, 24, 3)`` metres,
+        camera frame; ``focal_length`` and ``principal_point (2,)`` pixels, ``image_size (2,)``;
+        ``valid``, ``fitted`` (SMPLify ran and improved the fit), ``valid_fit`` (loss below
+        ``config.loss_threshold``), ``betas_zeroed (T, P)`` bool; ``reprojection_loss (T, P)``
+        crop pixels²; ``track_ids (P,)``, ``frame_indices (T,)``, ``fps``, ``joint_names``,
+        ``body_model``, ``schema_version``.
+    """
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size!r}")
+    out_dir = Path(out_dir)
+    record = RunRecord("fit", {"keypoints": str(keypoints_path), "body_model": str(body_model), "gender": gender,
+                               "prior": None if prior is None else str(prior), "focal_length": focal_length,
+                               "image_size": None if image_size is None else list(image_size),
+                               "temporal_weight": temporal_weight, "iterations": iterations, "meshes": meshes,
+                               "batch_size": batch_size})
+    with record.stage("load"):
+        kp = _keypoints(keypoints_path, image_size)
+        prior_path = _prior_path(prior, body_model)
+        smpl = _body_model(body_model, gender, j_regressor_extra, kp.joint_set)
+        cfg = config or SMPLifyConfig()
+        overrides = {}
+        if iterations is not None:
+            overrides["num_iters"] = int(iterations)
+        if temporal_weight is not None:
+            overrides["temporal_weight"] = float(temporal_weight)
+        if kp.joint_set == "openpose_25" and not cfg.ignore_joints:
+            overrides["ignore_joints"] = SPIN_OPENPOSE_IGNORE
+        cfg = dataclasses.replace(cfg, **overrides)
+        smplify = SMPLify(smpl, prior_path, cfg, mean_params=_mean_params(mean_params))
+    if Path(keypoints_path).is_file():
+        record.add_file("keypoints", keypoints_path)
+    record.add_file("pose_prior", prior_path)
+
+    width, height = kp.image_size
+    focal = float(focal_length) if focal_length is not None else math.hypot(width, height)
+    if not focal > 0:
+        raise InputError(f"focal length must be positive pixels, got {focal_length!r}")
+    image_center = np.array([0.5 * width, 0.5 * height])
+    keypoints = kp.keypoints.astype(np.float64)
+    boxes = crop_boxes_from_keypoints(keypoints)
+    present = kp.valid & np.isfinite(boxes).all(-1)
+
+    t_all, p_all, b = kp.num_frames, kp.num_people, smpl.num_betas
+    nan = np.float32(np.nan)
+    out = {"global_orient": np.full((t_all, p_all, 3), nan), "body_pose": np.full((t_all, p_all, 69), nan),
+           "betas": np.full((t_all, p_all, b), nan), "transl": np.full((t_all, p_all, 3), nan),
+           "cam": np.full((t_all, p_all, 3), nan), "joints": np.full((t_all, p_all, 24, 3), nan),
+           "reprojection_loss": np.full((t_all, p_all), nan)}
+    flags = {name: np.zeros((t_all, p_all), bool) for name in ("valid", "fitted", "valid_fit", "betas_zeroed")}
+    mesh_dir = out_dir / "meshes" if meshes else None
+    header = f"body model: {smpl.name}" + (" (synthetic stand-in, not SMPL)" if smpl.is_mannequin else "")
+
+    total, done = int(present.sum()), 0
+    temporal = cfg.temporal_weight > 0
+    start_time = time.perf_counter()
+    with record.stage("fit"):
+        for t_idx, p_idx in _batches(kp, present, int(batch_size), temporal):
+            box = boxes[t_idx, p_idx]  # (B, 4)
+            gap = ~present[t_idx, p_idx]  # frames inside a temporal window without the person
+            center = np.where(gap[:, None], image_center, 0.5 * (box[:, :2] + box[:, 2:]))
+            side = np.where(gap, float(SPIN_CROP_SIZE), box[:, 2] - box[:, 0])
+            k = SPIN_CROP_SIZE / side  # (B,) crop pixels per image pixel
+            crop_kp = keypoints[t_idx, p_idx].copy()  # (B, J, 3)
+            crop_kp[..., :2] = (crop_kp[..., :2] - center[:, None]) * k[:, None, None] + SPIN_CROP_SIZE / 2
+            crop_kp[gap] = np.nan
+            crop_focal = focal * k
+            crop_center = (image_center - center) * k[:, None] + SPIN_CROP_SIZE / 2
+            if temporal:  # one sequence: (1, W, ...)
+                result = smplify(torch.from_numpy(crop_kp[None]).float(), joint_set=kp.joint_set,
+                                 focal_length=torch.from_numpy(crop_focal[None]).float(),
+                                 principal_point=torch.from_numpy(crop_center[None]).float())
+            else:
+                result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set,
+                                 focal_length=torch.from_numpy(crop_focal).float(),
+                                 principal_point=torch.from_numpy(crop_center).float())
+            ok = result.attempted.reshape(-1).numpy()
+            rows = (t_idx[ok], p_idx[ok])
+            for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
+                value = getattr(result, name)
+                out[name][rows] = value.reshape(len(t_idx), *value.shape[len(result.attempted.shape):]).numpy()[ok]
+            out["cam"][rows] = full_image_translation_to_crop_camera(
+                out["transl"][rows], center[ok], side[ok], (width, height), focal)
+            flags["valid"][rows] = True
+            for name in ("fitted", "valid_fit", "betas_zeroed"):
+                flags[name][rows] = getattr(result, name).reshape(-1).numpy()[ok]
+            if mesh_dir is not None and ok.any():
+                vertices = result.vertices.reshape(len(t_idx), -1, 3).numpy()[ok]
+                for p in np.unique(rows[1]):
+                    mine = rows[1] == p
+                    save_obj_sequence(mesh_dir / str(int(kp.track_ids[p])), vertices[mine], smpl.faces,
+                                      frame_indices=kp.frame_indices[rows[0][mine]], header=header)
+            done += int(present[t_idx, p_idx].sum())
+            if progress is not None:
+                progress(done, total)
+    seconds = time.perf_counter() - start_time
+
+    with record.stage("export"):
+        smpl_path = save_npz(
+            out_dir / "smpl.npz",
+            schema_version=np.int64(SCHEMA_VERSION),
+            **{name: value.astype(np.float32) for name, value in out.items()},
+            **flags,
+            crop_boxes=np.where(flags["valid"][..., None], boxes, np.nan).astype(np.float32),
+            focal_length=np.float64(focal),
+            principal_point=image_center,
+            image_size=np.array([width, height], np.int64),
+            joint_names=np.array(SMPL_24.names),
+            track_ids=kp.track_ids.astype(np.int64),
+            frame_indices=kp.frame_indices.astype(np.int64),
+            fps=np.float64(kp.fps),
+            body_model=np.array(smpl.name),
+            keypoints_joint_set=np.array(kp.joint_set),
+        )
+    record.save(out_dir / "run.json")
+    return FitSummary(smpl_path=smpl_path, mesh_dir=mesh_dir, num_frames=t_all, num_people=p_all,
+                      attempted=int(flags["valid"].sum()), fitted=int(flags["fitted"].sum()),
+                      valid_fits=int(flags["valid_fit"].sum()), betas_zeroed=int(flags["betas_zeroed"].sum()),
+                      focal_length=focal, seconds=seconds)
