@@ -1,7 +1,63 @@
-"""``hmr`` subcommands for the regressor stage."""
+"""``hmr`` subcommands for the regressor stage.
+
+    hmr train-regressor --config configs/regressor/train_tiny_synthetic.yaml --out runs/tiny
+    hmr train-regressor --config configs/regressor/train_tiny_synthetic.yaml --out runs/tiny --resume --steps 60
+"""
+
+from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+
+def _pick_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _train_regressor(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from hmr.regressor.train import load_train_config, train_regressor
+
+    config = load_train_config(args.config, steps=args.steps)
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
+    bar = tqdm(total=config.steps, desc="train-regressor", unit="step", disable=args.quiet or not is_main)
+
+    def on_step(step: int, losses) -> None:
+        bar.n = step
+        bar.set_postfix(loss=f"{losses.loss:.4g}", kp=f"{losses.keypoints:.3g}", adv=f"{losses.adversarial:.3g}",
+                        refresh=False)
+        bar.update(0)
+
+    try:
+        result = train_regressor(config, out_dir=args.out, resume=args.resume, device=_pick_device(args.device),
+                                 on_step=on_step)
+    finally:
+        bar.close()
+    if not is_main:
+        return 0
+    if result.history:
+        first, last = result.history[0], result.history[-1]
+        print(f"steps {first[0]}-{last[0]}: loss {first[1].loss:.4g} -> {last[1].loss:.4g} "
+              f"(keypoints {first[1].keypoints:.4g} -> {last[1].keypoints:.4g})")
+    print(f"checkpoint: {result.checkpoint}")
+    print(f"model: {result.model_path}")
+    print(f"log: {result.log_path}")
+    return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register this area's subcommands on the ``hmr`` parser (none yet)."""
+    """Register ``train-regressor`` on the ``hmr`` parser."""
+    train = sub.add_parser("train-regressor", help="train the HMR regressor with HMR's losses and adversarial prior")
+    train.add_argument("--config", type=Path, required=True, help="training preset (configs/regressor/train_*.yaml)")
+    train.add_argument("--out", type=Path, required=True, help="output folder: checkpoint.pt, regressor.pt, log.csv")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    train.add_argument("--steps", type=int, default=None, help="override the config's total steps")
+    train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train_regressor)

@@ -1,16 +1,21 @@
 """HMR regressor: ResNet-50 + iterative error feedback from a person crop to SMPL parameters."""
 
 from hmr.regressor.checkpoints import load_mean_params, load_pretrained, save_checkpoint
+from hmr.regressor.crops import CameraTranslation, Crops, crop_boxes, full_image_translation
 from hmr.regressor.model import HMR, HMRConfig, HMROutput, MeanParams
 from hmr.regressor.preprocess import normalize_crop
 from hmr.regressor.resnet import ResNet50
 
 __all__ = [
+    "CameraTranslation",
+    "Crops",
     "HMR",
     "HMRConfig",
     "HMROutput",
     "MeanParams",
     "ResNet50",
+    "crop_boxes",
+    "full_image_translation",
     "load_mean_params",
     "load_pretrained",
     "normalize_crop",

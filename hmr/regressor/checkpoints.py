@@ -50,6 +50,7 @@ MEAN_PARAMS_TOLERANCE = 1e-6
 _MEAN_PARAMS_SHAPES = {"pose": (ROT6D_POSE_DIM,), "shape": (NUM_BETAS,), "cam": (CAM_DIM,)}
 _MAX_KEYS_IN_MESSAGE = 8
 # The IEF start stored as buffers, per head.
+_HEAD_LAYERS = ("fc1", "fc2", "decpose", "decshape", "deccam", "dectheta")
 _BUFFER_NAMES = {"rot6d": ("init_pose", "init_shape", "init_cam"), "axis_angle": ("init_theta",)}
 
 
@@ -213,6 +214,9 @@ def load_pretrained(path: str | os.PathLike, mean_params: str | os.PathLike | No
         )
     config, state = _read_checkpoint(path)
     config = config or _config_from_keys(state)
+    model = HMR(config)
+    if not any(key.split(".")[0] in _HEAD_LAYERS for key in state):  # another network (a classifier, HRNet, ...)
+        _raise_key_mismatch(path, config, model, state)
     means = load_mean_params(mean_params) if mean_params is not None else None
     buffers = _buffer_values(config, means) if means is not None else {}
     for name in _BUFFER_NAMES[config.head]:
@@ -233,7 +237,6 @@ def load_pretrained(path: str | os.PathLike, mean_params: str | os.PathLike | No
             raise InputError(f"{path}: the checkpoint has no {name} buffer; pass mean_params= the path of "
                              f"smpl_mean_params.npz from {SPIN_SOURCE}")
 
-    model = HMR(config)
     expected_shapes = {key: value.shape for key, value in model.state_dict().items()}
     wrong = [f"{key} {tuple(value.shape)} != {tuple(expected_shapes[key])}"
              for key, value in state.items() if key in expected_shapes and value.shape != expected_shapes[key]]
@@ -241,8 +244,16 @@ def load_pretrained(path: str | os.PathLike, mean_params: str | os.PathLike | No
         raise InputError(f"{path}: tensor shapes do not match the {config.head} regressor: {_key_list(wrong)}")
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise InputError(
-            f"{path}: state dict does not match the {config.head} regressor: missing "
-            f"{_key_list(list(result.missing_keys))}, unexpected {_key_list(list(result.unexpected_keys))}"
-        )
+        _raise_key_mismatch(path, config, model, state)
     return model.eval()
+
+
+def _raise_key_mismatch(path: Path, config: HMRConfig, model: HMR, state: Mapping[str, torch.Tensor]) -> None:
+    """One-line InputError listing the keys the regressor misses and the keys it does not know."""
+    expected = list(model.state_dict())
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in set(expected)]
+    raise InputError(
+        f"{path}: state dict does not match the {config.head} regressor: missing "
+        f"{_key_list(missing)}, unexpected {_key_list(unexpected)}"
+    )

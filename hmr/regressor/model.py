@@ -37,6 +37,7 @@ ROT6D_POSE_DIM = NUM_JOINTS * 6  # 144
 AXIS_ANGLE_POSE_DIM = NUM_JOINTS * 3  # 72
 THETA_DIM = CAM_DIM + AXIS_ANGLE_POSE_DIM + NUM_BETAS  # 85, original HMR's θ
 IMAGE_SIZE = 224  # crop side in pixels; SPIN's AvgPool2d(7) after /32 downsampling needs it
+TRUNK_STRIDE = 32  # ResNet-50 downsampling from the input to the last stage
 HEADS = ("rot6d", "axis_angle")
 
 # Original HMR's initial θ (HMR: src/trainer.py load_mean_param): camera (s, tx, ty) and the
@@ -56,12 +57,16 @@ class HMRConfig:
         n_iter: IEF iterations (3 in SPIN and HMR).
         hidden_dim: width of fc1 and fc2.
         dropout: dropout probability after fc1 and fc2.
+        image_size: crop side in pixels, a multiple of 32. SPIN and HMR use 224; smaller crops
+            (e.g. 64 for CPU smoke runs) keep every layer and weight shape, only the pooled
+            map shrinks (AvgPool over the (image_size/32)² map).
     """
 
     head: str = "rot6d"
     n_iter: int = 3
     hidden_dim: int = 1024
     dropout: float = 0.5
+    image_size: int = IMAGE_SIZE
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -72,6 +77,8 @@ class HMRConfig:
             raise InputError(f"HMRConfig.hidden_dim must be a positive integer, got {self.hidden_dim!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise InputError(f"HMRConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.image_size, int) or self.image_size < TRUNK_STRIDE or self.image_size % TRUNK_STRIDE:
+            raise InputError(f"HMRConfig.image_size must be a positive multiple of {TRUNK_STRIDE}, got {self.image_size!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "HMRConfig":
@@ -169,7 +176,7 @@ class HMR(ResNet50Trunk):
         self.config = config = config or HMRConfig()
         mean_params = mean_params or _default_mean_params()
         # SPIN pools the fixed 7 × 7 map with AvgPool2d(7); the same op keeps outputs bit-close.
-        self.avgpool = nn.AvgPool2d(IMAGE_SIZE // 32, stride=1)
+        self.avgpool = nn.AvgPool2d(config.image_size // TRUNK_STRIDE, stride=1)
         estimate_dim = ROT6D_POSE_DIM + NUM_BETAS + CAM_DIM if config.head == "rot6d" else THETA_DIM
         self.fc1 = nn.Linear(FEATURE_DIM + estimate_dim, config.hidden_dim)
         self.drop1 = nn.Dropout(config.dropout)
@@ -194,15 +201,17 @@ class HMR(ResNet50Trunk):
         """Regress SMPL parameters from person crops.
 
         Args:
-            images: (B, 3, 224, 224) RGB crops normalised with ImageNet mean and std
-                (`hmr.regressor.preprocess.normalize_crop`).
+            images: (B, 3, S, S) RGB crops, S = config.image_size (224), normalised with
+                ImageNet mean and std (`hmr.regressor.preprocess.normalize_crop`).
 
         Returns:
             HMROutput with rotmat (B, 24, 3, 3), betas (B, 10), cam (B, 3) and per-iteration values.
         """
-        if images.ndim != 4 or tuple(images.shape[1:]) != (3, IMAGE_SIZE, IMAGE_SIZE):
-            raise ValueError(
-                f"HMR expects images of shape (B, 3, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(images.shape)}"
+        size = self.config.image_size
+        if images.ndim != 4 or tuple(images.shape[1:]) != (3, size, size):
+            raise InputError(
+                f"HMR expects images of shape (B, 3, {size}, {size}), got {tuple(images.shape)}; "
+                f"crop with hmr.regressor.crops.crop_boxes(size={size})"
             )
         batch = images.shape[0]
         features = self.features(images)  # (B, 2048)
@@ -247,7 +256,7 @@ class HMR(ResNet50Trunk):
         c = self.config
         return (
             f"head={c.head!r}, n_iter={c.n_iter}, hidden_dim={c.hidden_dim}, dropout={c.dropout}, "
-            f"input=(B, 3, {IMAGE_SIZE}, {IMAGE_SIZE})"
+            f"input=(B, 3, {c.image_size}, {c.image_size})"
         )
 
 
