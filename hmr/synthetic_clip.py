@@ -48,8 +48,19 @@ class SyntheticClip:
     fps: float
 
 
+def _view_rotation(elevation_deg: float, azimuth_deg: float) -> torch.Tensor:
+    """(3, 3) body frame → camera frame for a camera that looks at the subject's front from
+    ``elevation_deg`` above and ``azimuth_deg`` to the subject's left."""
+    from body_models.rotations import axis_angle_to_matrix
+
+    yaw = axis_angle_to_matrix(torch.tensor([0.0, np.radians(azimuth_deg), 0.0], dtype=torch.float32))
+    pitch = axis_angle_to_matrix(torch.tensor([np.radians(elevation_deg), 0.0, 0.0], dtype=torch.float32))
+    return pitch @ BODY_TO_CAMERA @ yaw
+
+
 def pose_in_camera(smpl: SMPL, motion: str, num_frames: int, fps: float, seed: int,
-                   camera_distance: float) -> dict[str, torch.Tensor]:
+                   camera_distance: float, elevation_deg: float = 0.0,
+                   azimuth_deg: float = 0.0) -> dict[str, torch.Tensor]:
     """SMPL parameters of a procedural motion, moved into the camera frame.
 
     Returns:
@@ -61,7 +72,7 @@ def pose_in_camera(smpl: SMPL, motion: str, num_frames: int, fps: float, seed: i
     betas = torch.zeros(num_frames, smpl.num_betas)
     global_orient, transl = rigid_transform_params(
         torch.as_tensor(clip.global_orient), torch.as_tensor(clip.transl), smpl.rest_root(betas),
-        BODY_TO_CAMERA, torch.tensor([0.0, 0.0, camera_distance]))
+        _view_rotation(elevation_deg, azimuth_deg), torch.tensor([0.0, 0.0, camera_distance]))
     return {"global_orient": global_orient, "body_pose": torch.as_tensor(clip.body_pose),
             "betas": betas, "transl": transl}
 
@@ -86,7 +97,8 @@ def _floor(camera: Camera, floor_y: float, tile: float = 0.5) -> np.ndarray:
 
 def make_synthetic_clip(out_dir: str | os.PathLike, motion: str = "walk", num_frames: int = 60,
                         fps: float = 30.0, image_size: tuple[int, int] = (640, 480),
-                        focal_length: float = 600.0, camera_distance: float = 5.0, seed: int = 0,
+                        focal_length: float = 600.0, camera_distance: float = 5.0,
+                        elevation_deg: float = 0.0, azimuth_deg: float = 0.0, seed: int = 0,
                         smpl: SMPL | None = None, backend: str = "auto") -> SyntheticClip:
     """Render the mannequin in procedural motion and write ``clip.mp4`` and ``ground_truth.npz``.
 
@@ -98,6 +110,8 @@ def make_synthetic_clip(out_dir: str | os.PathLike, motion: str = "walk", num_fr
         image_size: (width, height) pixels.
         focal_length: pixels; the principal point is the image centre.
         camera_distance: metres from the camera to the body at the first frame.
+        elevation_deg: how far above the subject the camera looks from (degrees).
+        azimuth_deg: how far to the subject's left the camera stands (degrees).
         seed: varies the motion.
         smpl: the body model; the mannequin by default.
         backend: renderer backend (``hmr.render``).
@@ -105,7 +119,7 @@ def make_synthetic_clip(out_dir: str | os.PathLike, motion: str = "walk", num_fr
     out_dir = Path(out_dir)
     smpl = smpl or load_smpl("mannequin")
     camera = Camera.simple(image_size[0], image_size[1], focal_length)
-    params = pose_in_camera(smpl, motion, num_frames, fps, seed, camera_distance)
+    params = pose_in_camera(smpl, motion, num_frames, fps, seed, camera_distance, elevation_deg, azimuth_deg)
     with torch.no_grad():
         body = smpl(**params)
     vertices = body.vertices.numpy().astype(np.float64)

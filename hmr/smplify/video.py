@@ -46,7 +46,7 @@ from body_models.priors import GMM_SOURCE
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
 from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
 from hmr.provenance import RunRecord
-from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig
+from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig, mean_params_to_axis_angle
 
 SCHEMA_VERSION = 1
 CROP_RESCALE = 1.2
@@ -188,6 +188,29 @@ def _keypoints(path, image_size) -> Keypoints2D:
     return kp
 
 
+def _initial_estimate(path, kp: Keypoints2D, mean: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Initial SMPL parameters per frame and person from an ``.npz`` (NaN rows → the mean pose)."""
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"initial estimates not found: {path}")
+    widths = {"global_orient": 3, "body_pose": 69, "betas": len(mean["betas"]), "transl": 3}
+    with np.load(path, allow_pickle=False) as z:
+        missing = [name for name in widths if name not in z]
+        if missing:
+            raise InputError(f"{path} lacks {', '.join(missing)}; expected (T, P, ...) SMPL parameters")
+        values = {name: z[name].astype(np.float32) for name in widths}
+    for name, width in widths.items():
+        if values[name].shape != (kp.num_frames, kp.num_people, width):
+            raise InputError(f"{path}: {name} has shape {values[name].shape}, expected "
+                             f"({kp.num_frames}, {kp.num_people}, {width}) to match the keypoints")
+    unknown = ~np.isfinite(values["body_pose"]).all(-1)
+    for name in ("global_orient", "body_pose", "betas"):
+        values[name][unknown] = mean[name]
+    return values
+
+
 def _batches(kp: Keypoints2D, present: np.ndarray, batch_size: int, temporal: bool):
     """Yield lists of (t, p) index arrays: flat batches, or per-person windows of frames."""
     if not temporal:
@@ -216,6 +239,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        iterations: int | None = None, meshes: bool = False, batch_size: int = 64,
                        config: SMPLifyConfig | None = None, mean_params: str | os.PathLike | None = None,
                        j_regressor_extra: str | os.PathLike | None = None,
+                       initial: str | os.PathLike | None = None,
                        progress: Callable[[int, int], None] | None = None) -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
 
@@ -244,6 +268,10 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             mannequin's (a relaxed standing pose, HMR's upright root).
         j_regressor_extra: ``J_regressor_extra.npy``, needed for COCO-17 keypoints with a real
             SMPL model.
+        initial: an ``.npz`` of initial estimates with ``global_orient (T, P, 3)``,
+            ``body_pose (T, P, 69)``, ``betas (T, P, 10)`` and ``transl (T, P, 3)`` (metres, the
+            full-image camera frame), e.g. the pipeline's HMR ``regressor.npz``; rows holding NaN
+            start from the mean pose. None starts everyone from the mean pose.
         progress: called as ``progress(done, total)`` in person-frames after each batch.
 
     Returns:
@@ -281,6 +309,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             overrides["ignore_joints"] = SPIN_OPENPOSE_IGNORE
         cfg = dataclasses.replace(cfg, **overrides)
         smplify = SMPLify(smpl, prior_path, cfg, mean_params=_mean_params(mean_params))
+        start_from = _initial_estimate(initial, kp, mean_params_to_axis_angle(_mean_params(mean_params)))
     if Path(keypoints_path).is_file():
         record.add_file("keypoints", keypoints_path)
     record.add_file("pose_prior", prior_path)
@@ -319,12 +348,19 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             crop_kp[gap] = np.nan
             crop_focal = focal * k
             crop_center = (image_center - center) * k[:, None] + SPIN_CROP_SIZE / 2
+            init = {}
+            if start_from is not None:
+                init = {name: torch.from_numpy(value[t_idx, p_idx]) for name, value in start_from.items()}
+                if not torch.isfinite(init["transl"]).all():
+                    del init["transl"]  # estimated from the keypoints instead
+                if temporal:
+                    init = {name: value[None] for name, value in init.items()}
             if temporal:  # one sequence: (1, W, ...)
-                result = smplify(torch.from_numpy(crop_kp[None]).float(), joint_set=kp.joint_set,
+                result = smplify(torch.from_numpy(crop_kp[None]).float(), joint_set=kp.joint_set, **init,
                                  focal_length=torch.from_numpy(crop_focal[None]).float(),
                                  principal_point=torch.from_numpy(crop_center[None]).float())
             else:
-                result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set,
+                result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set, **init,
                                  focal_length=torch.from_numpy(crop_focal).float(),
                                  principal_point=torch.from_numpy(crop_center).float())
             ok = result.attempted.reshape(-1).numpy()

@@ -1,0 +1,540 @@
+"""The pipeline: a video (or a 2D keypoints file) in; 3D joints, SMPL meshes and an overlay out.
+
+Plain functions, one per stage, chained by ``run_pipeline``:
+
+    keypoints  video → boxes → HRNet → keypoints2d.npz        (or: read a keypoints file)
+    lift       keypoints2d.npz → VideoPose3D → joints3d.npz / .json
+    regress    video + boxes → crops → HMR → regressor.npz      (when HMR weights are given)
+    fit        keypoints (+ HMR estimate) → SMPLify → smpl.npz (or HMR alone without SMPLify)
+    meshes     smpl.npz → meshes/<track>/<frame>.obj
+    overlay    video + smpl.npz (+ keypoints) → overlay.mp4
+
+Each stage's outputs are cached in the output folder with a fingerprint of its settings and of
+the files it read (``.stages/<stage>.json``). A rerun skips every stage whose fingerprint still
+matches, so an interrupted run resumes where it stopped, and a changed argument or weight file
+reruns exactly the stages it affects (and those downstream, whose inputs then change).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from body_models.atomic import save_npz, write_json
+from body_models.errors import InputError, MissingFileError
+from body_models.joints import COCO_17, SMPL_24
+from body_models.meshes import save_obj_sequence
+from body_models.rotations import matrix_to_axis_angle
+from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
+from hmr.provenance import RunRecord, file_sha256
+
+SCHEMA_VERSION = 1
+CACHE_DIR = ".stages"
+STAGES = ("keypoints", "lift", "regress", "fit", "meshes", "overlay")
+
+# (stage name, frames done, frames in all) — the CLI turns these into progress bars.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Settings of ``run_pipeline``. Paths left None are not used; the stages that need them
+    are skipped and ``run.json`` says so.
+
+    Attributes:
+        hrnet_weights: HRNet checkpoint (needed for video input).
+        lifter_weights: VideoPose3D checkpoint taking COCO-17 (``joints3d`` is skipped without).
+        hmr_weights: SPIN/HMR checkpoint; SMPLify then starts from its estimate.
+        mean_params: SPIN's ``smpl_mean_params.npz`` (the mannequin's by default).
+        body_model: ``"mannequin"`` or an SMPL model file or folder.
+        gender: for a model folder.
+        prior: ``gmm_08.pkl`` for SMPLify (the mannequin's own with the mannequin).
+        j_regressor_extra: ``J_regressor_extra.npy`` (COCO joints on a real SMPL model).
+        smplify: refine the body with SMPLify against the 2D keypoints.
+        smplify_iterations: Adam steps per SMPLify stage (SPIN's 100 by default).
+        temporal_weight: SMPLify smoothness over frames (0: off).
+        focal_length: full-image focal length, pixels (default: the image diagonal).
+        image_size: (width, height) for keypoint files that do not record it.
+        boxes: a person boxes file for the keypoints stage.
+        flip: HRNet's and the lifter's flip test.
+        device: "cpu", "cuda", ...
+        precision: "fp32" or "bf16" (autocast for the networks).
+        batch_size: crops per network call.
+        meshes: write OBJ files.
+        overlay: write overlay.mp4 (needs the video).
+        skeleton: draw the 2D keypoints on the overlay too.
+    """
+
+    hrnet_weights: Path | None = None
+    lifter_weights: Path | None = None
+    hmr_weights: Path | None = None
+    mean_params: Path | None = None
+    body_model: str = "mannequin"
+    gender: str = "neutral"
+    prior: Path | None = None
+    j_regressor_extra: Path | None = None
+    smplify: bool = True
+    smplify_iterations: int | None = None
+    temporal_weight: float = 0.0
+    focal_length: float | None = None
+    image_size: tuple[int, int] | None = None
+    boxes: Path | None = None
+    flip: bool = True
+    device: str = "cpu"
+    precision: str = "fp32"
+    batch_size: int = 16
+    meshes: bool = True
+    overlay: bool = True
+    skeleton: bool = True
+
+
+@dataclass
+class PipelineResult:
+    """Where the outputs went and how long each stage took (0 when it came from the cache)."""
+
+    out_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# stage cache
+
+
+class StageCache:
+    """Fingerprints of finished stages, kept in ``out_dir/.stages``."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.dir = Path(out_dir) / CACHE_DIR
+
+    @staticmethod
+    def fingerprint(settings: dict, inputs: list[Path | None]) -> str:
+        """A digest of the stage's settings and of the content of every input file."""
+        import hashlib
+
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+        for path in inputs:
+            if path is None:
+                digest.update(b"-")
+            elif Path(path).is_dir():
+                for child in sorted(Path(path).iterdir()):
+                    if child.is_file():
+                        digest.update(child.name.encode() + file_sha256(child).encode())
+            else:
+                digest.update(file_sha256(path).encode())
+        return digest.hexdigest()
+
+    def fresh(self, stage: str, fingerprint: str) -> dict[str, Path] | None:
+        """The stage's recorded outputs if it finished with this fingerprint and they all exist."""
+        path = self.dir / f"{stage}.json"
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            return None
+        outputs = {k: Path(v) for k, v in record.get("outputs", {}).items()}
+        if record.get("fingerprint") != fingerprint or not all(p.exists() for p in outputs.values()):
+            return None
+        return outputs
+
+    def store(self, stage: str, fingerprint: str, outputs: dict[str, Path]) -> None:
+        write_json(self.dir / f"{stage}.json",
+                   {"fingerprint": fingerprint, "outputs": {k: str(v) for k, v in outputs.items()}})
+
+    def forget(self, stage: str) -> None:
+        (self.dir / f"{stage}.json").unlink(missing_ok=True)
+
+
+def _options_for(options: PipelineOptions, *names: str) -> dict:
+    return {name: getattr(options, name) for name in names}
+
+
+# ---------------------------------------------------------------------------------------------
+# stages
+
+
+def is_keypoints_file(path: Path) -> bool:
+    """True for inputs that already hold 2D keypoints (our npz, COCO JSON, OpenPose folder)."""
+    path = Path(path)
+    if path.is_dir():
+        return any(path.glob("*_keypoints.json"))
+    return path.suffix.lower() in (".npz", ".json")
+
+
+def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
+                    progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+    """2D keypoints of every person and frame → ``keypoints2d.npz``.
+
+    A video or image folder goes through HRNet (``hmr.keypoints_stage.run_keypoints``); a
+    keypoints file is read and written again in our schema.
+    """
+    if is_keypoints_file(source):
+        kp = load_keypoints_file(source, image_size=options.image_size)
+        if kp.image_size == (0, 0):
+            raise InputError(f"{source} does not record the image size; pass --image-size W H")
+        # The lifter and the rest of the pipeline take COCO-17 (HRNet's output); OpenPose's
+        # BODY_25 joints are picked by name.
+        return {"keypoints2d": save_keypoints2d(out_dir / "keypoints2d.npz", kp.to_joint_set("coco_17"))}
+    from hmr.keypoints_stage import run_keypoints
+
+    if options.hrnet_weights is None:
+        from hmr.weights import require
+
+        weights = require("hrnet_w32")
+    else:
+        weights = options.hrnet_weights
+    result = run_keypoints(source, out_dir, weights=weights, boxes=options.boxes, flip=options.flip,
+                           batch_size=options.batch_size, device=options.device, progress=progress)
+    if not result.keypoints.valid.any():
+        raise InputError(f"no person was found in {source}; give a boxes file (--boxes) or check the video")
+    return {"keypoints2d": result.path}
+
+
+def stage_lift(keypoints_path: Path, out_dir: Path, options: PipelineOptions) -> dict[str, Path]:
+    """VideoPose3D on every tracked person → ``joints3d.npz`` and ``joints3d.json``."""
+    from lifting.inference import lift_keypoints_file
+
+    written = lift_keypoints_file(keypoints_path, options.lifter_weights, out_dir, flip=options.flip)
+    return {"joints3d": written["npz"], "joints3d_json": written["json"]}
+
+
+def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: PipelineOptions,
+                  progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+    """HMR on square crops around each person's keypoint box → ``regressor.npz``.
+
+    Arrays (T, P, ...): ``global_orient``, ``body_pose`` axis-angle; ``betas``; ``cam`` (s, tx,
+    ty) of the crop; ``transl`` metres in the full-image camera (focal length as the fit uses);
+    ``valid``.
+    """
+    from hmr.regressor import load_pretrained
+    from hmr.regressor.crops import crop_boxes, full_image_translation
+    from hmr.video import iter_frames
+
+    kp = load_keypoints2d(keypoints_path)
+    model = load_pretrained(options.hmr_weights, mean_params=options.mean_params).to(options.device)
+    t_all, p_all = kp.num_frames, kp.num_people
+    focal = _focal_length(kp, options)
+    out = {"global_orient": np.full((t_all, p_all, 3), np.nan, np.float32),
+           "body_pose": np.full((t_all, p_all, 69), np.nan, np.float32),
+           "betas": np.full((t_all, p_all, 10), np.nan, np.float32),
+           "cam": np.full((t_all, p_all, 3), np.nan, np.float32),
+           "transl": np.full((t_all, p_all, 3), np.nan, np.float32)}
+    row_of = {int(f): t for t, f in enumerate(kp.frame_indices)}
+    for frame in iter_frames(video):
+        t = row_of.get(frame.index)
+        if t is None:
+            continue
+        people = np.flatnonzero(kp.valid[t] & np.isfinite(kp.boxes[t]).all(-1))
+        if len(people):
+            x1y1, x2y2 = kp.boxes[t, people, :2], kp.boxes[t, people, 2:]
+            boxes = np.concatenate([x1y1, np.maximum(x2y2 - x1y1, 1.0)], -1)
+            crops = crop_boxes(frame.image, boxes, rescale=1.2)
+            with torch.no_grad(), _autocast(options):
+                pred = model(crops.images.to(options.device))
+            rotmat, cam = pred.rotmat.float().cpu(), pred.cam.float().cpu()
+            pose = matrix_to_axis_angle(rotmat).reshape(len(people), 72).numpy()
+            out["global_orient"][t, people] = pose[:, :3]
+            out["body_pose"][t, people] = pose[:, 3:]
+            out["betas"][t, people] = pred.betas.float().cpu().numpy()
+            out["cam"][t, people] = cam.numpy()
+            out["transl"][t, people] = full_image_translation(cam, crops, kp.image_size, focal).transl.numpy()
+        if progress:
+            progress(1)
+    path = save_npz(out_dir / "regressor.npz", schema_version=np.int64(SCHEMA_VERSION), valid=kp.valid,
+                    focal_length=np.float64(focal), **out)
+    return {"regressor": path}
+
+
+def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, options: PipelineOptions,
+              progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+    """SMPL bodies → ``smpl.npz``: SMPLify against the 2D keypoints, started from the HMR
+    estimate when there is one; or the HMR estimate alone when SMPLify is off."""
+    from hmr.smplify.video import fit_keypoints_file
+
+    if options.smplify:
+        fit_keypoints_file(
+            keypoints_path, out_dir, body_model=options.body_model, gender=options.gender, prior=options.prior,
+            focal_length=_focal_length(load_keypoints2d(keypoints_path), options),
+            temporal_weight=options.temporal_weight, iterations=options.smplify_iterations, meshes=False,
+            mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
+            initial=regressor_path, progress=_absolute(progress))
+        return {"smpl": out_dir / "smpl.npz"}
+    return {"smpl": _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)}
+
+
+def _absolute(step: Callable[[int], None] | None) -> Callable[[int, int], None] | None:
+    """A ``progress(done, total)`` callback that feeds a ``step(n)`` one with the increments."""
+    if step is None:
+        return None
+    seen = [0]
+
+    def report(done: int, total: int) -> None:
+        step(done - seen[0])
+        seen[0] = done
+    return report
+
+
+def _smpl_from_regressor(keypoints_path: Path, regressor_path: Path, out_dir: Path,
+                         options: PipelineOptions) -> Path:
+    """``smpl.npz`` from the HMR estimate alone (SMPLify off)."""
+    from body_models.smpl import load_smpl
+
+    kp = load_keypoints2d(keypoints_path)
+    with np.load(regressor_path, allow_pickle=False) as z:
+        est = dict(z)
+    smpl = load_smpl(options.body_model, gender=options.gender)
+    t_all, p_all = est["valid"].shape
+    joints = np.full((t_all, p_all, 24, 3), np.nan, np.float32)
+    ok = est["valid"] & np.isfinite(est["transl"]).all(-1)
+    if ok.any():
+        with torch.no_grad():
+            body = smpl(betas=torch.as_tensor(est["betas"][ok]), body_pose=torch.as_tensor(est["body_pose"][ok]),
+                        global_orient=torch.as_tensor(est["global_orient"][ok]),
+                        transl=torch.as_tensor(est["transl"][ok]))
+        joints[ok] = body.joints.numpy()
+    return save_npz(out_dir / "smpl.npz", schema_version=np.int64(SCHEMA_VERSION),
+                    global_orient=est["global_orient"], body_pose=est["body_pose"], betas=est["betas"],
+                    cam=est["cam"], transl=est["transl"], focal_length=est["focal_length"], joints=joints,
+                    joint_names=np.array(SMPL_24.names), valid=ok, fitted=np.zeros_like(ok),
+                    image_size=np.array(kp.image_size, np.int64), fps=np.float64(kp.fps),
+                    frame_indices=kp.frame_indices, track_ids=kp.track_ids, body_model=np.array(smpl.name))
+
+
+def _smpl_arrays(smpl_path: Path) -> dict[str, np.ndarray]:
+    with np.load(smpl_path, allow_pickle=False) as z:
+        return dict(z)
+
+
+def _bodies(smpl_path: Path, options: PipelineOptions):
+    """The SMPL layer and, per frame row, the (person, vertices) present in ``smpl.npz``."""
+    from body_models.smpl import load_smpl
+
+    data = _smpl_arrays(smpl_path)
+    smpl = load_smpl(options.body_model, gender=options.gender)
+    ok = data["valid"].astype(bool) & np.isfinite(data["transl"]).all(-1) & np.isfinite(data["body_pose"]).all(-1)
+    return smpl, data, ok
+
+
+def _vertices(smpl, data, rows: np.ndarray, people: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        body = smpl(betas=torch.as_tensor(data["betas"][rows, people], dtype=torch.float32),
+                    body_pose=torch.as_tensor(data["body_pose"][rows, people], dtype=torch.float32),
+                    global_orient=torch.as_tensor(data["global_orient"][rows, people], dtype=torch.float32),
+                    transl=torch.as_tensor(data["transl"][rows, people], dtype=torch.float32))
+    return body.vertices.numpy()
+
+
+def stage_meshes(smpl_path: Path, out_dir: Path, options: PipelineOptions,
+                 progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+    """One OBJ per person and frame: ``meshes/<track>/<frame>.obj`` (SMPL vertex order, camera
+    frame, metres)."""
+    smpl, data, ok = _bodies(smpl_path, options)
+    header = f"body model: {smpl.name}" + (" (synthetic stand-in, not SMPL)" if smpl.is_mannequin else "")
+    track_ids = data.get("track_ids", np.arange(ok.shape[1]))
+    frames = data.get("frame_indices", np.arange(ok.shape[0]))
+    for p in range(ok.shape[1]):
+        rows = np.flatnonzero(ok[:, p])
+        for start in range(0, len(rows), 64):
+            chunk = rows[start:start + 64]
+            vertices = _vertices(smpl, data, chunk, np.full(len(chunk), p))
+            save_obj_sequence(out_dir / "meshes" / str(int(track_ids[p])), vertices, smpl.faces,
+                              frame_indices=frames[chunk], header=header)
+            if progress:
+                progress(len(chunk))
+    return {"meshes": out_dir / "meshes"}
+
+
+def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out_dir: Path,
+                  options: PipelineOptions, progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+    """The input frames with the meshes (and optionally the 2D skeletons) drawn on top."""
+    import cv2
+
+    from hmr.render import Camera, MeshRenderer
+    from hmr.video import VideoWriter, iter_frames, probe_video
+
+    info = probe_video(video)
+    kp = load_keypoints2d(keypoints_path)
+    row_of = {int(f): t for t, f in enumerate(kp.frame_indices)}
+    bodies = _bodies(smpl_path, options) if smpl_path is not None else None
+    renderer = None
+    if bodies is not None:
+        focal = float(bodies[1]["focal_length"])
+        renderer = MeshRenderer(Camera.simple(info.width, info.height, focal))
+    edges = [(a, b) for a, b in COCO_17.edges]
+    with VideoWriter(out_dir / "overlay.mp4", fps=info.fps or kp.fps or 30.0) as writer:
+        for frame in iter_frames(video):
+            image = frame.image
+            t = row_of.get(frame.index)
+            if t is not None and renderer is not None:
+                smpl, data, ok = bodies
+                people = np.flatnonzero(ok[t])
+                if len(people):
+                    vertices = _vertices(smpl, data, np.full(len(people), t), people)
+                    image = renderer.overlay(image, [(v.astype(np.float64), smpl.faces) for v in vertices])
+            if t is not None and options.skeleton:
+                image = image.copy()
+                coco = kp.to_joint_set("coco_17").keypoints[t] if kp.joint_set != "coco_17" else kp.keypoints[t]
+                for person in coco:
+                    for a, b in edges:
+                        if person[a, 2] > 0.2 and person[b, 2] > 0.2:
+                            cv2.line(image, tuple(int(v) for v in person[a, :2]), tuple(int(v) for v in person[b, :2]),
+                                     (40, 220, 90), 2, cv2.LINE_AA)
+            writer.write(image)
+            if progress:
+                progress(1)
+    return {"overlay": out_dir / "overlay.mp4"}
+
+
+def _focal_length(kp: Keypoints2D, options: PipelineOptions) -> float:
+    """The full-image focal length in pixels: given, or the image diagonal."""
+    if options.focal_length is not None:
+        return float(options.focal_length)
+    width, height = kp.image_size
+    if not width or not height:
+        raise InputError("the image size is unknown; pass --image-size W H (or --focal-length)")
+    return float(np.hypot(width, height))
+
+
+class _autocast:
+    """bf16 autocast for ``precision="bf16"``, nothing for fp32."""
+
+    def __init__(self, options: PipelineOptions) -> None:
+        self.ctx = (torch.autocast(device_type=torch.device(options.device).type, dtype=torch.bfloat16)
+                    if options.precision == "bf16" else None)
+
+    def __enter__(self):
+        return self.ctx.__enter__() if self.ctx else None
+
+    def __exit__(self, *exc):
+        return self.ctx.__exit__(*exc) if self.ctx else False
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options: PipelineOptions | None = None,
+                 video: str | os.PathLike | None = None, on_progress: Progress | None = None,
+                 record: RunRecord | None = None) -> PipelineResult:
+    """Run every stage that the inputs and weights allow, reusing cached stages.
+
+    Args:
+        source: a video file, an image folder, or a 2D keypoints file (our npz, COCO JSON,
+            OpenPose folder; HRNet is then skipped).
+        out_dir: output folder.
+        options: the settings.
+        video: the frames for the overlay and the regressor when ``source`` is a keypoints file.
+        on_progress: called as ``(stage, done, total)``.
+        record: a ``RunRecord`` to extend (the CLI passes its own); ``run.json`` is written.
+    """
+    options = options or PipelineOptions()
+    if options.precision not in ("fp32", "bf16"):
+        raise InputError(f"precision must be fp32 or bf16, got {options.precision!r}")
+    source = Path(source)
+    if not source.exists():
+        raise MissingFileError(f"input not found: {source}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames_source = Path(video) if video is not None else (None if is_keypoints_file(source) else source)
+    cache = StageCache(out_dir)
+    result = PipelineResult(out_dir)
+    record = record or RunRecord("run", {"source": str(source), **{
+        k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(options).items()}})
+
+    def progress_for(stage: str, total: int):
+        if on_progress is None:
+            return None
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            on_progress(stage, done[0], total)
+        return step
+
+    def run(stage: str, settings: dict, inputs: list, fn) -> dict[str, Path] | None:
+        fingerprint = cache.fingerprint({"stage": stage, **settings}, inputs)
+        cached = cache.fresh(stage, fingerprint)
+        if cached is not None:
+            result.cached.append(stage)
+            result.seconds[stage] = 0.0
+            result.outputs.update(cached)
+            return cached
+        cache.forget(stage)
+        start = time.perf_counter()
+        outputs = fn()
+        result.seconds[stage] = round(time.perf_counter() - start, 3)
+        cache.store(stage, fingerprint, outputs)
+        result.outputs.update(outputs)
+        return outputs
+
+    from hmr.video import probe_video
+
+    num_frames = probe_video(frames_source).num_frames if frames_source is not None else 0
+
+    kp_out = run("keypoints", _options_for(options, "hrnet_weights", "boxes", "flip", "image_size"),
+                 [source, options.hrnet_weights, options.boxes],
+                 lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames)))
+    keypoints_path = kp_out["keypoints2d"]
+    kp = load_keypoints2d(keypoints_path)
+
+    if options.lifter_weights is not None:
+        run("lift", _options_for(options, "lifter_weights", "flip"), [keypoints_path, options.lifter_weights],
+            lambda: stage_lift(keypoints_path, out_dir, options))
+    else:
+        result.skipped["lift"] = "no lifter weights given (--lifter-weights or HMR_WEIGHTS_VP3D_COCO)"
+
+    regressor_path = None
+    if options.hmr_weights is not None and frames_source is not None:
+        regressor_path = run(
+            "regress", _options_for(options, "hmr_weights", "mean_params", "focal_length", "precision"),
+            [frames_source, keypoints_path, options.hmr_weights, options.mean_params],
+            lambda: stage_regress(frames_source, keypoints_path, out_dir, options,
+                                  progress_for("regress", kp.num_frames)))["regressor"]
+    elif options.hmr_weights is None:
+        result.skipped["regress"] = "no HMR weights given; SMPLify starts from the mean pose"
+    else:
+        result.skipped["regress"] = "no video frames to crop (give --video with a keypoints file)"
+
+    smpl_path = None
+    if options.smplify or regressor_path is not None:
+        smpl_path = run(
+            "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
+                                "smplify_iterations", "temporal_weight", "focal_length", "mean_params"),
+            [keypoints_path, regressor_path, options.prior],
+            lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,
+                              progress_for("fit", int(kp.valid.sum()))))["smpl"]
+    else:
+        result.skipped["fit"] = "SMPLify is off and there is no HMR estimate"
+
+    if smpl_path is not None and options.meshes:
+        run("meshes", _options_for(options, "body_model", "gender"), [smpl_path],
+            lambda: stage_meshes(smpl_path, out_dir, options, progress_for("meshes", int(kp.valid.sum()))))
+    if options.overlay and frames_source is not None:
+        run("overlay", _options_for(options, "skeleton", "body_model", "gender"),
+            [frames_source, smpl_path, keypoints_path],
+            lambda: stage_overlay(frames_source, smpl_path, keypoints_path, out_dir, options,
+                                  progress_for("overlay", num_frames)))
+    elif options.overlay:
+        result.skipped["overlay"] = "no video frames (give --video with a keypoints file)"
+
+    for role, path in (("input", source if source.is_file() else None), ("hrnet_weights", options.hrnet_weights),
+                       ("lifter_weights", options.lifter_weights), ("hmr_weights", options.hmr_weights),
+                       ("mean_params", options.mean_params), ("pose_prior", options.prior),
+                       ("j_regressor_extra", options.j_regressor_extra)):
+        if path is not None and Path(path).is_file():
+            record.add_file(role, path)
+    record.data["timings_s"].update(result.seconds)
+    record.data["cached_stages"] = result.cached
+    record.data["skipped_stages"] = result.skipped
+    result.outputs["run"] = record.save(out_dir / "run.json")
+    return result

@@ -1,0 +1,138 @@
+"""``hmr run`` end to end on a generated clip with random-weight models in the official layouts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from hmr.cli import main
+from hmr.keypoints_io import load_keypoints2d, save_coco_keypoints
+from hmr.synthetic_clip import make_synthetic_clip
+from hmr.video import probe_video
+
+FRAMES = 5
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, mannequin_smpl):
+    return make_synthetic_clip(tmp_path_factory.mktemp("clip"), motion="wave", num_frames=FRAMES,
+                               image_size=(192, 160), focal_length=200.0, camera_distance=4.0,
+                               smpl=mannequin_smpl)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """Random-weight checkpoints in the official file layouts."""
+    from hmr.evaluation.synthetic import write_spin_checkpoint
+    from hmr.pose2d import HRNet, HRNetConfig
+    from lifting import TemporalModel
+
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    hrnet = HRNet(HRNetConfig(width=32, num_joints=17)).state_dict()
+    hrnet["final_layer.bias"].fill_(1.0)  # positive heatmaps, so random keypoints have confidence
+    torch.save(hrnet, folder / "pose_hrnet_w32_256x192.pth")
+    lifter = TemporalModel(17, 2, 17, (3, 3, 3), channels=64)
+    torch.save({"epoch": 1, "lr": 0.001, "optimizer": {}, "model_pos": lifter.state_dict()},
+               folder / "pretrained_h36m_detectron_coco.bin")
+    write_spin_checkpoint(folder / "model_checkpoint.pt")
+    return folder
+
+
+def _args(weights, out, *extra, iterations=2):
+    return ["--out", str(out), "--hrnet-weights", str(weights / "pose_hrnet_w32_256x192.pth"),
+            "--lifter-weights", str(weights / "pretrained_h36m_detectron_coco.bin"),
+            "--hmr-weights", str(weights / "model_checkpoint.pt"), "--iterations", str(iterations),
+            "--no-flip", "--quiet", "--device", "cpu", *extra]
+
+
+def test_run_writes_every_output_and_resumes(clip, weights, tmp_path, monkeypatch, capsys):
+    boxes = tmp_path / "boxes.json"
+    gt = np.load(clip.ground_truth)
+    # the person is given in every frame but frame 3: that frame must come out as missing
+    boxes.write_text(json.dumps({str(t): [gt["boxes"][t, 0].tolist()] for t in range(FRAMES) if t != 3}))
+    out = tmp_path / "run"
+
+    import hmr.pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(hmr.pipeline, "stage_overlay", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["run", str(clip.video), *_args(weights, out, "--boxes", str(boxes))])
+    monkeypatch.undo()
+    assert main(["run", str(clip.video), *_args(weights, out, "--boxes", str(boxes))]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert set(run["cached_stages"]) == {"keypoints", "lift", "regress", "fit", "meshes"}, "resumed at overlay"
+
+    kp = load_keypoints2d(out / "keypoints2d.npz")
+    assert kp.keypoints.shape == (FRAMES, 1, 17, 3) and kp.valid[:, 0].tolist() == [True, True, True, False, True]
+    assert np.isnan(kp.keypoints[3, :, :, :2]).all() and (kp.keypoints[3, :, :, 2] == 0).all()
+    with np.load(out / "joints3d.npz") as z:
+        assert z["joints"].shape == (FRAMES, 1, 17, 3) and int(z["schema_version"]) == 1
+    assert json.loads((out / "joints3d.json").read_text())
+    with np.load(out / "smpl.npz") as z:
+        for name, shape in [("global_orient", (FRAMES, 1, 3)), ("body_pose", (FRAMES, 1, 69)),
+                            ("betas", (FRAMES, 1, 10)), ("cam", (FRAMES, 1, 3)), ("transl", (FRAMES, 1, 3)),
+                            ("joints", (FRAMES, 1, 24, 3)), ("fitted", (FRAMES, 1)), ("valid", (FRAMES, 1))]:
+            assert z[name].shape == shape, name
+        assert np.isnan(z["body_pose"][3]).all() and not z["valid"][3].any()
+        assert np.isfinite(z["body_pose"][[0, 1, 2, 4]]).all()
+        assert str(z["body_model"]) == "mannequin"
+    meshes = sorted((out / "meshes" / "0").glob("*.obj"))
+    assert len(meshes) == FRAMES - 1
+    mesh = trimesh.load(meshes[0], process=False)
+    assert mesh.vertices.shape == (6890, 3)
+    assert probe_video(out / "overlay.mp4").num_frames == FRAMES
+    assert {"hrnet_weights", "lifter_weights", "hmr_weights"} <= set(run["files"])
+    assert all(len(f["sha256"]) == 64 for f in run["files"].values())
+    assert "overlay" in capsys.readouterr().out
+
+    # a changed SMPLify setting reruns the fit and what follows it, nothing before
+    assert main(["run", str(clip.video), *_args(weights, out, "--boxes", str(boxes), iterations=3)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert set(run["cached_stages"]) == {"keypoints", "lift", "regress"}
+
+
+@pytest.mark.parametrize("kind", ["coco", "openpose"])
+def test_run_from_a_keypoints_file_skips_hrnet(kind, clip, weights, tmp_path):
+    from hmr.keypoints_io import empty_keypoints
+
+    gt = np.load(clip.ground_truth)
+    kp = empty_keypoints(FRAMES, 1)
+    kp.keypoints[:] = gt["keypoints"]
+    kp.valid[:] = True
+    kp.boxes[:] = gt["boxes"]
+    kp.frame_indices = np.arange(FRAMES)
+    if kind == "coco":
+        source = save_coco_keypoints(tmp_path / "coco.json", kp)
+    else:
+        from body_models.joints import COCO_17, OPENPOSE_25
+
+        source = tmp_path / "openpose"
+        source.mkdir()
+        for t in range(FRAMES):
+            body25 = np.zeros((25, 3))
+            for i, name in enumerate(COCO_17.names):
+                body25[OPENPOSE_25.index(name)] = kp.keypoints[t, 0, i]
+            (source / f"clip_{t:012d}_keypoints.json").write_text(
+                json.dumps({"people": [{"pose_keypoints_2d": body25.reshape(-1).tolist()}]}))
+    out = tmp_path / "out"
+    args = _args(weights, out, "--image-size", "192", "160", "--video", str(clip.video), "--no-meshes")
+    assert main(["run", str(source), *args]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert "regress" not in run["skipped_stages"] and "lift" not in run["skipped_stages"]
+    with np.load(out / "smpl.npz") as z:
+        assert np.isfinite(z["transl"]).all()
+    assert probe_video(out / "overlay.mp4").num_frames == FRAMES
+
+
+def test_missing_input_and_weights_are_one_line_errors(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "nope.mp4" in capsys.readouterr().err
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "o"), "--hrnet-weights", str(tmp_path / "x.pth"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "x.pth" in err and "\n" not in err
