@@ -1,99 +1,159 @@
-"""The embedded default: the mannequin body walks, and every frame becomes an OBJ mesh.
-
-This is the smaller honest demo that stands until the full pipeline (video → HRNet → lifter →
-HMR → SMPLify) lands: it builds the synthetic mannequin body model and its prior files, poses it
-with procedural motion and exports what the pipeline will export for a body, in the schema of
-DESIGN.md. No learned model runs here, and the outputs say so.
+"""The embedded default: a synthetic clip with known truth, through the real pipeline, scored.
 
     hmr demo --out demo_out
-    hmr demo --out demo_out --motion wave --frames 30
+
+1. Builds the mannequin and its prior files (cached).
+2. Synthesises a short clip: the mannequin walking, filmed by a known camera, rendered to
+   ``synthetic/clip.mp4`` with ground truth in 2D, 3D and SMPL (``synthetic/ground_truth.npz``).
+3. Runs the same pipeline as ``hmr run`` on it. Learned models are used wherever weights are
+   configured (``hmr weights``); otherwise stand-ins, said so in the summary:
+   - no HRNet weights: the ground-truth 2D keypoints with pixel noise and dropped joints;
+   - no VideoPose3D weights: the project's small lifter trained on synthetic mannequin data
+     (``lifting/weights/demo_27f_256c_coco.pt``);
+   - no HMR weights: SMPLify starts from the mean pose.
+4. Scores the 3D joints and the meshes against the ground truth (MPJPE, PA-MPJPE, PVE) and
+   writes ``scores.json``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from body_models.atomic import save_npz
-from body_models.joints import H36M_17, SMPL_24
-from body_models.meshes import save_obj_sequence
-from body_models.motion import generate_motion
-from body_models.smpl import load_smpl, rigid_transform_params
+from body_models.atomic import write_json
+from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
+from hmr.keypoints_io import empty_keypoints, save_keypoints2d
+from hmr.pipeline import PipelineOptions, PipelineResult, Progress, run_pipeline
 from hmr.provenance import RunRecord
+from hmr.synthetic_clip import make_synthetic_clip
 
-SCHEMA_VERSION = 1
+DEMO_LIFTER = Path(__file__).resolve().parents[1] / "lifting" / "weights" / "demo_27f_256c_coco.pt"
+KEYPOINT_NOISE_PX = 2.0
+KEYPOINT_DROPOUT = 0.05
+# The demo camera films like a Human3.6M camera: from 15 degrees above, 25 degrees to the side,
+# with a similar field of view (focal length / width about 1.15).
+CAMERA = {"image_size": (640, 480), "focal_length": 736.0, "camera_distance": 5.0,
+          "elevation_deg": 15.0, "azimuth_deg": 25.0}
 
-# The demo's virtual camera looks at the subject's front: camera x = body x (the subject's left
-# appears on the image right), camera y = -body y (down), camera z = -body z + distance.
-BODY_TO_CAMERA = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+
+@dataclass
+class DemoResult:
+    pipeline: PipelineResult
+    scores: dict[str, float]
+    stages: dict[str, str]  # stage -> "learned: ..." or "stand-in: ..."
+    outputs: dict[str, Path] = field(default_factory=dict)
 
 
-def run_demo(out_dir: str | os.PathLike, motion: str = "walk", num_frames: int = 60,
-             fps: float = 30.0, seed: int = 0, camera_distance: float = 5.0,
-             write_meshes: bool = True) -> dict[str, Path]:
-    """Pose the mannequin with a procedural motion and write its SMPL parameters, joints and meshes.
+def noisy_keypoints(ground_truth: Path, out_path: Path, noise_px: float = KEYPOINT_NOISE_PX,
+                    dropout: float = KEYPOINT_DROPOUT, seed: int = 0) -> Path:
+    """The ground-truth COCO-17 keypoints with Gaussian pixel noise and randomly dropped joints,
+    written as ``keypoints2d.npz``: what a decent 2D detector would give."""
+    rng = np.random.default_rng(seed)
+    with np.load(ground_truth, allow_pickle=False) as z:
+        gt = dict(z)
+    t, p = gt["valid"].shape
+    kp = empty_keypoints(t, p, "coco_17")
+    keypoints = gt["keypoints"].copy()
+    keypoints[..., :2] += rng.normal(0.0, noise_px, keypoints[..., :2].shape)
+    conf = np.clip(rng.normal(0.85, 0.08, keypoints.shape[:3]), 0.3, 1.0) * (keypoints[..., 2] > 0)
+    dropped = rng.random(keypoints.shape[:3]) < dropout
+    conf[dropped] = 0.0
+    keypoints[..., 2] = conf
+    keypoints[conf == 0, :2] = np.nan
+    kp.keypoints[:] = keypoints
+    kp.boxes[:] = gt["boxes"]
+    kp.valid[:] = gt["valid"]
+    kp.image_size = tuple(int(v) for v in gt["image_size"])
+    kp.fps = float(gt["fps"])
+    kp.frame_indices = gt["frame_indices"]
+    return save_keypoints2d(out_path, kp)
+
+
+def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str = "mannequin") -> dict[str, float]:
+    """MPJPE / PA-MPJPE of the lifter's joints and of the fitted meshes' H36M joints, and PVE,
+    against the ground truth, in millimetres. Joints are root-relative (pelvis); PVE compares
+    pelvis-aligned vertices."""
+    from body_models.smpl import load_smpl
+
+    with np.load(ground_truth, allow_pickle=False) as z:
+        gt = dict(z)
+    scores: dict[str, float] = {}
+    if "joints3d" in outputs:
+        with np.load(outputs["joints3d"], allow_pickle=False) as z:
+            pred, valid = z["joints"][:, 0], z["valid"][:, 0]
+        target = gt["joints3d"][:, 0]
+        scores["joints3d_mpjpe_mm"] = mpjpe(pred[valid], target[valid]) * MM_PER_M
+        scores["joints3d_pa_mpjpe_mm"] = pa_mpjpe(pred[valid], target[valid]) * MM_PER_M
+    if "smpl" in outputs:
+        with np.load(outputs["smpl"], allow_pickle=False) as z:
+            fit = dict(z)
+        ok = fit["valid"][:, 0] & np.isfinite(fit["body_pose"][:, 0]).all(-1)
+        smpl = load_smpl(body_model)
+
+        def body(params, rows):
+            return smpl(**{k: torch.as_tensor(params[k][rows, 0], dtype=torch.float32)
+                           for k in ("betas", "body_pose", "global_orient", "transl")})
+
+        with torch.no_grad():
+            pred, target = body(fit, ok), body(gt, ok)
+        pj, tj = pred.h36m.numpy(), target.h36m.numpy()
+        pj, tj = pj - pj[:, :1], tj - tj[:, :1]
+        scores["mesh_mpjpe_mm"] = mpjpe(pj, tj) * MM_PER_M
+        scores["mesh_pa_mpjpe_mm"] = pa_mpjpe(pj, tj) * MM_PER_M
+        pv = pred.vertices.numpy() - pred.h36m.numpy()[:, :1]
+        tv = target.vertices.numpy() - target.h36m.numpy()[:, :1]
+        scores["mesh_pve_mm"] = pve(pv, tv) * MM_PER_M
+        scores["fitted_frames"] = float(ok.sum())
+    return {k: round(float(v), 2) for k, v in scores.items()}
+
+
+def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "walk", seed: int = 0,
+             options: PipelineOptions | None = None, on_progress: Progress | None = None) -> DemoResult:
+    """Synthesise the clip, run the pipeline on it and score it (see the module docstring).
 
     Args:
-        out_dir: output folder.
-        motion: a kind from ``body_models.motion.MOTION_KINDS``.
-        num_frames: T, the clip length.
-        fps: frames per second of the clip.
-        seed: varies speed, amplitude and phase of the motion.
-        camera_distance: metres from the virtual camera to the body's start position.
-        write_meshes: also write ``meshes/0/<frame>.obj``.
-
-    Returns:
-        The paths written, by role.
+        out_dir: output folder; ``synthetic/`` holds the clip and its ground truth.
+        num_frames: clip length.
+        motion: a ``body_models.motion`` kind.
+        seed: varies the motion and the keypoint noise.
+        options: pipeline settings; weights left None use the stand-ins.
+        on_progress: as for ``run_pipeline``.
     """
     out_dir = Path(out_dir)
-    record = RunRecord("demo", {"motion": motion, "num_frames": num_frames, "fps": fps, "seed": seed,
-                                "camera_distance": camera_distance})
-    with record.stage("body_model"):
-        smpl = load_smpl("mannequin")
-    with record.stage("motion"):
-        clip = generate_motion(motion, num_frames, fps=fps, seed=seed)
-    with record.stage("skinning"), torch.no_grad():
-        betas = torch.zeros(num_frames, smpl.num_betas)
-        global_orient, transl = rigid_transform_params(
-            torch.as_tensor(clip.global_orient), torch.as_tensor(clip.transl), smpl.rest_root(betas),
-            BODY_TO_CAMERA, torch.tensor([0.0, 0.0, camera_distance]))
-        body = smpl(betas=betas, body_pose=torch.as_tensor(clip.body_pose), global_orient=global_orient,
-                    transl=transl)
-    written = {}
-    with record.stage("export"):
-        t = num_frames
-        written["smpl"] = save_npz(
-            out_dir / "smpl.npz",
-            schema_version=np.int64(SCHEMA_VERSION),
-            global_orient=global_orient.numpy()[:, None],
-            body_pose=clip.body_pose[:, None].astype(np.float32),
-            betas=betas.numpy()[:, None],
-            transl=transl.numpy()[:, None],
-            joints=body.joints.numpy()[:, None],
-            joint_names=np.array(SMPL_24.names),
-            valid=np.ones((t, 1), bool),
-            fps=np.float64(fps),
-            frame_indices=np.arange(t),
-            body_model=np.array(smpl.name),
-            source=np.array(f"procedural {motion} motion (ground truth, no model ran)"),
-        )
-        written["joints3d"] = save_npz(
-            out_dir / "joints3d_gt.npz",
-            schema_version=np.int64(SCHEMA_VERSION),
-            joints=(body.h36m - body.h36m[:, :1]).numpy()[:, None],
-            trajectory=body.h36m[:, 0].numpy()[:, None],
-            joint_names=np.array(H36M_17.names),
-            parents=np.array(H36M_17.parents),
-            valid=np.ones((t, 1), bool),
-            fps=np.float64(fps),
-            body_model=np.array(smpl.name),
-        )
-        if write_meshes:
-            header = f"body model: {smpl.name}" + (" (synthetic stand-in, not SMPL)" if smpl.is_mannequin else "")
-            paths = save_obj_sequence(out_dir / "meshes" / "0", body.vertices, smpl.faces, header=header)
-            written["meshes"] = paths[0].parent
-    written["run"] = record.save(out_dir / "run.json")
-    return written
+    options = options or PipelineOptions()
+    record = RunRecord("demo", {"num_frames": num_frames, "motion": motion, "seed": seed})
+    stages = {}
+    with record.stage("synthesise"):
+        clip = make_synthetic_clip(out_dir / "synthetic", motion=motion, num_frames=num_frames, seed=seed, **CAMERA)
+    if options.hrnet_weights is not None:
+        source, video = clip.video, None
+        stages["keypoints"] = f"learned: HRNet {options.hrnet_weights.name}"
+    else:
+        source = noisy_keypoints(clip.ground_truth, out_dir / "synthetic" / "keypoints2d_noisy.npz", seed=seed)
+        video = clip.video
+        stages["keypoints"] = (f"stand-in: ground-truth 2D + {KEYPOINT_NOISE_PX:g} px noise, "
+                               f"{KEYPOINT_DROPOUT:.0%} joints dropped (no HRNet weights)")
+    if options.lifter_weights is None:
+        options = dataclasses.replace(options, lifter_weights=DEMO_LIFTER)
+        stages["lift"] = "learned (synthetic): the project's demo lifter, trained on mannequin data"
+    else:
+        stages["lift"] = f"learned: VideoPose3D {options.lifter_weights.name}"
+    stages["regress"] = (f"learned: HMR {options.hmr_weights.name}" if options.hmr_weights is not None
+                         else "stand-in: SMPLify starts from the mean pose (no HMR weights)")
+    stages["fit"] = "SMPLify with the mannequin's pose prior" if options.smplify else "off"
+    result = run_pipeline(source, out_dir, options, video=video, on_progress=on_progress, record=record)
+    with record.stage("score"):
+        scores = score_outputs(clip.ground_truth, result.outputs, options.body_model)
+    scores_path = write_json(out_dir / "scores.json", {"scores_mm": scores, "stages": stages})
+    record.data["scores_mm"] = scores
+    record.data["stages"] = stages
+    result.outputs["run"] = record.save(out_dir / "run.json")
+    result.outputs["scores"] = scores_path
+    result.outputs["clip"] = clip.video
+    result.outputs["ground_truth"] = clip.ground_truth
+    return DemoResult(pipeline=result, scores=scores, stages=stages, outputs=result.outputs)
