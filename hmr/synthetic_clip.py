@@ -77,18 +77,24 @@ def pose_in_camera(smpl: SMPL, motion: str, num_frames: int, fps: float, seed: i
             "betas": betas, "transl": transl}
 
 
-def _floor(camera: Camera, floor_y: float, tile: float = 0.5) -> np.ndarray:
-    """(H, W, 3) uint8 background: a grey gradient wall and a checkerboard floor at ``floor_y``."""
+def _floor(camera: Camera, rotation: np.ndarray, translation: np.ndarray, floor_y: float,
+           tile: float = 0.5) -> np.ndarray:
+    """(H, W, 3) uint8 background: a grey gradient wall and a checkerboard floor.
+
+    The floor is the body frame's plane y = ``floor_y`` (SMPL's y is up), seen through the same
+    rigid transform as the body: camera point = rotation @ body point + translation."""
     import cv2
 
     h, w = camera.height, camera.width
     ramp = np.linspace(150, 90, h, dtype=np.float32)[:, None, None]
     image = np.broadcast_to(ramp * np.array([0.9, 0.95, 1.0], np.float32), (h, w, 3)).astype(np.uint8).copy()
     for i in range(-12, 12):
-        for k in range(1, 40):
+        for k in range(-40, 12):
             x0, z0 = i * tile, k * tile
             quad = np.array([[x0, floor_y, z0], [x0 + tile, floor_y, z0], [x0 + tile, floor_y, z0 + tile],
-                             [x0, floor_y, z0 + tile]])
+                             [x0, floor_y, z0 + tile]]) @ rotation.T + translation
+            if (quad[:, 2] < 0.2).any():
+                continue  # behind or too close to the camera
             shade = 120 if (i + k) % 2 else 170
             pts = np.round(camera.project(quad) * 16).astype(np.int32)
             cv2.fillConvexPoly(image, pts, (shade, shade - 10, shade - 25), lineType=cv2.LINE_AA, shift=4)
@@ -133,7 +139,10 @@ def make_synthetic_clip(out_dir: str | os.PathLike, motion: str = "walk", num_fr
     boxes = np.concatenate([silhouette_uv.min(1), silhouette_uv.max(1)], -1).astype(np.float32)
 
     renderer = MeshRenderer(camera, backend)
-    background = _floor(camera, floor_y=float(vertices[0, :, 1].max()))
+    rotation = _view_rotation(elevation_deg, azimuth_deg).double().numpy()
+    translation = np.array([0.0, 0.0, camera_distance])
+    floor_y = float(((vertices - translation) @ rotation)[..., 1].min())  # the lowest foot, body frame
+    background = _floor(camera, rotation, translation, floor_y)
     with VideoWriter(out_dir / "clip.mp4", fps=fps) as writer:
         for t in range(num_frames):
             writer.write(renderer.overlay(background, [(vertices[t], smpl.faces)], opacity=1.0))
