@@ -211,6 +211,35 @@ def crop_camera_to_full_image(
 # Person boxes (numpy)
 
 
+def full_image_to_crop_camera(transl, box_center, box_size, image_size, focal_length) -> np.ndarray:
+    """Weak-perspective crop camera (s, tx, ty) for a body at ``transl`` in the full-image camera.
+
+    The exact inverse of ``crop_camera_to_full_image``: with b = 2f / t_z,
+    s = b / box_size, tx = t_x − 2 (c_x − W/2) / b and ty = t_y − 2 (c_y − H/2) / b. Projected
+    weakly with this camera (``x = s · (X + (tx, ty))`` in the crop's [-1, 1] coordinates, X the
+    body's points without ``transl``), the body lands where the full-image perspective camera
+    puts its points at the depth of ``transl``.
+
+    Args:
+        transl: (..., 3) metres, full-image camera frame.
+        box_center: (..., 2) pixels, the square crop's centre in the full image.
+        box_size: (...,) pixels, the crop's side.
+        image_size: (2,) or (..., 2) pixels (width, height).
+        focal_length: pixels.
+
+    Returns:
+        (..., 3) float (s, tx, ty).
+    """
+    transl = np.asarray(transl, dtype=np.float64)
+    center = np.asarray(box_center, dtype=np.float64)
+    image_size = np.asarray(image_size, dtype=np.float64)
+    box_scale = 2.0 * focal_length / transl[..., 2]  # pixels per unit of weak-perspective x
+    s = box_scale / np.asarray(box_size, dtype=np.float64)
+    tx = transl[..., 0] - 2.0 * (center[..., 0] - 0.5 * image_size[..., 0]) / box_scale
+    ty = transl[..., 1] - 2.0 * (center[..., 1] - 0.5 * image_size[..., 1]) / box_scale
+    return np.stack([s, tx, ty], axis=-1)
+
+
 def _boxes(box) -> np.ndarray:
     box = np.asarray(box, dtype=np.float64)
     if box.ndim < 1 or box.shape[-1] != 4:

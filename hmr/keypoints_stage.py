@@ -27,7 +27,8 @@ from hmr.boxes import (Detections, IoUTracker, KeypointBoxTracker, load_boxes_fi
 from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, save_keypoints2d, save_vp3d_custom
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
-from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, normalize_crops, predict_heatmaps
+from hmr.imagenet import normalize_images
+from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
 from hmr.video import iter_frames, probe_video
 
 OUTPUT_NAME = "keypoints2d.npz"
@@ -96,7 +97,7 @@ class _Network:
         out = []
         for start in range(0, len(images), self.batch_size):
             stop = start + self.batch_size
-            heatmaps = predict_heatmaps(self.model, normalize_crops(images[start:stop], self.device), flip=self.flip)
+            heatmaps = predict_heatmaps(self.model, normalize_images(images[start:stop], self.device), flip=self.flip)
             out.append(decode_heatmaps(heatmaps, center[start:stop], scale[start:stop],
                                        refine=self.refine, dark_kernel=self.kernel))
         return _to_schema(np.concatenate(out)) if out else np.zeros((0, self.model.config.num_joints, 3), np.float32)

@@ -148,7 +148,7 @@ def load_crops(image_root: Path, imgnames: Sequence[str], center: np.ndarray, sc
     """
     from hmr.regressor.crops import crop_matrix, warp_crop
     from hmr.regressor.data import read_image
-    from hmr.regressor.preprocess import normalize_crop
+    from hmr.imagenet import normalize_images
 
     crops = []
     for name, c, s in zip(imgnames, center, scale):
@@ -158,7 +158,7 @@ def load_crops(image_root: Path, imgnames: Sequence[str], center: np.ndarray, sc
                                    f"{image_root} as the annotation names them ({name})")
         warped = warp_crop(read_image(path), crop_matrix(c, float(s), size), size)
         crops.append(warped.round().clamp(0, 255).to(torch.uint8))
-    return normalize_crop(torch.stack(crops))
+    return normalize_images(torch.stack(crops))
 
 
 @dataclass

@@ -5,7 +5,7 @@ The steps follow the official HRNet test path (FORMATS.md §1.4–1.9):
 1. ``crop_people``: each box (x1, y1, x2, y2) becomes a center and a scale (aspect ratio of the
    network input, 1.25 padding, pixel_std 200), then one ``cv2.warpAffine`` per person on the
    uint8 frame (bilinear, black border).
-2. ``normalize_crops``: one batched conversion to RGB float, ImageNet mean/std, (N, 3, H, W).
+2. ``hmr.imagenet.normalize_images``: one batched conversion to RGB float, ImageNet mean/std, (N, 3, H, W).
 3. ``predict_heatmaps``: the network, optionally with the flip test (``flip_back``).
 4. ``decode_heatmaps``: argmax, the quarter-pixel shift (or DARK refinement), inverse affine
    back to image pixels, the heatmap maximum as confidence.
@@ -29,9 +29,8 @@ import torch
 from body_models import joints as js
 from body_models.cameras import affine_transform_points, box_xyxy_to_xywh, box_to_center_scale, get_affine_transform
 from body_models.errors import InputError
+from hmr.imagenet import normalize_images
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 BOX_PADDING = 1.25  # HRNet's context around a person box
 REFINE_METHODS = (None, "dark")
 
@@ -100,24 +99,6 @@ def crop_people(frame: np.ndarray, boxes_xyxy, image_size: tuple[int, int] = (19
         cv2.warpAffine(frame, matrix, (width, height), dst=images[i], flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     return Crops(images=images, center=center, scale=scale)
-
-
-def normalize_crops(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 RGB crops → the network input: float32 in [0, 1], ImageNet mean/std, channels first.
-
-    Args:
-        images: (N, H, W, 3) uint8 RGB.
-        device: where the tensor goes (the model's device).
-
-    Returns:
-        (N, 3, H, W) float32.
-    """
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"crops must be (N, H, W, 3), got {images.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
 
 
 def flip_back(heatmaps: torch.Tensor, flip_perm: Sequence[int], shift: bool = True) -> torch.Tensor:
@@ -336,7 +317,7 @@ def estimate_keypoints(model: torch.nn.Module, frame: np.ndarray, boxes_xyxy, fl
         j = model.config.num_joints
         w, h = model.config.heatmap_size
         return TopDownResult(np.zeros((0, j, 3)), np.zeros((0, j, h, w), np.float32), crops.center, crops.scale)
-    heatmaps = predict_heatmaps(model, normalize_crops(crops.images, device), flip=flip, flip_perm=flip_perm)
+    heatmaps = predict_heatmaps(model, normalize_images(crops.images, device), flip=flip, flip_perm=flip_perm)
     heatmaps = heatmaps.cpu().numpy()
     keypoints = decode_heatmaps(heatmaps, crops.center, crops.scale, refine=refine,
                                 dark_kernel=dark_kernel_for(model.config.sigma))

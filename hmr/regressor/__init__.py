@@ -3,7 +3,6 @@
 from hmr.regressor.checkpoints import load_mean_params, load_pretrained, save_checkpoint
 from hmr.regressor.crops import CameraTranslation, Crops, crop_boxes, full_image_translation
 from hmr.regressor.model import HMR, HMRConfig, HMROutput, MeanParams
-from hmr.regressor.preprocess import normalize_crop
 from hmr.regressor.resnet import ResNet50
 
 __all__ = [
@@ -18,6 +17,5 @@ __all__ = [
     "full_image_translation",
     "load_mean_params",
     "load_pretrained",
-    "normalize_crop",
     "save_checkpoint",
 ]

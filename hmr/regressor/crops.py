@@ -32,7 +32,7 @@ from body_models.cameras import (
     spin_crop_transform,
 )
 from body_models.errors import InputError
-from hmr.regressor.preprocess import normalize_crop
+from hmr.imagenet import normalize_images
 
 __all__ = [
     "CameraTranslation",
@@ -169,7 +169,7 @@ def crop_boxes(image: np.ndarray, boxes_xywh, rescale: float = 1.0, size: int = 
     pixels = torch.from_numpy(image)
     warped = [warp_crop(pixels, m, size).round().clamp(0, 255).to(torch.uint8) for m in matrices]
     stacked = torch.stack(warped) if warped else torch.zeros((0, size, size, 3), dtype=torch.uint8)
-    return Crops(images=normalize_crop(stacked), center=center, scale=scale, matrices=matrices)
+    return Crops(images=normalize_images(stacked), center=center, scale=scale, matrices=matrices)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from body_models.errors import InputError, MissingFileError
 from body_models.motion import sample_poses
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.regressor.crops import crop_matrix, keypoints_to_crop, warp_crop
-from hmr.regressor.preprocess import normalize_crop
+from hmr.imagenet import normalize_images
 
 __all__ = [
     "Augmentation",
@@ -207,7 +207,7 @@ class SpinDataset:
         matrix = crop_matrix(self.center[index], self.scale[index] * scale_factor, size, rot_deg=rot, flip=flip)
         image = read_image(self.image_root / self.imgname[index])
         crop = warp_crop(image, matrix, size) * torch.as_tensor(gains, dtype=torch.float32)
-        crop = normalize_crop(crop.round().clamp(0, PIXEL_MAX).to(torch.uint8)[None])[0]
+        crop = normalize_images(crop.round().clamp(0, PIXEL_MAX).to(torch.uint8)[None])[0]
 
         keypoints = keypoints_to_crop(self.part[index], matrix, size)
         joints3d = self.joints3d[index].copy()

@@ -96,7 +96,7 @@ class ResNet50Trunk(nn.Module):
         """Pooled trunk features.
 
         Args:
-            images: (B, 3, H, W), ImageNet-normalised RGB (see `preprocess.normalize_crop`).
+            images: (B, 3, H, W), ImageNet-normalised RGB (see `hmr.imagenet.normalize_images`).
 
         Returns:
             (B, 2048) average of the last stage's (B, 2048, H/32, W/32) map.

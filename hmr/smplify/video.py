@@ -38,7 +38,7 @@ import torch
 
 from body_models import mannequin
 from body_models.atomic import save_npz
-from body_models.cameras import SPIN_CROP_SIZE
+from body_models.cameras import SPIN_CROP_SIZE, full_image_to_crop_camera
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import SMPL_24
 from body_models.meshes import save_obj_sequence
@@ -104,35 +104,6 @@ def crop_boxes_from_keypoints(keypoints: np.ndarray, rescale: float = CROP_RESCA
     side = np.maximum(rescale * np.max(tight[..., 2:] - tight[..., :2], axis=-1), MIN_CROP_SIDE_PX)
     half = 0.5 * side[..., None]
     return np.concatenate([center - half, center + half], axis=-1)
-
-
-def full_image_translation_to_crop_camera(transl, box_center, box_size, image_size, focal_length) -> np.ndarray:
-    """Weak-perspective crop camera (s, tx, ty) for a body at ``transl`` in the full-image camera.
-
-    The exact inverse of ``body_models.cameras.crop_camera_to_full_image``: with b = 2f / t_z,
-    s = b / box_size, tx = t_x − 2 (c_x − W/2) / b and ty = t_y − 2 (c_y − H/2) / b. Projected
-    weakly with this camera (``x = s · (X + (tx, ty))`` in the crop's [-1, 1] coordinates, X the
-    body's points without ``transl``), the body lands where the full-image perspective camera
-    puts its points at the depth of ``transl``.
-
-    Args:
-        transl: (..., 3) metres, full-image camera frame.
-        box_center: (..., 2) pixels, the square crop's centre in the full image.
-        box_size: (...,) pixels, the crop's side.
-        image_size: (2,) or (..., 2) pixels (width, height).
-        focal_length: pixels.
-
-    Returns:
-        (..., 3) float (s, tx, ty).
-    """
-    transl = np.asarray(transl, dtype=np.float64)
-    center = np.asarray(box_center, dtype=np.float64)
-    image_size = np.asarray(image_size, dtype=np.float64)
-    box_scale = 2.0 * focal_length / transl[..., 2]  # pixels per unit of weak-perspective x
-    s = box_scale / np.asarray(box_size, dtype=np.float64)
-    tx = transl[..., 0] - 2.0 * (center[..., 0] - 0.5 * image_size[..., 0]) / box_scale
-    ty = transl[..., 1] - 2.0 * (center[..., 1] - 0.5 * image_size[..., 1]) / box_scale
-    return np.stack([s, tx, ty], axis=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,7 +251,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
         False there): ``global_orient (T, P, 3)``, ``body_pose (T, P, 69)`` axis-angle radians;
         ``betas (T, P, 10)``; ``transl (T, P, 3)`` metres, camera frame; ``cam (T, P, 3)``
         weak perspective (s, tx, ty) for the square box ``crop_boxes (T, P, 4)`` (pixels x1, y1,
-        x2, y2; see ``full_image_translation_to_crop_camera``); ``joints (T, P, 24, 3)`` metres,
+        x2, y2; see ``body_models.cameras.full_image_to_crop_camera``); ``joints (T, P, 24, 3)`` metres,
         camera frame; ``focal_length`` and ``principal_point (2,)`` pixels, ``image_size (2,)``;
         ``valid``, ``fitted`` (SMPLify ran and improved the fit), ``valid_fit`` (loss below
         ``config.loss_threshold``), ``betas_zeroed (T, P)`` bool; ``reprojection_loss (T, P)``
@@ -368,7 +339,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
                 value = getattr(result, name)
                 out[name][rows] = value.reshape(len(t_idx), *value.shape[len(result.attempted.shape):]).numpy()[ok]
-            out["cam"][rows] = full_image_translation_to_crop_camera(
+            out["cam"][rows] = full_image_to_crop_camera(
                 out["transl"][rows], center[ok], side[ok], (width, height), focal)
             flags["valid"][rows] = True
             for name in ("fitted", "valid_fit", "betas_zeroed"):

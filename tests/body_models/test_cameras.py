@@ -305,3 +305,15 @@ def test_spin_transform_points_truncation():
     there = cameras.spin_transform_points(x, c, s, 224, rot=15.0, truncate=False)
     back = cameras.spin_transform_points(there, c, s, 224, rot=15.0, invert=True, truncate=False)
     np.testing.assert_allclose(back, x, atol=1e-9)
+
+
+def test_full_image_to_crop_camera_inverts_crop_camera_to_full_image():
+    from body_models.cameras import crop_camera_to_full_image, full_image_to_crop_camera
+
+    rng = np.random.default_rng(3)
+    cam = np.stack([rng.uniform(0.5, 1.2, 8), rng.normal(0, 0.1, 8), rng.normal(0, 0.1, 8)], -1)
+    center, size = rng.uniform(100, 500, (8, 2)), rng.uniform(80, 300, 8)
+    image_size, focal = np.array([640.0, 480.0]), 900.0
+    transl = crop_camera_to_full_image(torch.as_tensor(cam), torch.as_tensor(center), torch.as_tensor(size),
+                                       torch.as_tensor(image_size).expand(8, 2), torch.full((8,), focal)).numpy()
+    np.testing.assert_allclose(full_image_to_crop_camera(transl, center, size, image_size, focal), cam, atol=1e-9)

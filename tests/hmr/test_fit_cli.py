@@ -20,7 +20,8 @@ from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.cli import main
 from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
 from hmr.smplify.losses import reprojection_loss
-from hmr.smplify.video import crop_boxes_from_keypoints, full_image_translation_to_crop_camera
+from body_models.cameras import full_image_to_crop_camera
+from hmr.smplify.video import crop_boxes_from_keypoints
 
 W, H = 640, 480
 FOCAL_PX = math.hypot(W, H)
@@ -170,7 +171,7 @@ def test_crop_camera_is_the_inverse_of_the_full_image_conversion():
     cam = np.stack([rng.uniform(0.5, 1.5, 5), rng.uniform(-0.3, 0.3, 5), rng.uniform(-0.3, 0.3, 5)], -1)
     center, size = rng.uniform(100, 500, (5, 2)), rng.uniform(50, 300, 5)
     transl = crop_camera_to_full_image(cam, center, size, np.array([W, H]), FOCAL_PX)
-    np.testing.assert_allclose(full_image_translation_to_crop_camera(transl, center, size, (W, H), FOCAL_PX),
+    np.testing.assert_allclose(full_image_to_crop_camera(transl, center, size, (W, H), FOCAL_PX),
                                cam, rtol=1e-6, atol=1e-6)
     kp = np.array([[[100.0, 50.0, 1.0], [140.0, 250.0, 1.0], [np.nan, np.nan, 0.0]]])
     np.testing.assert_allclose(crop_boxes_from_keypoints(kp), [[0.0, 30.0, 240.0, 270.0]])  # 1.2 × 200 px

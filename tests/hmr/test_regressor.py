@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from body_models.errors import InputError, MissingFileError, UnsafeFileError
+from hmr.imagenet import normalize_images
 from hmr.regressor import (
     HMR,
     HMRConfig,
@@ -17,7 +18,6 @@ from hmr.regressor import (
     ResNet50,
     load_mean_params,
     load_pretrained,
-    normalize_crop,
     save_checkpoint,
 )
 
@@ -193,17 +193,17 @@ def test_config_preset_and_unknown_key():
         HMRConfig(head="quaternion")
 
 
-def test_normalize_crop():
+def test_normalize_images():
     crops = np.zeros((2, 224, 224, 3), dtype=np.uint8)
     crops[..., 0] = 255
-    out = normalize_crop(crops)
+    out = normalize_images(crops)
     assert out.shape == (2, 3, 224, 224) and out.dtype == torch.float32
     assert torch.allclose(out[:, 0], torch.full((2, 224, 224), (1 - 0.485) / 0.229))
     assert torch.allclose(out[:, 2], torch.full((2, 224, 224), -0.406 / 0.225))
     with pytest.raises(InputError, match="uint8"):
-        normalize_crop(crops.astype(np.float32))
+        normalize_images(crops.astype(np.float32))
     with pytest.raises(ValueError, match=r"\(224, 224, 3\)"):
-        normalize_crop(crops[0])
+        normalize_images(crops[0])
 
 
 # --- checkpoints ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import torch
 
 from body_models import joints as js
 from body_models.errors import InputError
+from hmr.imagenet import normalize_images
 from hmr.pose2d import HRNet, HRNetConfig
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
 from hmr.pose2d.topdown import (
@@ -17,7 +18,6 @@ from hmr.pose2d.topdown import (
     estimate_keypoints,
     fold_batchnorm,
     flip_back,
-    normalize_crops,
     predict_heatmaps,
 )
 
@@ -153,7 +153,7 @@ def test_crops_put_the_box_centre_at_the_crop_centre_and_normalise():
     assert abs(xs.mean() - 23.5) < 1.0 and abs(ys.mean() - 31.5) < 1.0
     np.testing.assert_allclose(crops.center[0], [100, 60])
     np.testing.assert_allclose(crops.scale[0], [60 * 0.75 / 200 * 1.25, 60 / 200 * 1.25])  # widened to 3:4
-    x = normalize_crops(crops.images)
+    x = normalize_images(crops.images)
     assert x.shape == (2, 3, 64, 48) and x.dtype == torch.float32
     np.testing.assert_allclose(x[1, :, 63, 47].numpy(), -np.array([0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225],
                                rtol=1e-5)
