@@ -22,7 +22,6 @@ with `UnsafeFileError` before it runs.
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,7 +29,8 @@ import numpy as np
 import torch
 
 from body_models.atomic import atomic_path
-from body_models.errors import InputError, MissingFileError, UnsafeFileError
+from body_models.errors import InputError, MissingFileError
+from body_models.safe_torch import load_torch_file
 from hmr.regressor.model import (
     CAM_DIM,
     HMR,
@@ -52,46 +52,6 @@ _MAX_KEYS_IN_MESSAGE = 8
 # The IEF start stored as buffers, per head.
 _HEAD_LAYERS = ("fc1", "fc2", "decpose", "decshape", "deccam", "dectheta")
 _BUFFER_NAMES = {"rot6d": ("init_pose", "init_shape", "init_cam"), "axis_angle": ("init_theta",)}
-
-
-def _numpy_allow_list() -> list[Any]:
-    """Globals a pickled numpy int/float array names, found by experiment with numpy 2.4 and
-    torch 2.13: the reconstructor, ndarray, dtype and the dtype's concrete class."""
-    from numpy._core.multiarray import _reconstruct
-
-    dtype_classes = [
-        type(np.dtype(name))
-        for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                     "uint64", "float16", "float32", "float64")
-    ]
-    # Files written under numpy 1.x name the reconstructor by its old module path.
-    return [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
-            *dtype_classes]
-
-
-def _unpickler_reason(error: Exception) -> str:
-    """The one informative line of torch's multi-paragraph weights-only error."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(("Weights only load failed", "Check the documentation",
-                                                            "Please file an issue"))]
-    reason = " ".join(lines).replace("WeightsUnpickler error: ", "")
-    return reason[:200] or type(error).__name__
-
-
-def _torch_load(path: Path) -> Any:
-    try:
-        with torch.serialization.safe_globals(_numpy_allow_list()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        reason = _unpickler_reason(error)
-        if any(word in reason for word in ("GLOBAL", "global", "Can only build", "allowlist")):
-            raise UnsafeFileError(
-                f"{path}: refused to load, the file asks for objects outside the allow-list ({reason}); "
-                f"only tensors, plain containers and numpy arrays are read"
-            ) from None
-        raise InputError(f"{path}: not a readable torch checkpoint ({reason})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise InputError(f"{path}: not a readable torch checkpoint ({' '.join(str(error).split())[:200]})") from None
 
 
 def load_mean_params(path: str | os.PathLike) -> MeanParams:
@@ -148,7 +108,7 @@ def _is_state_dict(obj: Any) -> bool:
 
 def _read_checkpoint(path: Path) -> tuple[HMRConfig | None, dict[str, torch.Tensor]]:
     """Return (config or None when the file carries none, state dict without `module.`)."""
-    checkpoint = _torch_load(path)
+    checkpoint = load_torch_file(path, "HMR regressor weights", f"download them with {SPIN_SOURCE}")
     if isinstance(checkpoint, Mapping) and "format" in checkpoint:
         if checkpoint["format"] != CHECKPOINT_FORMAT:
             raise InputError(f"{path}: checkpoint format {checkpoint['format']!r} is not {CHECKPOINT_FORMAT!r}")

@@ -38,14 +38,26 @@ from torch import nn
 
 from body_models import joints as js
 from body_models.atomic import atomic_path, write_json, write_text
+from body_models.cameras import weak_perspective_project
 from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError, MissingFileError
 from body_models.rotations import axis_angle_to_matrix
-from body_models.cameras import weak_perspective_project
+from body_models.safe_torch import load_torch_file
 from hmr.discriminator import Discriminator, adversarial_loss, discriminator_loss
-from hmr.regressor.checkpoints import _torch_load, load_mean_params, save_checkpoint
-from hmr.regressor.data import Augmentation, BatchSource, MocapData, SpinDataset, write_synthetic_dataset
-from hmr.regressor.losses import LossWeights, joints3d_loss, keypoint_loss, smpl_param_loss
+from hmr.regressor.checkpoints import load_mean_params, save_checkpoint
+from hmr.regressor.data import (
+    Augmentation,
+    BatchSource,
+    MocapData,
+    SpinDataset,
+    write_synthetic_dataset,
+)
+from hmr.regressor.losses import (
+    LossWeights,
+    joints3d_loss,
+    keypoint_loss,
+    smpl_param_loss,
+)
 from hmr.regressor.model import HMR, HMRConfig
 
 __all__ = [
@@ -327,7 +339,7 @@ def load_train_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"no training checkpoint at {path}; run without --resume to start")
-    state = _torch_load(path)
+    state = load_torch_file(path, "training checkpoint", "resume from a checkpoint this command wrote")
     if not isinstance(state, Mapping) or state.get("format") != TRAIN_CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a regressor training checkpoint (format {TRAIN_CHECKPOINT_FORMAT!r})")
     if state.get("version") != TRAIN_CHECKPOINT_VERSION:
