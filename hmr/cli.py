@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ def _pipeline_options(args: argparse.Namespace):
         focal_length=args.focal_length, image_size=tuple(args.image_size) if args.image_size else None,
         boxes=args.boxes, flip=not args.no_flip, device=_device(args.device), precision=args.precision,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
-        skeleton=not args.no_skeleton)
+        skeleton=not args.no_skeleton, side_by_side=args.side_by_side)
 
 
 def _device(name: str) -> str:
@@ -143,6 +144,7 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-meshes", action="store_true", help="skip the OBJ files")
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     p.add_argument("--no-skeleton", action="store_true", help="no 2D skeletons on the overlay")
+    p.add_argument("--side-by-side", action="store_true", help="add a panel with the lifter's 3D joints to the overlay")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -207,6 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"hmr {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if args.debug or err.errno not in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"hmr {args.command}: error: cannot write{where}: {err.strerror}; free some space or choose "
+              "another --out", file=sys.stderr)
         return 2
 
 

@@ -71,6 +71,7 @@ class PipelineOptions:
         meshes: write OBJ files.
         overlay: write overlay.mp4 (needs the video).
         skeleton: draw the 2D keypoints on the overlay too.
+        side_by_side: add a panel with the lifter's 3D joints beside each overlay frame.
     """
 
     hrnet_weights: Path | None = None
@@ -94,6 +95,7 @@ class PipelineOptions:
     meshes: bool = True
     overlay: bool = True
     skeleton: bool = True
+    side_by_side: bool = False
 
 
 @dataclass
@@ -355,9 +357,36 @@ def stage_meshes(smpl_path: Path, out_dir: Path, options: PipelineOptions,
     return {"meshes": out_dir / "meshes"}
 
 
+SIDE_VIEW_YAW_DEG = 35.0  # the 3D panel looks at the joints from a little to the side
+SIDE_VIEW_HEIGHT_M = 2.2  # metres of body the 3D panel's height spans
+
+
+def skeleton_panel(joints: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, 3) uint8: the H36M-17 skeletons of one frame, root-relative, seen from the
+    side at ``SIDE_VIEW_YAW_DEG`` (orthographic; camera frame, so y points down)."""
+    import cv2
+
+    from body_models.joints import H36M_17
+
+    panel = np.full((size, size, 3), 24, np.uint8)
+    yaw = np.radians(SIDE_VIEW_YAW_DEG)
+    rotation = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    colors = [(230, 120, 60), (60, 160, 240), (120, 220, 120), (220, 200, 80)]
+    for person, (points, ok) in enumerate(zip(joints, valid)):
+        if not ok or not np.isfinite(points).all():
+            continue
+        uv = (points @ rotation.T)[:, :2] * (size / SIDE_VIEW_HEIGHT_M) + size / 2
+        for parent, child in H36M_17.edges:
+            cv2.line(panel, tuple(int(v) for v in uv[parent]), tuple(int(v) for v in uv[child]),
+                     colors[person % len(colors)], 2, cv2.LINE_AA)
+    return panel
+
+
 def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out_dir: Path,
-                  options: PipelineOptions, progress: Callable[[int], None] | None = None) -> dict[str, Path]:
-    """The input frames with the meshes (and optionally the 2D skeletons) drawn on top."""
+                  options: PipelineOptions, progress: Callable[[int], None] | None = None,
+                  joints3d_path: Path | None = None) -> dict[str, Path]:
+    """The input frames with the meshes (and optionally the 2D skeletons) drawn on top, and with
+    ``options.side_by_side`` a panel of the lifter's 3D joints beside them."""
     import cv2
 
     from hmr.render import Camera, MeshRenderer
@@ -372,6 +401,10 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
         focal = float(bodies[1]["focal_length"])
         renderer = MeshRenderer(Camera.simple(info.width, info.height, focal))
     edges = [(a, b) for a, b in COCO_17.edges]
+    lifted = None
+    if options.side_by_side and joints3d_path is not None:
+        with np.load(joints3d_path, allow_pickle=False) as z:
+            lifted = (z["joints"], z["valid"])
     with VideoWriter(out_dir / "overlay.mp4", fps=info.fps or kp.fps or 30.0) as writer:
         for frame in iter_frames(video):
             image = frame.image
@@ -390,6 +423,10 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
                         if person[a, 2] > 0.2 and person[b, 2] > 0.2:
                             cv2.line(image, tuple(int(v) for v in person[a, :2]), tuple(int(v) for v in person[b, :2]),
                                      (40, 220, 90), 2, cv2.LINE_AA)
+            if lifted is not None:
+                panel = (skeleton_panel(lifted[0][t], lifted[1][t], image.shape[0]) if t is not None
+                         else np.full((image.shape[0], image.shape[0], 3), 24, np.uint8))
+                image = np.concatenate([image, panel], axis=1)
             writer.write(image)
             if progress:
                 progress(1)
@@ -520,10 +557,11 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         run("meshes", _options_for(options, "body_model", "gender"), [smpl_path],
             lambda: stage_meshes(smpl_path, out_dir, options, progress_for("meshes", int(kp.valid.sum()))))
     if options.overlay and frames_source is not None:
-        run("overlay", _options_for(options, "skeleton", "body_model", "gender"),
-            [frames_source, smpl_path, keypoints_path],
+        joints3d_path = result.outputs.get("joints3d")
+        run("overlay", _options_for(options, "skeleton", "side_by_side", "body_model", "gender"),
+            [frames_source, smpl_path, keypoints_path, joints3d_path if options.side_by_side else None],
             lambda: stage_overlay(frames_source, smpl_path, keypoints_path, out_dir, options,
-                                  progress_for("overlay", num_frames)))
+                                  progress_for("overlay", num_frames), joints3d_path=joints3d_path))
     elif options.overlay:
         result.skipped["overlay"] = "no video frames (give --video with a keypoints file)"
 

@@ -120,13 +120,28 @@ def test_run_from_a_keypoints_file_skips_hrnet(kind, clip, weights, tmp_path):
             (source / f"clip_{t:012d}_keypoints.json").write_text(
                 json.dumps({"people": [{"pose_keypoints_2d": body25.reshape(-1).tolist()}]}))
     out = tmp_path / "out"
-    args = _args(weights, out, "--image-size", "192", "160", "--video", str(clip.video), "--no-meshes")
+    args = _args(weights, out, "--image-size", "192", "160", "--video", str(clip.video), "--no-meshes",
+                 "--side-by-side")
     assert main(["run", str(source), *args]) == 0
     run = json.loads((out / "run.json").read_text())
     assert "regress" not in run["skipped_stages"] and "lift" not in run["skipped_stages"]
     with np.load(out / "smpl.npz") as z:
         assert np.isfinite(z["transl"]).all()
-    assert probe_video(out / "overlay.mp4").num_frames == FRAMES
+    info = probe_video(out / "overlay.mp4")
+    assert info.num_frames == FRAMES and (info.width, info.height) == (192 + 160, 160)  # frame + 3D panel
+
+
+def test_no_room_to_write_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import hmr.pipeline
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "smpl.npz"))
+    monkeypatch.setattr(hmr.pipeline, "run_pipeline", full)
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "No space left" in err and "smpl.npz" in err and "\n" not in err
 
 
 def test_missing_input_and_weights_are_one_line_errors(tmp_path, capsys):
