@@ -64,7 +64,7 @@ def main(frames: int = 16, device: str = "cpu") -> None:
     for precision, seconds, total in rows:
         print(f"{precision:<10}" + "".join(f"{seconds[s]:>12.2f}" for s in stages)
               + f"{total:>10.1f}{frames / total:>10.2f}{base / total:>8.2f}x")
-    print("bf16 applies to the HMR regressor's autocast; HRNet, the lifter and SMPLify run in fp32.")
+    print("bf16 autocasts HRNet and the HMR regressor; the lifter and SMPLify run in fp32.")
 
 
 if __name__ == "__main__":

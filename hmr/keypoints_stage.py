@@ -84,9 +84,11 @@ def _to_schema(keypoints: np.ndarray) -> np.ndarray:
 class _Network:
     """HRNet plus the decoding settings, run on a batch of crops."""
 
-    def __init__(self, model: HRNet, flip: bool, refine: str | None, batch_size: int, device) -> None:
+    def __init__(self, model: HRNet, flip: bool, refine: str | None, batch_size: int, device,
+                 precision: str = "fp32") -> None:
         self.model = model.to(device)
         self.device = torch.device(device)
+        self.bf16 = precision == "bf16"
         self.flip = flip
         self.refine = refine
         self.batch_size = batch_size
@@ -97,7 +99,9 @@ class _Network:
         out = []
         for start in range(0, len(images), self.batch_size):
             stop = start + self.batch_size
-            heatmaps = predict_heatmaps(self.model, normalize_images(images[start:stop], self.device), flip=self.flip)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                heatmaps = predict_heatmaps(self.model, normalize_images(images[start:stop], self.device),
+                                            flip=self.flip)
             out.append(decode_heatmaps(heatmaps, center[start:stop], scale[start:stop],
                                        refine=self.refine, dark_kernel=self.kernel))
         return _to_schema(np.concatenate(out)) if out else np.zeros((0, self.model.config.num_joints, 3), np.float32)
@@ -194,6 +198,7 @@ def run_keypoints(
     smooth: OneEuroParams | None = None,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    precision: str = "fp32",
     progress: Callable[[int], None] | None = None,
     fps: float | None = None,
     min_score: float = 0.0,
@@ -215,6 +220,7 @@ def run_keypoints(
         smooth: One-Euro settings to smooth the keypoints in time; None leaves them raw.
         batch_size: person crops per network call.
         device: where the network runs ("cpu", "cuda", ...); the caller chooses.
+        precision: "fp32", or "bf16" for bfloat16 autocast of the network (decoding stays fp32).
         progress: called with the number of frames just finished.
         fps: frame rate of an image folder (videos carry their own).
         min_score: detector boxes below this score are dropped.
@@ -231,10 +237,12 @@ def run_keypoints(
     started = time.perf_counter()
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    if precision not in ("fp32", "bf16"):
+        raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
     info = probe_video(video, fps=fps)
     rate = info.fps if not info.is_image_folder else float(fps or 0.0)
     model = _load_model(weights)
-    network = _Network(model, flip=flip, refine=refine, batch_size=batch_size, device=device)
+    network = _Network(model, flip=flip, refine=refine, batch_size=batch_size, device=device, precision=precision)
     frames = iter_frames(video, fps=rate or None)
 
     if boxes is not None:

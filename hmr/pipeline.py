@@ -197,7 +197,8 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
     else:
         weights = options.hrnet_weights
     result = run_keypoints(source, out_dir, weights=weights, boxes=options.boxes, flip=options.flip,
-                           batch_size=options.batch_size, device=options.device, progress=progress)
+                           batch_size=options.batch_size, device=options.device, precision=options.precision,
+                           progress=progress)
     if not result.keypoints.valid.any():
         raise InputError(f"no person was found in {source}; give a boxes file (--boxes) or check the video")
     return {"keypoints2d": result.path}
@@ -242,7 +243,8 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
             x1y1, x2y2 = kp.boxes[t, people, :2], kp.boxes[t, people, 2:]
             boxes = np.concatenate([x1y1, np.maximum(x2y2 - x1y1, 1.0)], -1)
             crops = crop_boxes(frame.image, boxes, rescale=1.2)
-            with torch.no_grad(), _autocast(options):
+            bf16 = options.precision == "bf16"
+            with torch.no_grad(), torch.autocast(torch.device(options.device).type, dtype=torch.bfloat16, enabled=bf16):
                 pred = model(crops.images.to(options.device))
             rotmat, cam = pred.rotmat.float().cpu(), pred.cam.float().cpu()
             pose = matrix_to_axis_angle(rotmat).reshape(len(people), 72).numpy()
@@ -443,20 +445,6 @@ def _focal_length(kp: Keypoints2D, options: PipelineOptions) -> float:
     return float(np.hypot(width, height))
 
 
-class _autocast:
-    """bf16 autocast for ``precision="bf16"``, nothing for fp32."""
-
-    def __init__(self, options: PipelineOptions) -> None:
-        self.ctx = (torch.autocast(device_type=torch.device(options.device).type, dtype=torch.bfloat16)
-                    if options.precision == "bf16" else None)
-
-    def __enter__(self):
-        return self.ctx.__enter__() if self.ctx else None
-
-    def __exit__(self, *exc):
-        return self.ctx.__exit__(*exc) if self.ctx else False
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -518,7 +506,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
 
     num_frames = probe_video(frames_source).num_frames if frames_source is not None else 0
 
-    kp_out = run("keypoints", _options_for(options, "hrnet_weights", "boxes", "flip", "image_size"),
+    kp_out = run("keypoints", _options_for(options, "hrnet_weights", "boxes", "flip", "image_size", "precision"),
                  [source, options.hrnet_weights, options.boxes],
                  lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames)))
     keypoints_path = kp_out["keypoints2d"]

@@ -157,3 +157,16 @@ def test_bad_settings_are_refused(tmp_path, video):
         run_keypoints(video, tmp_path, weights=_small_hrnet(), batch_size=0)
     with pytest.raises(InputError, match="refine"):
         run_keypoints(video, tmp_path, weights=_small_hrnet(), refine="argmax")
+
+
+def test_unknown_precision_is_refused(tmp_path):
+    import numpy as np
+    import pytest
+
+    from body_models.errors import InputError
+    from hmr.keypoints_stage import run_keypoints
+    from hmr.video import write_video
+
+    video = write_video(tmp_path / "v.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 2, fps=10.0)
+    with pytest.raises(InputError, match="precision"):
+        run_keypoints(video, tmp_path / "out", precision="fp8")
