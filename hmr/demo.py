@@ -31,8 +31,9 @@ from hmr.keypoints_io import empty_keypoints, save_keypoints2d
 from hmr.pipeline import PipelineOptions, PipelineResult, Progress, run_pipeline
 from hmr.provenance import RunRecord
 from hmr.synthetic_clip import make_synthetic_clip
+from lifting import DEMO_WEIGHTS
 
-DEMO_LIFTER = Path(__file__).resolve().parents[1] / "lifting" / "weights" / "demo_27f_256c_coco.pt"
+DEMO_LIFTER = DEMO_WEIGHTS  # lifting/weights/demo_27f_256c_coco.pt, installed with the package
 KEYPOINT_NOISE_PX = 2.0
 KEYPOINT_DROPOUT = 0.05
 # The demo camera films like a Human3.6M camera: from 15 degrees above, 25 degrees to the side,
