@@ -33,7 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _child(batch: int, iters: list[int], variant: str) -> dict:
-    import numpy as np
     import torch
 
     from body_models import mannequin

@@ -663,6 +663,41 @@ def fill_missing_frames(keypoints: np.ndarray, valid: np.ndarray | None = None) 
     return flat.reshape(keypoints.shape), present
 
 
+def fill_missing_joints(keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Fill each missing joint by linear interpolation of that joint over time (held at the ends).
+
+    A joint never seen in the sequence takes, per frame, the mean of the frame's present joints.
+
+    Args:
+        keypoints: (T, J, C) pixels.
+        present: (T, J) bool, the joints that were observed.
+
+    Returns:
+        The filled (T, J, C) float32 copy.
+
+    Raises:
+        InputError: no joint of any frame is present.
+    """
+    keypoints = np.array(keypoints, dtype=np.float32)
+    present = np.asarray(present, dtype=bool)
+    if not present.any():
+        raise InputError(f"the keypoint sequence of {len(keypoints)} frames has no frame with keypoints (all NaN)")
+    frames = np.arange(len(keypoints))
+    for joint in range(keypoints.shape[1]):
+        seen = present[:, joint]
+        if seen.all() or not seen.any():
+            continue
+        for channel in range(keypoints.shape[2]):
+            keypoints[~seen, joint, channel] = np.interp(frames[~seen], frames[seen], keypoints[seen, joint, channel])
+    never = ~present.any(axis=0)
+    if never.any():
+        filled_frames = present[:, ~never].any(axis=1)
+        filled, _ = fill_missing_frames(keypoints[:, ~never], filled_frames)
+        keypoints[:, ~never] = filled
+        keypoints[:, never] = filled.mean(axis=1, keepdims=True)
+    return keypoints
+
+
 def custom_from_keypoints2d(arrays: Mapping[str, np.ndarray], person: int = 0,
                             with_confidence: bool = False) -> tuple[np.ndarray, tuple[int, int]]:
     """One tracked person of our ``keypoints2d.npz`` as a custom-layout sequence.

@@ -30,7 +30,7 @@ from body_models.atomic import save_npz, write_json
 from body_models.cameras import normalize_screen_coordinates
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17, JointSet
-from lifting.data import fill_missing_frames
+from lifting.data import fill_missing_joints
 from lifting.evaluate import predict_sequence
 
 __all__ = ["DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
@@ -55,12 +55,14 @@ class LiftResult:
             root-relative (joint 0, the pelvis, is zero), H36M-17 order.
         trajectory: (T, 3) float32 metres, the pelvis in the camera frame, or None without a
             trajectory model.
-        interpolated: (T,) bool, frames whose keypoints were missing and filled in time.
+        interpolated: (T,) bool, frames with at least one joint missing and filled in time.
+        empty: (T,) bool, frames with no keypoint at all (wholly interpolated).
     """
 
     joints: np.ndarray
     trajectory: np.ndarray | None
     interpolated: np.ndarray
+    empty: np.ndarray
 
 
 def _check_image_size(image_size: Sequence[float]) -> tuple[float, float]:
@@ -108,12 +110,12 @@ def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Se
         raise InputError(f"the lifter takes {model.num_joints_in} joints per frame, layout {layout!r} has "
                          f"{expected}; use weights trained on {layout} keypoints")
     width, height = _check_image_size(image_size)
-    present = np.isfinite(keypoints[..., :2]).all(axis=(1, 2))
+    present = np.isfinite(keypoints[..., :2]).all(axis=-1)  # (T, J)
     if keypoints.shape[2] == 3:
-        present &= (keypoints[..., 2] > 0).all(axis=1)
+        present &= keypoints[..., 2] > 0
     if not present.any():
         raise InputError(f"no frame of the {len(keypoints)}-frame sequence has keypoints (all NaN or confidence 0)")
-    filled, _ = fill_missing_frames(keypoints, present)
+    filled = fill_missing_joints(keypoints, present)
     features = model.in_features
     if features > filled.shape[2]:
         raise InputError(f"the lifter takes {features} values per joint (x, y, confidence) but the keypoints "
@@ -136,7 +138,8 @@ def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Se
             trajectory = predict_sequence(trajectory_model, inputs, flip=flip, **symmetry)[:, 0].astype(np.float32)
         finally:
             trajectory_model.train(was_training)
-    return LiftResult(joints=joints, trajectory=trajectory, interpolated=~present)
+    return LiftResult(joints=joints, trajectory=trajectory, interpolated=~present.all(axis=1),
+                      empty=~present.any(axis=1))
 
 
 def _layout_of(joint_names: np.ndarray, path: Path) -> str:
@@ -209,7 +212,7 @@ def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.Pat
             continue  # this track has no frame at all
         result = lift_keypoints(model, sequence, arrays["image_size"], layout=layout,
                                 trajectory_model=traj_model, flip=flip)
-        present = ~result.interpolated
+        present = ~result.empty & valid_in[:, person]  # frames where the person was seen
         joints[present, person] = result.joints[present]
         if result.trajectory is not None:
             root[present, person] = result.trajectory[present]

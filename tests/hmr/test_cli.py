@@ -20,6 +20,8 @@ def test_demo_runs_the_pipeline_and_scores_it(tmp_path, capsys):
     assert "mesh_pa_mpjpe_mm" in printed and "stand-in" in printed
     with np.load(out / "smpl.npz") as z:
         assert str(z["body_model"]) == "mannequin"
+    with np.load(out / "joints3d.npz") as z:  # dropped joints are filled in time, never whole frames lost
+        assert z["valid"].all() and np.isfinite(z["joints"]).all()
     run = json.loads((out / "run.json").read_text())
     assert run["command"] == "demo" and "scores_mm" in run and run["files"]
 

@@ -72,12 +72,13 @@ def test_missing_frames_are_interpolated_and_flagged():
     model = _model()
     keypoints = np.concatenate([_pixels(20), np.ones((20, 17, 1), np.float32)], axis=-1)
     gappy = keypoints.copy()
-    gappy[3, 4, 0] = np.nan  # one NaN joint makes the frame missing
-    gappy[7:9, :, 2] = 0.0  # confidence 0
+    gappy[3, 4, 0] = np.nan  # one NaN joint: only that joint is filled
+    gappy[7:9, :, 2] = 0.0  # confidence 0: whole frames are filled
     result = lift_keypoints(model, gappy, (640, 480))
     assert np.flatnonzero(result.interpolated).tolist() == [3, 7, 8]
+    assert np.flatnonzero(result.empty).tolist() == [7, 8]
     filled = keypoints.copy()
-    filled[3] = (keypoints[2] + keypoints[4]) / 2
+    filled[3, 4] = (keypoints[2, 4] + keypoints[4, 4]) / 2
     filled[7] = keypoints[6] + (keypoints[9] - keypoints[6]) / 3
     filled[8] = keypoints[6] + (keypoints[9] - keypoints[6]) * 2 / 3
     expected = lift_keypoints(model, filled[..., :2], (640, 480))
@@ -118,3 +119,15 @@ def test_demo_weights_lift_an_unseen_synthetic_clip(mannequin_smpl):
     target = camera[H36M_17.name][::2] - camera[H36M_17.name][::2, :1]
     assert mpjpe(result.joints, target) * MM_PER_M < 80
     assert pa_mpjpe(result.joints, target) * MM_PER_M < 60
+
+
+def test_a_joint_never_seen_takes_the_frame_mean():
+    from lifting.data import fill_missing_joints
+
+    keypoints = _pixels(6)
+    present = np.ones((6, 17), bool)
+    present[:, 3] = False
+    present[2, 5] = False
+    filled = fill_missing_joints(np.where(present[..., None], keypoints, np.nan), present)
+    np.testing.assert_allclose(filled[:, 3], np.delete(filled, 3, axis=1).mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(filled[2, 5], (keypoints[1, 5] + keypoints[3, 5]) / 2, rtol=1e-6)
