@@ -10,23 +10,17 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from lifting_helpers import randomise
 
 from body_models.errors import InputError, MissingFileError, UnsafeFileError
-from lifting import (TemporalModel, TemporalModelOptimized1f, load_pretrained, load_trajectory_model,
-                     save_checkpoint)
+from lifting import (
+    TemporalModel,
+    TemporalModelOptimized1f,
+    load_pretrained,
+    load_trajectory_model,
+    save_checkpoint,
+)
 from lifting.checkpoints import load_checkpoint
-
-
-def _randomise(model, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * (0.3 if "bn" in name else 0.2))
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm1d):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.3)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-    return model
 
 
 def _official_dict(model, traj=None):
@@ -38,14 +32,14 @@ def _official_dict(model, traj=None):
     loss = model(x).square().mean() + (traj(x).square().mean() if traj is not None else 0)
     loss.backward()
     optimizer.step()
-    _randomise(model)
+    randomise(model)
     return {
         "epoch": 80,
         "lr": 0.00098,
         "random_state": np.random.RandomState(1234),
         "optimizer": optimizer.state_dict(),
         "model_pos": model.state_dict(),
-        "model_traj": None if traj is None else _randomise(traj, 1).state_dict(),
+        "model_traj": None if traj is None else randomise(traj, 1).state_dict(),
         "random_state_semi": None if traj is None else np.random.RandomState(5678),
     }
 
@@ -144,7 +138,7 @@ def test_trajectory_model_and_module_prefix(tmp_path):
 
 
 def test_old_files_without_num_batches_tracked(tmp_path):
-    train = _randomise(TemporalModel(17, 2, 17, (3, 3), channels=8))
+    train = randomise(TemporalModel(17, 2, 17, (3, 3), channels=8))
     state = {k: v for k, v in train.state_dict().items() if not k.endswith("num_batches_tracked")}
     path = tmp_path / "torch040.bin"
     torch.save({"epoch": 1, "model_pos": state}, path)
@@ -166,8 +160,8 @@ def test_in_features_and_dense_inference(tmp_path):
 
 
 def test_project_checkpoint_round_trip(tmp_path):
-    model = _randomise(TemporalModelOptimized1f(17, 2, 17, (3, 3), causal=True, channels=8))
-    traj = _randomise(TemporalModel(17, 2, 1, (3, 3), causal=True, channels=8), 1)
+    model = randomise(TemporalModelOptimized1f(17, 2, 17, (3, 3), causal=True, channels=8))
+    traj = randomise(TemporalModel(17, 2, 1, (3, 3), causal=True, channels=8), 1)
     path = save_checkpoint(tmp_path / "run" / "lifter.pt", model, traj_model=traj,
                            extra={"epoch": 7, "note": "test"})
     assert sorted(p.name for p in path.parent.iterdir()) == ["lifter.pt"]  # no temporary left

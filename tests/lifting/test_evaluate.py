@@ -9,9 +9,7 @@ import pytest
 import torch
 
 from body_models.errors import InputError
-from lifting import TemporalModel
-from lifting import data
-from lifting import evaluate
+from lifting import TemporalModel, data, evaluate
 
 
 @pytest.fixture(autouse=True)

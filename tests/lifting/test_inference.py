@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from body_models.cameras import image_coordinates, normalize_screen_coordinates, project_to_2d, world_to_camera
+from body_models.cameras import (
+    image_coordinates,
+    normalize_screen_coordinates,
+    project_to_2d,
+    world_to_camera,
+)
 from body_models.errors import InputError
 from body_models.joints import COCO_17, H36M_17
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe

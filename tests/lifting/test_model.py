@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lifting_helpers import randomise
 
 from body_models.errors import InputError
 from lifting import LiftingConfig, TemporalModel, TemporalModelOptimized1f
@@ -23,19 +24,6 @@ EXPECTED_SMALL = (
 
 def _layout(model):
     return [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
-
-
-def _randomise(model, seed=0):
-    """Random weights and BatchNorm statistics, so eval-mode comparisons mean something."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * (0.3 if "bn" in name else 0.2))
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm1d):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.3)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-    return model
 
 
 @pytest.mark.parametrize("cls", [TemporalModel, TemporalModelOptimized1f])
@@ -99,7 +87,7 @@ def test_dense_kernels_and_no_dense_optimized():
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_optimized_equals_reference_in_eval(causal):
-    ref = _randomise(TemporalModel(5, 2, 4, (3, 3, 3), causal=causal, channels=16)).eval()
+    ref = randomise(TemporalModel(5, 2, 4, (3, 3, 3), causal=causal, channels=16)).eval()
     opt = TemporalModelOptimized1f(5, 2, 4, (3, 3, 3), causal=causal, channels=16)
     opt.load_state_dict(ref.state_dict())
     opt.eval()

@@ -10,7 +10,13 @@ from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17
 from lifting import load_pretrained, load_trajectory_model
 from lifting.synthetic import make_synthetic_h36m
-from lifting.train import ChunkedBatches, TrainConfig, _rank_batches, bn_momentum, train_lifter
+from lifting.train import (
+    ChunkedBatches,
+    TrainConfig,
+    _rank_batches,
+    bn_momentum,
+    train_lifter,
+)
 
 
 @pytest.fixture(scope="module")
