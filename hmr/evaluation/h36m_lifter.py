@@ -25,7 +25,7 @@ SOURCE = ("VideoPose3D's data/prepare_data_h36m.py (github.com/facebookresearch/
 
 
 def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, checkpoint: str | os.PathLike,
-                    device: str = "cpu", flip: bool = True, record=None) -> BenchmarkReport:
+                    device: str = "cpu", flip: bool = True, causal: bool = False, record=None) -> BenchmarkReport:
     """Evaluate a VideoPose3D checkpoint on Human3.6M and return the report.
 
     Args:
@@ -34,6 +34,8 @@ def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, chec
         checkpoint: an official ``.bin`` or a project lifter checkpoint.
         device: where the model runs.
         flip: test-time flip augmentation (VideoPose3D's default).
+        causal: the official checkpoint was trained causal (``run.py --causal``); its weights cannot
+            tell, so it must be said. A project checkpoint carries it; this must then agree.
         record: an ``hmr.provenance.RunRecord`` to hash the files into, or None.
 
     Raises:
@@ -47,7 +49,7 @@ def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, chec
     for path, what in ((data_3d, "data_3d_h36m.npz"), (data_2d, "data_2d_h36m_<source>.npz")):
         if not Path(path).is_file():
             raise MissingFileError(f"{path} not found; h36m-lifter needs {what} from {SOURCE}")
-    model = load_pretrained(checkpoint)
+    model = load_pretrained(checkpoint, causal=causal)
     if model.num_joints_out != len(H36M_17):
         raise InputError(f"{checkpoint} predicts {model.num_joints_out} joints but Human3.6M scores the "
                          f"{len(H36M_17)} H36M joints; use a Human3.6M model such as pretrained_h36m_cpn.bin")
@@ -63,5 +65,17 @@ def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, chec
                             joint_names=tuple(r.name for r in rows), bars_of="action")
     description = (f"Human3.6M (VideoPose3D): subjects {', '.join(results.subjects)}, receptive field "
                    f"{results.receptive_field} frames, flip {'on' if results.test_time_augmentation else 'off'}; "
+                   f"{'causal' if model.causal else 'centred'} window; "
                    "per action frame-weighted, Average = unweighted mean over actions")
-    return BenchmarkReport("h36m-lifter", description, METRICS, (variant,))
+    conditions = {"input_2d": _source_of(data_2d), "flip": "on" if results.test_time_augmentation else "off",
+                  "causal": "yes" if model.causal else "no", "receptive_field": str(results.receptive_field)}
+    return BenchmarkReport("h36m-lifter", description, METRICS, (variant,), body_model="none", conditions=conditions)
+
+
+def _source_of(data_2d: str | os.PathLike) -> str:
+    """The 2D detections' name: ``cpn_ft_h36m_dbb`` from ``data_2d_h36m_cpn_ft_h36m_dbb.npz``."""
+    name = Path(data_2d).name
+    prefix, suffix = "data_2d_h36m_", ".npz"
+    if name.startswith(prefix) and name.endswith(suffix):
+        return name[len(prefix):-len(suffix)]
+    return name

@@ -92,6 +92,9 @@ class Reference:
         values: metric name → published value (mm or %).
         sources: metric name → where the value is published (paper, table, README).
         unverified: metrics whose value could not be checked against the source.
+        conditions: how the published numbers were produced, in the keys a run reports
+            (``body_model``, ``input_2d``, ``flip``, ``causal``, ...); a run that differs in one of
+            them is flagged beside the numbers.
         notes: anything that differs between the published protocol and this one.
     """
 
@@ -101,7 +104,13 @@ class Reference:
     values: Mapping[str, float]
     sources: Mapping[str, str]
     unverified: tuple[str, ...] = ()
+    conditions: Mapping[str, str] = field(default_factory=dict)
     notes: str = ""
+
+    def differences(self, run_conditions: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+        """condition → (this run's value, the published one), for the keys both name and that differ."""
+        return {key: (run_conditions[key], value) for key, value in self.conditions.items()
+                if key in run_conditions and str(run_conditions[key]) != str(value)}
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,10 @@ class BenchmarkReport:
         metrics: metric names in column order.
         variants: one result per way of running the model.
         references: published numbers for this benchmark.
+        body_model: the body model the run used: ``"mannequin"``, the SMPL file or folder, or
+            ``"none"`` (the lifter scores joints without a body model). Written into every file.
+        conditions: how this run was made, in ``Reference.conditions``' keys (e.g.
+            ``{"flip": "on", "input_2d": "cpn_ft_h36m_dbb", "causal": "no", "body_model": "SMPL"}``).
     """
 
     benchmark: str
@@ -121,11 +134,27 @@ class BenchmarkReport:
     metrics: tuple[str, ...]
     variants: tuple[VariantResult, ...]
     references: tuple[Reference, ...] = ()
+    body_model: str = "none"
+    conditions: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def body_model_note(self) -> str:
+        """One line naming the body model, and saying that SMPL's published numbers do not compare
+        with the mannequin's."""
+        if self.body_model == "mannequin":
+            return ("body model: mannequin, the project's synthetic stand-in for SMPL; the published numbers "
+                    "are for SMPL and do not compare with these")
+        if self.body_model == "none":
+            return "body model: none (joints scored directly)"
+        return f"body model: {self.body_model}"
 
     def to_dict(self) -> dict:
         return {
             "benchmark": self.benchmark,
             "protocol": self.protocol,
+            "body_model": self.body_model,
+            "body_model_note": self.body_model_note,
+            "conditions": dict(self.conditions),
             "units": {m: ("%" if m in ("pck", "auc", "pa_pck", "pa_auc") else "mm") for m in self.metrics},
             "metrics": list(self.metrics),
             "variants": [{
@@ -137,7 +166,11 @@ class BenchmarkReport:
                 f"per_{v.bars_of}_mm": {k: [float(x) for x in vals] for k, vals in v.per_joint_mm.items()},
             } for v in self.variants],
             "references": [{"checkpoint": r.checkpoint, "variant": r.variant, "values": dict(r.values),
-                            "sources": dict(r.sources), "unverified": list(r.unverified), "notes": r.notes}
+                            "sources": dict(r.sources), "unverified": list(r.unverified),
+                            "conditions": dict(r.conditions),
+                            "differs_from_this_run": {k: {"this_run": a, "published": b}
+                                                      for k, (a, b) in r.differences(self.conditions).items()},
+                            "notes": r.notes}
                            for r in self.references],
         }
 
@@ -206,10 +239,18 @@ def _fmt(value: float, metric: str) -> str:
     return f"{value:.2f}" if metric in ("mpjve_mm",) else f"{value:.1f}"
 
 
+def _conditions_text(conditions: Mapping[str, str]) -> str:
+    return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in conditions.items())
+
+
 def format_table(report: BenchmarkReport) -> str:
-    """The per-group table of every variant, then the published numbers beside the overall row."""
+    """The per-group table of every variant, then the published numbers beside the overall row,
+    each with the reference's full name, its conditions and where this run differs from them."""
     head = f"{'group':<28} {'samples':>8} " + " ".join(f"{METRIC_LABELS.get(m, m):>9}" for m in report.metrics)
-    lines = [f"{report.benchmark}: {report.protocol}", "errors in mm, PCK and AUC in %"]
+    lines = [f"{report.benchmark}: {report.protocol}", report.body_model_note]
+    if report.conditions:
+        lines.append(f"this run: {_conditions_text(report.conditions)}")
+    lines.append("errors in mm, PCK and AUC in %")
     for variant in report.variants:
         lines += ["", f"[{variant.name}]", head, "-" * len(head)]
         for row in variant.rows + ("-", variant.overall) + variant.extra_rows:
@@ -222,7 +263,15 @@ def format_table(report: BenchmarkReport) -> str:
             if ref.variant != variant.name:
                 continue
             published = " ".join(f"{_fmt(ref.values[m], m) if m in ref.values else '':>9}" for m in report.metrics)
-            lines.append(f"{'published (' + ref.checkpoint + ')':<37.37} " + published)
+            lines.append(f"{'published':<37} " + published)
+            lines.append(f"    reference: {ref.checkpoint}")
+            if ref.conditions:
+                lines.append(f"    published with: {_conditions_text(ref.conditions)}")
+            differences = ref.differences(report.conditions)
+            if differences:
+                lines.append("    this run differs: " + ", ".join(
+                    f"{key.replace('_', ' ')} {ours} (published: {theirs})"
+                    for key, (ours, theirs) in differences.items()))
             for metric in report.metrics:
                 if metric in ref.values:
                     mark = " [unverified]" if metric in ref.unverified else ""
@@ -241,12 +290,12 @@ def save_report(report: BenchmarkReport, out_dir: str | os.PathLike) -> dict[str
                "table": write_text(out_dir / "table.txt", format_table(report) + "\n")}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("variant", "group", "samples") + report.metrics)
+    writer.writerow(("variant", "group", "samples") + report.metrics + ("body_model",))
     for variant in report.variants:
         for row in variant.rows + (variant.overall,) + variant.extra_rows:
             writer.writerow((variant.name, row.name, row.samples)
                             + tuple("" if math.isnan(row.values.get(m, math.nan)) else f"{row.values[m]:.6f}"
-                                    for m in report.metrics))
+                                    for m in report.metrics) + (report.body_model,))
     written["csv"] = write_text(out_dir / "results.csv", buffer.getvalue())
     for variant in report.variants:
         written.update(_figures(report, variant, out_dir))
@@ -254,17 +303,23 @@ def save_report(report: BenchmarkReport, out_dir: str | os.PathLike) -> dict[str
 
 
 def _reference_text(report: BenchmarkReport, variant: VariantResult) -> str:
-    lines = []
+    lines = [report.body_model_note]
     for ref in report.references:
         if ref.variant != variant.name:
             continue
+        differences = ref.differences(report.conditions)
+        if differences:
+            lines.append(f"{ref.checkpoint}: this run differs in " + ", ".join(
+                f"{key.replace('_', ' ')} {ours} (published: {theirs})" for key, (ours, theirs) in differences.items()))
         for metric, value in ref.values.items():
             mark = " (unverified)" if metric in ref.unverified else ""
             lines.append(f"published {METRIC_LABELS.get(metric, metric)} {_fmt(value, metric)}: "
                          f"{ref.sources.get(metric, '?')}{mark}")
     ours = ", ".join(f"{METRIC_LABELS.get(m, m)} {_fmt(variant.overall.values.get(m, math.nan), m)}"
                      for m in report.metrics if m in variant.overall.values)
-    return "\n".join([f"this run: {ours}"] + (lines or ["no published numbers for this variant"]))
+    if len(lines) == 1:
+        lines.append("no published numbers for this variant")
+    return "\n".join([f"this run: {ours}"] + lines)
 
 
 def _figures(report: BenchmarkReport, variant: VariantResult, out_dir: Path) -> dict[str, Path]:

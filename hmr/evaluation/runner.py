@@ -24,7 +24,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -473,7 +473,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                        mean_params: str | os.PathLike | None = None,
                        smplify_keypoints: str | os.PathLike | None = None, gmm: str | os.PathLike | None = None,
                        smplify_iters: int | None = None, batch_size: int = 32, device: str = "cpu",
-                       resume: bool = True, progress: bool = True, flip: bool = True,
+                       resume: bool = True, progress: bool = True, flip: bool = True, causal: bool = False,
                        references_dir: str | os.PathLike | None = None):
     """Evaluate a checkpoint on one benchmark and write the report into ``out_dir``.
 
@@ -500,6 +500,8 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
         resume: reuse finished per-sequence files in ``out_dir/sequences``.
         progress: tqdm progress bar.
         flip: h36m-lifter test-time flip augmentation.
+        causal: h36m-lifter: the official checkpoint was trained causal (its weights cannot tell;
+            a project checkpoint carries it, and this must then agree).
         references_dir: folder of published numbers (default: the repository's configs/benchmarks).
 
     Returns:
@@ -513,7 +515,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
         benchmark=benchmark, data=data, checkpoint=checkpoint, keypoints_2d=keypoints_2d, images=images,
         protocol=protocol, body_model=body_model, j_regressor_h36m=j_regressor_h36m, mean_params=mean_params,
         smplify_keypoints=smplify_keypoints, gmm=gmm, smplify_iters=smplify_iters, batch_size=batch_size,
-        device=device, resume=resume, flip=flip).items()}
+        device=device, resume=resume, flip=flip, causal=causal).items()}
     record = RunRecord("eval", arguments)
     with record.stage("evaluate"):
         if benchmark == "h36m-lifter":
@@ -523,13 +525,16 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                 raise InputError("h36m-lifter needs --keypoints-2d data_2d_h36m_<source>.npz next to the 3D file "
                                  "(VideoPose3D DATASETS.md)")
             result = evaluate_lifter(data_3d=data, data_2d=keypoints_2d, checkpoint=checkpoint, device=device,
-                                     flip=flip, record=record)
+                                     flip=flip, causal=causal, record=record)
         elif benchmark in ("h36m-mesh", "3dpw", "mpi-inf-3dhp"):
             result = _evaluate_mesh(benchmark, Path(data), out_dir, Path(checkpoint), record,
                                     images=images, protocol=protocol, body_model=body_model,
                                     j_regressor_h36m=j_regressor_h36m, mean_params=mean_params,
                                     smplify_keypoints=smplify_keypoints, gmm=gmm, smplify_iters=smplify_iters,
                                     batch_size=batch_size, device=device, resume=resume, progress=progress)
+            result = replace(result, body_model=str(body_model),
+                             conditions={**result.conditions,
+                                         "body_model": "mannequin" if str(body_model) == "mannequin" else "SMPL"})
         else:
             raise InputError(f"unknown benchmark {benchmark!r}; choose h36m-lifter, h36m-mesh, 3dpw or mpi-inf-3dhp")
     result = report_module.attach_references(result, report_module.load_references(benchmark, references_dir))

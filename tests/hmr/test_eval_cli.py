@@ -45,6 +45,15 @@ def test_mesh_benchmarks_end_to_end(tmp_path, main, spin_checkpoint, capsys):
     assert run["sequences"] == {"computed": ["downtown_walk_00_0"], "reused": []}
     printed = capsys.readouterr().out
     assert "PA-MPJPE" in printed and "59.2" in printed
+    # Every file names the body model; SMPL's published numbers are flagged as not comparable.
+    assert results["body_model"] == "mannequin" and "do not compare" in results["body_model_note"]
+    assert results["references"][0]["differs_from_this_run"] == {
+        "body_model": {"this_run": "mannequin", "published": "SMPL"}}
+    assert "reference: SPIN model_checkpoint.pt" in printed and "body model mannequin (published: SMPL)" in printed
+    table = (tmp_path / "o3dpw" / "table.txt").read_text()
+    assert "body model: mannequin" in table and "published with: body model SMPL" in table
+    assert all(line.endswith(",mannequin") for line in
+               (tmp_path / "o3dpw" / "results.csv").read_text().splitlines()[1:])
 
     # Resume: nothing is recomputed, the numbers are the same.
     assert main(["eval", "3dpw", str(pw3d["root"]), "--out", str(tmp_path / "o3dpw")] + common) == 0
@@ -60,7 +69,7 @@ def test_mesh_benchmarks_end_to_end(tmp_path, main, spin_checkpoint, capsys):
     results, _ = _outputs(tmp_path / "oh36m")
     assert results["benchmark"] == "h36m-mesh-p2" and results["references"][0]["values"] == {"pa_mpjpe_mm": 41.1}
     csv_lines = (tmp_path / "oh36m" / "results.csv").read_text().splitlines()
-    assert csv_lines[0] == "variant,group,samples,mpjpe_mm,pa_mpjpe_mm" and len(csv_lines) == 1 + 3
+    assert csv_lines[0] == "variant,group,samples,mpjpe_mm,pa_mpjpe_mm,body_model" and len(csv_lines) == 1 + 3
 
 
 def test_lifter_end_to_end(tmp_path, main):
@@ -77,6 +86,36 @@ def test_lifter_end_to_end(tmp_path, main):
     assert results["variants"][0]["rows"][0]["name"] == "Walking"
     assert results["references"][0]["values"] == {"mpjpe_mm": 46.8, "pa_mpjpe_mm": 36.5}
     assert (out / "per_action_lifter.png").is_file()
+    assert results["body_model"] == "none"
+    assert results["conditions"] == {"input_2d": "gt", "flip": "on", "causal": "no", "receptive_field": "3"}
+
+
+def test_lifter_report_says_where_the_run_differs_from_the_published_one(tmp_path, main, capsys):
+    """The full reference label and its conditions are printed, and --no-flip, another 2D input and a
+    causal model are each named against the published conditions."""
+    from lifting import load_pretrained
+    from lifting.evaluate import evaluate_h36m_files
+    from lifting.synthetic import make_synthetic_h36m
+
+    data = make_synthetic_h36m(tmp_path / "data", frames=10, subjects=("S9", "S11"), actions={"Walking": "walk"},
+                               takes=1)
+    checkpoint = synthetic.write_videopose3d_checkpoint(tmp_path / "causal.bin", filter_widths=(3, 3), channels=16)
+    out = tmp_path / "out"
+    assert main(["eval", "h36m-lifter", str(data["3d"]), "--keypoints-2d", str(data["2d"]), "--checkpoint",
+                 str(checkpoint), "--out", str(out), "--quiet", "--no-flip", "--causal"]) == 0
+    printed = capsys.readouterr().out
+    assert "reference: VideoPose3D pretrained_h36m_cpn.bin" in printed
+    assert "published with: input 2d cpn_ft_h36m_dbb, flip on, causal no, receptive field 243" in printed
+    assert ("this run differs: input 2d gt (published: cpn_ft_h36m_dbb), flip off (published: on), "
+            "causal yes (published: no), receptive field 9 (published: 243)") in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["conditions"]["causal"] == "yes"
+    # Scored as causal: the numbers are those of the causal model, not of the same weights centred.
+    causal = evaluate_h36m_files(load_pretrained(checkpoint, causal=True), data["3d"], data["2d"], flip=False)
+    centred = evaluate_h36m_files(load_pretrained(checkpoint), data["3d"], data["2d"], flip=False)
+    overall = results["variants"][0]["overall"]["mpjpe_mm"]
+    assert overall == pytest.approx(sum(a.mpjpe_mm for a in causal.actions) / len(causal.actions))
+    assert overall != pytest.approx(sum(a.mpjpe_mm for a in centred.actions) / len(centred.actions))
 
 
 @pytest.mark.parametrize("case", ["missing", "wrong_split", "joint_set"])
