@@ -63,7 +63,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--smplify-keypoints", type=Path,
                     help="2D keypoints npz (imgname, keypoints, joint_set): adds the 'with SMPLify' numbers")
     ev.add_argument("--gmm", type=Path, help="SMPLify pose prior gmm_08.pkl")
-    ev.add_argument("--smplify-iters", type=int, help="SMPLify Adam steps per stage (default: configs/smplify)")
+    ev.add_argument("--smplify-iters", type=int, help="SMPLify Adam steps per stage (default: SPIN's 100)")
     ev.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
     ev.add_argument("--no-resume", action="store_true", help="recompute sequences already in OUT/sequences")

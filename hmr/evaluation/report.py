@@ -5,7 +5,8 @@ A ``BenchmarkReport`` holds one ``VariantResult`` per way the model was run ("re
 the overall row that the official protocol reports, the error per joint and the error over time
 of each sequence. Errors are in millimetres, PCK and AUC in percent.
 
-Published numbers of the official checkpoints (``configs/benchmarks/*.yaml``) are printed beside
+Published numbers of the official checkpoints (``hmr/evaluation/published/*.yaml``, package data
+read with ``importlib.resources``, so an installed wheel has them) are printed beside
 the table and drawn into every figure, so a run can be compared with its reference at a glance.
 
     report = ...                       # from hmr.evaluation.runner.evaluate_benchmark
@@ -20,6 +21,7 @@ import io
 import math
 import os
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -27,9 +29,12 @@ import numpy as np
 
 from body_models.atomic import atomic_path, write_json, write_text
 from body_models.configs import config_from_yaml
+from body_models.errors import MissingFileError
 
-REFERENCES_DIR = Path(__file__).resolve().parents[2] / "configs" / "benchmarks"
-"""The repository's published-number presets (one YAML file per benchmark and checkpoint)."""
+REFERENCES_PACKAGE = "hmr.evaluation"
+REFERENCES_FOLDER = "published"
+"""Where the published-number files are: ``REFERENCES_FOLDER`` of the package ``REFERENCES_PACKAGE``
+(one YAML file per benchmark and checkpoint), shipped as package data."""
 
 METRIC_LABELS = {
     "mpjpe_mm": "MPJPE", "pa_mpjpe_mm": "PA-MPJPE", "n_mpjpe_mm": "N-MPJPE", "mpjve_mm": "MPJVE",
@@ -83,7 +88,7 @@ class VariantResult:
 
 @dataclass(frozen=True)
 class Reference:
-    """Published numbers of an official checkpoint on one benchmark (``configs/benchmarks/*.yaml``).
+    """Published numbers of an official checkpoint on one benchmark (``hmr/evaluation/published/*.yaml``).
 
     Attributes:
         benchmark: ``h36m-lifter``, ``h36m-mesh-p1``, ``h36m-mesh-p2``, ``3dpw`` or ``mpi-inf-3dhp``.
@@ -181,11 +186,22 @@ def _row_dict(row: Row) -> dict:
 
 
 def load_references(benchmark: str, references_dir: str | os.PathLike | None = None) -> tuple[Reference, ...]:
-    """Every ``Reference`` preset whose ``benchmark`` starts with ``benchmark`` (so ``h36m-mesh``
-    finds both protocols); none when the folder does not exist."""
-    folder = Path(references_dir) if references_dir is not None else REFERENCES_DIR
-    if not folder.is_dir():
-        return ()
+    """Every ``Reference`` whose ``benchmark`` starts with ``benchmark`` (so ``h36m-mesh`` finds both
+    protocols), from ``references_dir`` or, by default, the package's published numbers.
+
+    Raises:
+        MissingFileError: ``references_dir`` is given but is not a folder.
+    """
+    if references_dir is None:
+        with resources.as_file(resources.files(REFERENCES_PACKAGE) / REFERENCES_FOLDER) as folder:
+            return _references_in(Path(folder), benchmark)
+    if not Path(references_dir).is_dir():
+        raise MissingFileError(f"{references_dir}: no such folder of published numbers (*.yaml, the layout of "
+                               f"hmr/evaluation/{REFERENCES_FOLDER})")
+    return _references_in(Path(references_dir), benchmark)
+
+
+def _references_in(folder: Path, benchmark: str) -> tuple[Reference, ...]:
     found = []
     for path in sorted(folder.glob("*.yaml")):
         reference = config_from_yaml(Reference, path)

@@ -494,7 +494,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
         mean_params: SPIN's ``smpl_mean_params.npz`` for checkpoints without IEF buffers.
         smplify_keypoints: 2D keypoints file; when given, the "with SMPLify" numbers are added.
         gmm: SMPLify's ``gmm_08.pkl`` (the mannequin's prior with the mannequin).
-        smplify_iters: Adam steps per SMPLify stage (default: configs/smplify/default.yaml).
+        smplify_iters: Adam steps per SMPLify stage (default: SPIN's 100).
         batch_size: images (or nothing, for the lifter) per forward pass.
         device: torch device the model runs on (the CLI resolves "auto").
         resume: reuse finished per-sequence files in ``out_dir/sequences``.
@@ -502,7 +502,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
         flip: h36m-lifter test-time flip augmentation.
         causal: h36m-lifter: the official checkpoint was trained causal (its weights cannot tell;
             a project checkpoint carries it, and this must then agree).
-        references_dir: folder of published numbers (default: the repository's configs/benchmarks).
+        references_dir: folder of published numbers (default: the package's hmr/evaluation/published).
 
     Returns:
         The ``hmr.evaluation.report.BenchmarkReport``.
@@ -606,7 +606,7 @@ def _record_body_files(record, body_model, gender: str, j_regressor_h36m) -> Non
 
 
 def smplify_stage(neutral: SMPL, body_model, keypoints_path, gmm, iters) -> tuple[SmplifyStage, dict]:
-    """SMPLify on ``neutral`` with the preset of configs/smplify (``iters`` Adam steps per stage when
+    """SMPLify on ``neutral`` with SPIN's settings (``SMPLifyConfig()``, ``iters`` Adam steps per stage when
     given), the pose prior ``gmm`` (the mannequin's with the mannequin) and a keypoints file.
 
     Returns:
@@ -616,8 +616,7 @@ def smplify_stage(neutral: SMPL, body_model, keypoints_path, gmm, iters) -> tupl
     from hmr.smplify import SMPLify
     from hmr.smplify.fit import SMPLifyConfig
 
-    preset = Path(__file__).resolve().parents[2] / "configs" / "smplify" / "default.yaml"
-    config = SMPLifyConfig.from_yaml(preset) if preset.is_file() else SMPLifyConfig()
+    config = SMPLifyConfig()  # SPIN's settings; configs/smplify/default.yaml spells them out
     if iters is not None:
         config = SMPLifyConfig.from_dict({**config.to_dict(), "num_iters": int(iters)})
     if gmm is None:
