@@ -26,6 +26,7 @@ from body_models.cameras import image_coordinates, project_to_2d, world_to_camer
 from body_models.errors import InputError
 from body_models.joints import COCO_17, H36M_17
 from body_models.motion import generate_motion
+from body_models.motion_world import generate_world_motion
 from lifting.data import (H36M_FPS, LAYOUT_METADATA, Keypoints2DFile, TEST_SUBJECTS, TRAIN_SUBJECTS,
                           expand_17_to_32, h36m_cameras, save_h36m_2d, save_h36m_3d)
 
@@ -34,6 +35,12 @@ DEFAULT_ACTIONS: Mapping[str, str] = {
     "Waiting": "idle", "Directions": "turn", "Posing": "jumping_jack",
 }
 """Human3.6M action name → ``body_models.motion`` kind used to stand in for it."""
+
+WORLD_ACTIONS: Mapping[str, str] = {"World": "world"}
+"""One action whose takes are clips of the motion world (``body_models.motion_world``: many
+movements with transitions, wandering around the mannequin's pose prior)."""
+WORLD_ARENA_M = 1.0  # metres: world clips that travel turn back within about this of their start
+WORLD_PRIOR_SCALE = 0.25
 
 # SMPL's body frame is y up, z forward; Human3.6M's world frame is z up: (x, y, z) → (x, −z, y).
 BODY_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -56,7 +63,7 @@ def synthetic_joint_sets(kind: str, frames: int, seed: int, smpl=None,
     """One mannequin motion clip as several joint sets, all placed by the same rigid motion.
 
     Args:
-        kind: a ``body_models.motion`` kind.
+        kind: a ``body_models.motion`` kind, or "world" for a clip of the motion world.
         frames: T.
         seed: varies the motion, the heading and the start position.
         smpl: an ``SMPL`` layer with the H36M (and, for COCO-17, the extra) regressors.
@@ -71,7 +78,14 @@ def synthetic_joint_sets(kind: str, frames: int, seed: int, smpl=None,
     from body_models.smpl import load_smpl
 
     smpl = smpl or load_smpl("mannequin")
-    clip = generate_motion(kind, frames, fps=H36M_FPS, seed=seed)
+    if kind == "world":
+        from body_models.mannequin import gmm_prior_path
+        from body_models.priors import load_gmm
+
+        clip = generate_world_motion(frames, fps=H36M_FPS, seed=seed, prior=load_gmm(gmm_prior_path()),
+                                     prior_scale=WORLD_PRIOR_SCALE, arena_radius=WORLD_ARENA_M)
+    else:
+        clip = generate_motion(kind, frames, fps=H36M_FPS, seed=seed)
     with torch.no_grad():
         body = smpl(betas=torch.zeros(frames, smpl.num_betas), body_pose=torch.as_tensor(clip.body_pose),
                     global_orient=torch.as_tensor(clip.global_orient), transl=torch.as_tensor(clip.transl))
@@ -97,7 +111,8 @@ def make_synthetic_h36m(out_dir: str | os.PathLike, frames: int = 250,
         out_dir: output folder.
         frames: T per sequence (50 fps).
         subjects: subjects with published cameras (S1, S5–S9, S11).
-        actions: action name → motion kind; take k > 0 is named "<action> <k>", as in Human3.6M.
+        actions: action name → motion kind ("world": the motion world, ``WORLD_ACTIONS``);
+            take k > 0 is named "<action> <k>", as in Human3.6M.
         takes: sequences per action and subject.
         seed: the same arguments give the same files.
         smpl: an ``SMPL`` layer with the H36M regressor; the mannequin when None.
