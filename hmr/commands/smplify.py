@@ -13,7 +13,10 @@ from pathlib import Path
 
 def _fit(args: argparse.Namespace) -> int:
     from hmr.smplify.video import fit_keypoints_file
+    from hmr.standins import stand_in_lines
 
+    for line in stand_in_lines(body_model=args.body_model):
+        print(line)
     bars = []
 
     def progress(done: int, total: int) -> None:
@@ -30,7 +33,8 @@ def _fit(args: argparse.Namespace) -> int:
             image_size=tuple(args.image_size) if args.image_size else None,
             temporal_weight=args.temporal_weight, iterations=args.iterations, meshes=args.meshes,
             batch_size=args.batch_size, mean_params=args.mean_params,
-            j_regressor_extra=args.j_regressor_extra, progress=None if args.quiet else progress)
+            j_regressor_extra=args.j_regressor_extra, progress=None if args.quiet else progress,
+            betas="frame" if args.betas_per_frame else "track", shape_frames=args.shape_frames)
     finally:
         for bar in bars:
             bar.close()
@@ -79,6 +83,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--j-regressor-extra", type=Path, default=None,
                      help="J_regressor_extra.npy (COCO-17 keypoints with a real SMPL model need it)")
     fit.add_argument("--meshes", action="store_true", help="also write meshes/<track>/<frame>.obj")
+    fit.add_argument("--betas-per-frame", action="store_true",
+                     help="fit the body shape in every frame on its own (default: one shape per track, from a first "
+                          "pass on its frames with the best keypoints)")
+    fit.add_argument("--shape-frames", type=int, default=16,
+                     help="frames per track in the shape pass (default 16)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(func=_fit)
 

@@ -375,7 +375,7 @@ class SMPLify:
 
     def __call__(self, keypoints, global_orient: Tensor | None = None, body_pose: Tensor | None = None,
                  betas: Tensor | None = None, transl: Tensor | None = None, joint_set: str = "coco_17",
-                 focal_length=None, principal_point=None) -> SMPLifyResult:
+                 focal_length=None, principal_point=None, fix_betas: bool = False) -> SMPLifyResult:
         """Fit SMPL to 2D keypoints.
 
         Args:
@@ -391,6 +391,8 @@ class SMPLify:
             joint_set: the keypoints' joint set, e.g. ``"coco_17"`` or ``"openpose_25"``.
             focal_length: pixels, a number or (...,); the config's when None.
             principal_point: (2,) or (..., 2) pixels; the config's when None.
+            fix_betas: keep ``betas`` at their initial values (one shape already known, e.g. for
+                a whole track); only pose, orientation and camera are fitted.
 
         Returns:
             ``SMPLifyResult`` with the keypoints' leading dims.
@@ -498,8 +500,8 @@ class SMPLify:
 
             # Stage 2: body pose, betas and global orientation (camera fixed, as SPIN).
             pose.requires_grad_(True)
-            shape.requires_grad_(True)
-            params = [pose, shape, orient]
+            shape.requires_grad_(not fix_betas)
+            params = [pose, orient] if fix_betas else [pose, shape, orient]
             if cfg.fit_transl_in_stage2:
                 params.append(cam_t)
             else:

@@ -54,6 +54,8 @@ CROP_RESCALE = 1.2
 MIN_CROP_SIDE_PX = 8.0
 """Smallest crop side, pixels, so that a person with all keypoints on one spot stays finite."""
 FITTED_JOINT_SETS = ("coco_17", "openpose_25")
+SHAPE_FRAMES = 16
+"""Frames per track whose fits give the track's one shape (``fit_keypoints_file(betas="track")``)."""
 
 
 @dataclass
@@ -199,6 +201,29 @@ def _batches(kp: Keypoints2D, present: np.ndarray, batch_size: int, temporal: bo
             yield window, np.full(len(window), p)
 
 
+def _track_shapes(smplify: SMPLify, kp: Keypoints2D, keypoints: np.ndarray, present: np.ndarray, frames: int,
+                  crop_inputs, initial_rows, mean_betas: np.ndarray) -> np.ndarray:
+    """(P, num_betas) float32 one shape per person: the mean β of SMPLify fits on the ``frames``
+    frames of the track with the largest summed keypoint confidence; the mean shape for a
+    person with no attempted fit."""
+    shapes = np.tile(np.asarray(mean_betas, np.float32), (kp.num_people, 1))
+    confidence = np.where(np.isfinite(keypoints[..., 2]), np.clip(keypoints[..., 2], 0.0, None), 0.0).sum(-1)
+    for p in range(kp.num_people):
+        candidates = np.nonzero(present[:, p])[0]
+        if len(candidates) == 0:
+            continue
+        best = np.sort(candidates[np.argsort(-confidence[candidates, p], kind="stable")[:frames]])
+        people = np.full(len(best), p)
+        crop_kp, crop_focal, crop_center, _, _ = crop_inputs(best, people)
+        result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set, **initial_rows(best, people),
+                         focal_length=torch.from_numpy(crop_focal).float(),
+                         principal_point=torch.from_numpy(crop_center).float())
+        ok = result.attempted.numpy()
+        if ok.any():
+            shapes[p] = result.betas.numpy()[ok].mean(axis=0)
+    return shapes
+
+
 # ---------------------------------------------------------------------------------------------
 # The file-level fit
 
@@ -211,7 +236,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        config: SMPLifyConfig | None = None, mean_params: str | os.PathLike | None = None,
                        j_regressor_extra: str | os.PathLike | None = None,
                        initial: str | os.PathLike | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> FitSummary:
+                       progress: Callable[[int, int], None] | None = None,
+                       betas: str = "track", shape_frames: int = SHAPE_FRAMES) -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
 
     Args:
@@ -244,6 +270,11 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             full-image camera frame), e.g. the pipeline's HMR ``regressor.npz``; rows holding NaN
             start from the mean pose. None starts everyone from the mean pose.
         progress: called as ``progress(done, total)`` in person-frames after each batch.
+        betas: "track" (default): one shape per person for the whole file. A first pass fits
+            the ``shape_frames`` frames of each track with the most keypoint confidence, the
+            mean of their β becomes the track's shape, and every frame is then fitted with that
+            β held fixed. "frame": β fitted in every frame on its own (it may flicker).
+        shape_frames: frames per track in the first pass.
 
     Returns:
         ``FitSummary``. The ``smpl.npz`` holds, with T frames and P people (NaN rows where a
@@ -260,12 +291,16 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
     """
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size!r}")
+    if betas not in ("track", "frame"):
+        raise InputError(f"betas must be 'track' (one shape per person) or 'frame', got {betas!r}")
+    if int(shape_frames) < 1:
+        raise InputError(f"shape_frames must be at least 1, got {shape_frames!r}")
     out_dir = Path(out_dir)
     record = RunRecord("fit", {"keypoints": str(keypoints_path), "body_model": str(body_model), "gender": gender,
                                "prior": None if prior is None else str(prior), "focal_length": focal_length,
                                "image_size": None if image_size is None else list(image_size),
                                "temporal_weight": temporal_weight, "iterations": iterations, "meshes": meshes,
-                               "batch_size": batch_size})
+                               "batch_size": batch_size, "betas": betas, "shape_frames": shape_frames})
     with record.stage("load"):
         kp = _keypoints(keypoints_path, image_size)
         prior_path = _prior_path(prior, body_model)
@@ -304,36 +339,53 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
     mesh_dir = out_dir / "meshes" if meshes else None
     header = f"body model: {smpl.name}" + (" (synthetic stand-in, not SMPL)" if smpl.is_mannequin else "")
 
+    def crop_inputs(t_idx: np.ndarray, p_idx: np.ndarray):
+        """Keypoints, focal lengths and principal points in each person-frame's crop."""
+        box = boxes[t_idx, p_idx]  # (B, 4)
+        gap = ~present[t_idx, p_idx]  # frames inside a temporal window without the person
+        center = np.where(gap[:, None], image_center, 0.5 * (box[:, :2] + box[:, 2:]))
+        side = np.where(gap, float(SPIN_CROP_SIZE), box[:, 2] - box[:, 0])
+        k = SPIN_CROP_SIZE / side  # (B,) crop pixels per image pixel
+        crop_kp = keypoints[t_idx, p_idx].copy()  # (B, J, 3)
+        crop_kp[..., :2] = (crop_kp[..., :2] - center[:, None]) * k[:, None, None] + SPIN_CROP_SIZE / 2
+        crop_kp[gap] = np.nan
+        return crop_kp, focal * k, (image_center - center) * k[:, None] + SPIN_CROP_SIZE / 2, center, side
+
+    def initial_rows(t_idx: np.ndarray, p_idx: np.ndarray) -> dict[str, torch.Tensor]:
+        init = {}
+        if start_from is not None:
+            init = {name: torch.from_numpy(value[t_idx, p_idx]) for name, value in start_from.items()}
+            if not torch.isfinite(init["transl"]).all():
+                del init["transl"]  # estimated from the keypoints instead
+        return init
+
+    track_betas = None
+    if betas == "track":
+        with record.stage("shape"):
+            track_betas = _track_shapes(smplify, kp, keypoints, present, int(shape_frames), crop_inputs,
+                                        initial_rows, mean_params_to_axis_angle(_mean_params(mean_params))["betas"])
+
     total, done = int(present.sum()), 0
     temporal = cfg.temporal_weight > 0
     start_time = time.perf_counter()
     with record.stage("fit"):
         for t_idx, p_idx in _batches(kp, present, int(batch_size), temporal):
-            box = boxes[t_idx, p_idx]  # (B, 4)
-            gap = ~present[t_idx, p_idx]  # frames inside a temporal window without the person
-            center = np.where(gap[:, None], image_center, 0.5 * (box[:, :2] + box[:, 2:]))
-            side = np.where(gap, float(SPIN_CROP_SIZE), box[:, 2] - box[:, 0])
-            k = SPIN_CROP_SIZE / side  # (B,) crop pixels per image pixel
-            crop_kp = keypoints[t_idx, p_idx].copy()  # (B, J, 3)
-            crop_kp[..., :2] = (crop_kp[..., :2] - center[:, None]) * k[:, None, None] + SPIN_CROP_SIZE / 2
-            crop_kp[gap] = np.nan
-            crop_focal = focal * k
-            crop_center = (image_center - center) * k[:, None] + SPIN_CROP_SIZE / 2
-            init = {}
-            if start_from is not None:
-                init = {name: torch.from_numpy(value[t_idx, p_idx]) for name, value in start_from.items()}
-                if not torch.isfinite(init["transl"]).all():
-                    del init["transl"]  # estimated from the keypoints instead
-                if temporal:
-                    init = {name: value[None] for name, value in init.items()}
+            crop_kp, crop_focal, crop_center, center, side = crop_inputs(t_idx, p_idx)
+            init = initial_rows(t_idx, p_idx)
+            if track_betas is not None:
+                init["betas"] = torch.from_numpy(track_betas[p_idx])
+            if temporal:
+                init = {name: value[None] for name, value in init.items()}
             if temporal:  # one sequence: (1, W, ...)
                 result = smplify(torch.from_numpy(crop_kp[None]).float(), joint_set=kp.joint_set, **init,
                                  focal_length=torch.from_numpy(crop_focal[None]).float(),
-                                 principal_point=torch.from_numpy(crop_center[None]).float())
+                                 principal_point=torch.from_numpy(crop_center[None]).float(),
+                                 fix_betas=track_betas is not None)
             else:
                 result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set, **init,
                                  focal_length=torch.from_numpy(crop_focal).float(),
-                                 principal_point=torch.from_numpy(crop_center).float())
+                                 principal_point=torch.from_numpy(crop_center).float(),
+                                 fix_betas=track_betas is not None)
             ok = result.attempted.reshape(-1).numpy()
             rows = (t_idx[ok], p_idx[ok])
             for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
@@ -371,6 +423,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             fps=np.float64(kp.fps),
             body_model=np.array(smpl.name),
             keypoints_joint_set=np.array(kp.joint_set),
+            betas_per=np.array(betas),
         )
     record.save(out_dir / "run.json")
     return FitSummary(smpl_path=smpl_path, mesh_dir=mesh_dir, num_frames=t_all, num_people=p_all,

@@ -131,6 +131,23 @@ def test_fit_npz_writes_the_schema_meshes_and_flags(npz_fit, scene, mannequin_sm
     assert json.loads((out / "run.json").read_text())["command"] == "fit"
 
 
+def test_one_shape_per_track_by_default_and_per_frame_on_request(npz_fit, scene, tmp_path):
+    smpl, out = npz_fit
+    ok = smpl["valid"]
+    for p in range(P):
+        betas = smpl["betas"][ok[:, p], p]
+        assert np.abs(betas).max() > 0  # fitted, not the mean shape left alone
+        np.testing.assert_array_equal(betas, np.broadcast_to(betas[0], betas.shape))  # identical in every frame
+    assert str(smpl["betas_per"]) == "track"
+    assert json.loads((out / "run.json").read_text())["arguments"]["betas"] == "track"
+    path = save_keypoints2d(tmp_path / "keypoints2d.npz", _keypoints2d(scene["coco"]))
+    assert main(["fit", "--keypoints", str(path), "--out", str(tmp_path / "out"), "--iterations", ITERATIONS,
+                 "--betas-per-frame", "--quiet"]) == 0
+    per_frame = dict(np.load(tmp_path / "out" / "smpl.npz", allow_pickle=False))
+    assert str(per_frame["betas_per"]) == "frame"
+    assert np.abs(np.diff(per_frame["betas"][:, 0], axis=0)).max() > 1e-6  # frames differ
+
+
 def test_fit_coco_json_matches_the_npz_run(npz_fit, scene, tmp_path, capsys):
     path = save_coco_keypoints(tmp_path / "results.json", _keypoints2d(scene["coco"]))
     out = tmp_path / "out"
