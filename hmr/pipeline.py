@@ -33,6 +33,7 @@ from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, SMPL_24
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
+from hmr.input_checks import align_frame_indices, check_fps, check_image_size
 from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
 from hmr.provenance import RunRecord, file_sha256
 
@@ -63,6 +64,8 @@ class PipelineOptions:
         temporal_weight: SMPLify smoothness over frames (0: off).
         focal_length: full-image focal length, pixels (default: the image diagonal).
         image_size: (width, height) for keypoint files that do not record it.
+        frame_offset: added to a keypoints file's frame indices (COCO image ids) to give the
+            video's frame numbers.
         boxes: a person boxes file for the keypoints stage.
         flip: HRNet's and the lifter's flip test.
         device: "cpu", "cuda", ...
@@ -87,6 +90,7 @@ class PipelineOptions:
     temporal_weight: float = 0.0
     focal_length: float | None = None
     image_size: tuple[int, int] | None = None
+    frame_offset: int = 0
     boxes: Path | None = None
     flip: bool = True
     device: str = "cpu"
@@ -175,14 +179,24 @@ def is_keypoints_file(path: Path) -> bool:
 
 
 def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
-                    progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+                    progress: Callable[[int], None] | None = None, video=None) -> dict[str, Path]:
     """2D keypoints of every person and frame → ``keypoints2d.npz``.
 
     A video or image folder goes through HRNet (``hmr.keypoints_stage.run_keypoints``); a
-    keypoints file is read and written again in our schema.
+    keypoints file is read and written again in our schema. With ``video`` (the frames'
+    ``hmr.video.VideoInfo``) the file's image size, frame indices (shifted by
+    ``options.frame_offset``) and fps are checked against the video (``hmr.input_checks``).
     """
+    if video is not None:
+        check_image_size(video.path, (video.width, video.height), options.image_size)
     if is_keypoints_file(source):
-        kp = load_keypoints_file(source, image_size=options.image_size)
+        kp = load_keypoints_file(source, image_size=None if video is not None else options.image_size)
+        if video is not None:
+            kp.image_size = check_image_size(video.path, (video.width, video.height), options.image_size,
+                                             source, kp.image_size)
+            kp.frame_indices = align_frame_indices(kp.frame_indices, video.num_frames, source, video.path,
+                                                   options.frame_offset)
+            kp.fps = check_fps(kp.fps, video.fps, source, video.path)
         if kp.image_size == (0, 0):
             raise InputError(f"{source} does not record the image size; pass --image-size W H")
         # The lifter and the rest of the pipeline take COCO-17 (HRNet's output); OpenPose's
@@ -504,11 +518,13 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
 
     from hmr.video import probe_video
 
-    num_frames = probe_video(frames_source).num_frames if frames_source is not None else 0
+    info = probe_video(frames_source) if frames_source is not None else None
+    num_frames = info.num_frames if info is not None else 0
 
-    kp_out = run("keypoints", _options_for(options, "hrnet_weights", "boxes", "flip", "image_size", "precision"),
+    kp_out = run("keypoints", {**_options_for(options, "hrnet_weights", "boxes", "flip", "image_size", "precision",
+                                              "frame_offset"), "video": str(frames_source)},
                  [source, options.hrnet_weights, options.boxes],
-                 lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames)))
+                 lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info))
     keypoints_path = kp_out["keypoints2d"]
     kp = load_keypoints2d(keypoints_path)
 
