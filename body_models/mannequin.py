@@ -44,6 +44,7 @@ deterministically (same bytes each run), and cached under ``$HMR_CACHE_DIR`` (de
 from __future__ import annotations
 
 import io
+import logging
 import os
 import warnings
 import zipfile
@@ -58,10 +59,10 @@ from body_models import _mannequin_mesh as mm
 from body_models.atomic import write_bytes
 from body_models.errors import HMRError
 from body_models.joints import H36M_REGRESSOR_17, SMPL_24, SMPL_EXTRA_9, SMPL_LANDMARK_VERTICES
+from body_models.mannequin_prior import PRIOR_NUM_POSES, PRIOR_VERSION  # the prior's build lives there
 
+_log = logging.getLogger(__name__)
 GENERATOR_VERSION = "1"
-PRIOR_VERSION = "1"  # bump when body_models.motion or the prior fit changes
-PRIOR_NUM_POSES = 8000
 MODEL_NAME = "mannequin"
 N_VERTS = 6890
 N_FACES = 13776
@@ -826,6 +827,7 @@ def model_path(cache_dir: str | os.PathLike | None = None) -> Path:
     """
     path = _file("model", cache_dir)
     if _read_valid(path, _check_model) is None:
+        _log.info("building the mannequin body model (first use, about 10 s) into %s", path)
         write_bytes(path, _npz_bytes(build_mannequin()))
     return path
 
@@ -884,10 +886,12 @@ def gmm_prior_path(cache_dir: str | os.PathLike | None = None) -> Path:
 
     An 8-component full-covariance GMM over the 69 body-pose values, fitted
     (``priors.fit_gmm``) to ``PRIOR_NUM_POSES`` procedural poses (``motion.sample_poses``), the
-    way real users fit one to their mocap. Read it with ``priors.load_gmm``.
+    way real users fit one to their mocap. The fit ships precomputed
+    (``body_models.mannequin_prior``; ``hmr mannequin --build-prior`` rebuilds it), so first use
+    only writes it. Read it with ``priors.load_gmm``.
     """
-    from body_models.priors import fit_gmm, load_gmm, save_gmm
-    from body_models.motion import sample_poses
+    from body_models.mannequin_prior import build_prior, load_shipped_prior
+    from body_models.priors import load_gmm, save_gmm
 
     path = _file("prior", cache_dir)
     if path.exists():
@@ -896,7 +900,11 @@ def gmm_prior_path(cache_dir: str | os.PathLike | None = None) -> Path:
             return path
         except HMRError as err:
             warnings.warn(f"regenerating the damaged mannequin prior {path} ({err})", stacklevel=2)
-    save_gmm(path, fit_gmm(sample_poses(PRIOR_NUM_POSES, seed=0), n_components=8, seed=0))
+    gmm = load_shipped_prior()  # precomputed (body_models.mannequin_prior); fitted only without it
+    if gmm is None:
+        _log.info("fitting the mannequin's pose prior (first use, about a minute) into %s", path)
+        gmm = build_prior()
+    save_gmm(path, gmm)
     return path
 
 

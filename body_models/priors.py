@@ -116,26 +116,32 @@ class GMMPrior:
 
 
 def _log_gaussians(x: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.ndarray:
-    """(N, D), (K, D), (K, D, D) → (N, K) log N(x | μ_k, Σ_k), through Cholesky factors."""
+    """(N, D), (K, D), (K, D, D) → (N, K) log N(x | μ_k, Σ_k), through Cholesky factors.
+
+    All K whitenings are one (K·D, D) × (D, N) product: many small products run far slower
+    than one large one when the BLAS threads share busy cores."""
     n, d = x.shape
-    out = np.empty((n, len(means)))
-    for k, (mean, cov) in enumerate(zip(means, covars)):
-        chol = scipy.linalg.cholesky(cov, lower=True)
-        z = scipy.linalg.solve_triangular(chol, (x - mean).T, lower=True)  # (D, N) whitened
-        log_det = 2.0 * np.log(np.diag(chol)).sum()
-        out[:, k] = -0.5 * (d * np.log(2.0 * np.pi) + log_det + (z * z).sum(axis=0))
-    return out
+    chols = np.stack([scipy.linalg.cholesky(cov, lower=True) for cov in covars])  # (K, D, D)
+    whiten = np.stack([scipy.linalg.solve_triangular(c, np.eye(d), lower=True) for c in chols])  # L⁻¹
+    z = (whiten.reshape(-1, d) @ x.T).reshape(len(means), d, n)  # (K, D, N)
+    z -= np.einsum("kij,kj->ki", whiten, means)[:, :, None]  # L⁻¹ (x - μ)
+    log_det = 2.0 * np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)  # (K,)
+    return -0.5 * (d * np.log(2.0 * np.pi) + log_det[None] + np.einsum("kdn,kdn->nk", z, z))
 
 
 def _m_step(x: np.ndarray, resp: np.ndarray, reg_covar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights (K,), means (K, D) and regularised covariances (K, D, D) from responsibilities (N, K)."""
     n, d = x.shape
+    k = resp.shape[1]
     counts = resp.sum(axis=0) + 10.0 * np.finfo(np.float64).eps  # (K,), never zero
     means = resp.T @ x / counts[:, None]
-    covars = np.empty((len(counts), d, d))
-    for k in range(len(counts)):
-        diff = x - means[k]
-        covars[k] = (resp[:, k, None] * diff).T @ diff / counts[k] + reg_covar * np.eye(d)
+    # Σ_k = Σ_n r_nk (x_n - μ_k)(x_n - μ_k)ᵀ / c_k, for all k in one (K·D, N) × (N, D) product
+    # around the data mean (centred first, which keeps the float64 cancellation harmless).
+    centre = x.mean(axis=0)
+    xc, mc = x - centre, means - centre
+    weighted = (resp.T[:, :, None] * xc[None]).transpose(0, 2, 1).reshape(k * d, n)  # (K·D, N)
+    second = (weighted @ xc).reshape(k, d, d) / counts[:, None, None]  # E_k[xc xcᵀ]
+    covars = second - mc[:, :, None] * mc[:, None, :] + reg_covar * np.eye(d)
     return counts / n, means, covars
 
 
