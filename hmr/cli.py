@@ -62,6 +62,7 @@ def _pipeline_options(args: argparse.Namespace):
         j_regressor_extra=args.j_regressor_extra, smplify=not args.no_smplify,
         smplify_iterations=args.iterations, temporal_weight=args.temporal_weight,
         focal_length=args.focal_length, image_size=tuple(args.image_size) if args.image_size else None,
+        frame_offset=args.frame_offset,
         boxes=args.boxes, flip=not args.no_flip, device=_device(args.device), precision=args.precision,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side)
@@ -85,12 +86,23 @@ def _summary(out_dir: Path, outputs: dict, seconds: dict, cached: list, skipped:
         print(f"  skipped {stage}: {why}")
 
 
+def _print_stand_ins(options) -> None:
+    from hmr.standins import stand_in_lines
+
+    fits = options.smplify or options.hmr_weights is not None
+    for line in stand_in_lines(body_model=options.body_model if fits else None, lifter_weights=options.lifter_weights,
+                               regressor=(options.hmr_weights is not None) if options.smplify else None):
+        print(line)
+
+
 def _run(args: argparse.Namespace) -> int:
     from hmr.pipeline import run_pipeline
 
+    options = _pipeline_options(args)
+    _print_stand_ins(options)
     bars = _Bars(args.quiet)
     try:
-        result = run_pipeline(args.input, args.out, _pipeline_options(args), video=args.video, on_progress=bars)
+        result = run_pipeline(args.input, args.out, options, video=args.video, on_progress=bars)
     finally:
         bars.close()
     _summary(result.out_dir, result.outputs, result.seconds, result.cached, result.skipped)
@@ -114,6 +126,16 @@ def _demo(args: argparse.Namespace) -> int:
     print("scores against the ground truth (mm):")
     for name, value in demo.scores.items():
         print(f"  {name:>22}: {value}")
+    if demo.motion:
+        from hmr.demo import MOTION_BAR
+
+        print("does the lifter follow the motion (flexion range as % of the truth's, r over time, "
+              "MPJPE against a static mean pose):")
+        for name, value in demo.motion.items():
+            print(f"  {name:>22}: {value}")
+        met = all(demo.motion[k] >= v for k, v in MOTION_BAR.items())
+        print(f"  {'bar':>22}: {'met' if met else 'NOT met'} (knee range >= 70 %, knee r >= 0.8, "
+              "MPJPE >= 30 % under the static pose)")
     return 0
 
 
@@ -135,7 +157,10 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temporal-weight", type=float, default=0.0, help="SMPLify smoothness over frames (0: off)")
     p.add_argument("--focal-length", type=float, default=None, help="pixels (default: the image diagonal)")
     p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
-                   help="image size for keypoint files that do not record it")
+                   help="image size for keypoint files that do not record it (must match --video's frames)")
+    p.add_argument("--frame-offset", type=int, default=0,
+                   help="added to a keypoints file's frame numbers (COCO image_id) to give the video's frame "
+                        "indices, e.g. -1 when image_id 1 is the first frame (default 0)")
     p.add_argument("--boxes", type=Path, default=None, help="person boxes file (JSON or CSV)")
     p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
@@ -159,8 +184,17 @@ def _convert_model(args: argparse.Namespace) -> int:
 def _mannequin(args: argparse.Namespace) -> int:
     from body_models import mannequin
 
-    for path in mannequin.export_files(args.out):
-        print(path)
+    if not args.build_prior and args.out is None:
+        from body_models.errors import InputError
+
+        raise InputError("give --out DIR for the mannequin's files, or --build-prior to refit its pose prior")
+    if args.build_prior:
+        from body_models.mannequin_prior import save_shipped_prior
+
+        print(f"wrote {save_shipped_prior()}")
+    if args.out is not None:
+        for path in mannequin.export_files(args.out):
+            print(path)
     return 0
 
 
@@ -188,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.set_defaults(func=_convert_model)
 
     mq = sub.add_parser("mannequin", help="write the synthetic mannequin body model and its companion files")
-    mq.add_argument("--out", type=Path, required=True, help="output folder")
+    mq.add_argument("--out", type=Path, default=None, help="output folder")
+    mq.add_argument("--build-prior", action="store_true",
+                    help="refit the mannequin's pose prior and rewrite the precomputed copy shipped in body_models/data")
     mq.set_defaults(func=_mannequin)
 
     from hmr.commands import evaluate, keypoints, lifter, regressor, smplify, weights

@@ -9,10 +9,11 @@
    configured (``hmr weights``); otherwise stand-ins, said so in the summary:
    - no HRNet weights: the ground-truth 2D keypoints with pixel noise and dropped joints;
    - no VideoPose3D weights: the project's small lifter trained on synthetic mannequin data
-     (``lifting/weights/demo_27f_256c_coco.pt``);
+     (``lifting.DEMO_WEIGHTS``);
    - no HMR weights: SMPLify starts from the mean pose.
-4. Scores the 3D joints and the meshes against the ground truth (MPJPE, PA-MPJPE, PVE) and
-   writes ``scores.json``.
+4. Scores the 3D joints and the meshes against the ground truth (MPJPE, PA-MPJPE, PVE), and
+   whether the lifter follows the motion (knee and elbow flexion range and correlation with the
+   truth, MPJPE against a static mean pose), and writes ``scores.json``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from hmr.provenance import RunRecord
 from hmr.synthetic_clip import make_synthetic_clip
 from lifting import DEMO_WEIGHTS
 
-DEMO_LIFTER = DEMO_WEIGHTS  # lifting/weights/demo_27f_256c_coco.pt, installed with the package
+DEMO_LIFTER = DEMO_WEIGHTS  # lifting/weights/demo_*.pt, installed with the package
 KEYPOINT_NOISE_PX = 2.0
 KEYPOINT_DROPOUT = 0.05
 # The demo camera films like a Human3.6M camera: from 15 degrees above, 25 degrees to the side,
@@ -45,9 +46,32 @@ CAMERA = {"image_size": (640, 480), "focal_length": 736.0, "camera_distance": 5.
 @dataclass
 class DemoResult:
     pipeline: PipelineResult
-    scores: dict[str, float]
+    scores: dict[str, float]  # millimetres
     stages: dict[str, str]  # stage -> "learned: ..." or "stand-in: ..."
     outputs: dict[str, Path] = field(default_factory=dict)
+    motion: dict[str, float] = field(default_factory=dict)  # the lifter's motion following (motion_scores)
+
+
+def motion_scores(ground_truth: Path, joints3d: Path) -> dict[str, float]:
+    """Does the lifter follow the motion (``body_models.motion_metrics``)? Knee and elbow flexion
+    range as a percentage of the truth's and correlation r over time; MPJPE (mm) of a static pose
+    (the clip's mean true pose in every frame) and how much lower the lifter's MPJPE is, in %."""
+    from body_models.motion_metrics import motion_following
+
+    with np.load(ground_truth, allow_pickle=False) as z:
+        target = z["joints3d"][:, 0]
+    with np.load(joints3d, allow_pickle=False) as z:
+        pred, valid = z["joints"][:, 0], z["valid"][:, 0]
+    s = motion_following(np.where(valid[:, None, None], pred, np.nan), target)
+    scores = {"knee_range_pct": 100.0 * s["knee_range_ratio"], "knee_r": s["knee_correlation"],
+              "elbow_range_pct": 100.0 * s["elbow_range_ratio"], "elbow_r": s["elbow_correlation"],
+              "knee_range_true_deg": s["knee_range_true_deg"], "static_pose_mpjpe_mm": s["static_mpjpe_mm"],
+              "beats_static_by_pct": 100.0 * s["static_improvement"]}
+    return {k: round(float(v), 3) for k, v in scores.items()}
+
+
+MOTION_BAR = {"knee_range_pct": 70.0, "knee_r": 0.8, "beats_static_by_pct": 30.0}
+"""What a lifter that follows the motion reaches on the demo: minimums of ``motion_scores``."""
 
 
 def noisy_keypoints(ground_truth: Path, out_path: Path, noise_px: float = KEYPOINT_NOISE_PX,
@@ -150,11 +174,14 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
     result = run_pipeline(source, out_dir, options, video=video, on_progress=on_progress, record=record)
     with record.stage("score"):
         scores = score_outputs(clip.ground_truth, result.outputs, options.body_model)
-    scores_path = write_json(out_dir / "scores.json", {"scores_mm": scores, "stages": stages})
+        motion = motion_scores(clip.ground_truth, result.outputs["joints3d"]) if "joints3d" in result.outputs else {}
+    scores_path = write_json(out_dir / "scores.json", {"scores_mm": scores, "motion_following": motion,
+                                                       "stages": stages})
     record.data["scores_mm"] = scores
+    record.data["motion_following"] = motion
     record.data["stages"] = stages
     result.outputs["run"] = record.save(out_dir / "run.json")
     result.outputs["scores"] = scores_path
     result.outputs["clip"] = clip.video
     result.outputs["ground_truth"] = clip.ground_truth
-    return DemoResult(pipeline=result, scores=scores, stages=stages, outputs=result.outputs)
+    return DemoResult(pipeline=result, scores=scores, stages=stages, outputs=result.outputs, motion=motion)

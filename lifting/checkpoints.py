@@ -36,7 +36,7 @@ from body_models.errors import InputError
 from body_models.safe_torch import load_torch_file
 from lifting.model import LiftingConfig, TemporalModel, TemporalModelOptimized1f
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "OFFICIAL_WEIGHTS_SOURCE", "load_checkpoint",
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "OFFICIAL_WEIGHTS_SOURCE", "load_checkpoint", "training_info",
            "load_pretrained", "load_trajectory_model", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "hmr-video/lifter"
@@ -310,3 +310,27 @@ def save_checkpoint(path: str | os.PathLike, model: _Model, traj_model: _Model |
 
 def _cpu_state(model: torch.nn.Module) -> "OrderedDict[str, torch.Tensor]":
     return OrderedDict((k, v.detach().to("cpu").clone()) for k, v in model.state_dict().items())
+
+
+OFFICIAL_TRAINING_FPS = 50.0  # VideoPose3D's published models: Human3.6M at its native 50 fps
+
+
+def training_info(path: str | os.PathLike) -> dict[str, Any]:
+    """What a lifter file says about its training: ``fps`` (the input frame rate it was trained
+    at, None when unknown) and ``synthetic`` (trained on synthetic mannequin data only).
+
+    A project checkpoint records them in ``extra`` (``train_fps``, ``synthetic``) or gives the
+    fps through its recipe (Human3.6M's 50 fps / ``downsample``); official VideoPose3D files were
+    trained on Human3.6M at 50 fps.
+    """
+    from lifting.data import H36M_FPS
+
+    checkpoint = load_checkpoint(path)
+    extra = checkpoint.get("extra") if isinstance(checkpoint.get("extra"), Mapping) else {}
+    fps = extra.get("train_fps")
+    recipe = extra.get("train_config")
+    if fps is None and isinstance(recipe, Mapping):
+        fps = H36M_FPS / int(recipe.get("downsample", 1))
+    if fps is None and checkpoint["format"] == "official":
+        fps = OFFICIAL_TRAINING_FPS
+    return {"fps": None if fps is None else float(fps), "synthetic": bool(extra.get("synthetic", False))}

@@ -31,10 +31,15 @@ from body_models.atomic import write_json, write_text
 from body_models.errors import InputError
 from body_models.joints import H36M_17
 from body_models.metrics import MM_PER_M, mpjpe, mpjve, n_mpjpe, pa_mpjpe
+from body_models.motion_metrics import motion_following
 from lifting.data import TEST_SUBJECTS, h36m_camera_views, load_h36m_2d, load_h36m_3d, normalized_h36m_2d
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
 """Protocol #1, #2, #3 and the velocity error, in the order run.py prints them."""
+MOTION_METRICS = ("knee_range_pct", "knee_r", "elbow_range_pct", "elbow_r", "static_mpjpe_mm")
+"""Motion following (``body_models.motion_metrics``), per video, frame-weighted like the errors:
+predicted knee / elbow flexion range as % of the truth's, correlation over time with the truth,
+and the MPJPE of the video's mean true pose held still (a low MPJPE near it means little motion)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class ActionResult:
         pa_mpjpe_mm: Protocol #2 (Procrustes-aligned).
         n_mpjpe_mm: Protocol #3 (scale-aligned).
         mpjve_mm: mean per-joint velocity error, per frame.
+        knee_range_pct, knee_r, elbow_range_pct, elbow_r, static_mpjpe_mm: ``MOTION_METRICS``.
     """
 
     action: str
@@ -58,6 +64,11 @@ class ActionResult:
     pa_mpjpe_mm: float
     n_mpjpe_mm: float
     mpjve_mm: float
+    knee_range_pct: float = math.nan
+    knee_r: float = math.nan
+    elbow_range_pct: float = math.nan
+    elbow_r: float = math.nan
+    static_mpjpe_mm: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,15 @@ def _video_errors(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
                      n_mpjpe(prediction, target), velocity])
 
 
+def _video_motion(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(5,) ``MOTION_METRICS`` of one video (NaN where a flexion does not vary or T < 2)."""
+    if len(target) < 2:
+        return np.full(len(MOTION_METRICS), np.nan)
+    s = motion_following(prediction, target)
+    return np.array([100.0 * s["knee_range_ratio"], s["knee_correlation"], 100.0 * s["elbow_range_ratio"],
+                     s["elbow_correlation"], s["static_mpjpe_mm"]])
+
+
 def evaluate_h36m(model: torch.nn.Module,
                   keypoints_2d: Mapping[str, Mapping[str, Sequence[np.ndarray]]],
                   positions_3d: Mapping[str, Mapping[str, Sequence[np.ndarray]]],
@@ -188,6 +208,7 @@ def evaluate_h36m(model: torch.nn.Module,
             if actions is not None and not any(group.startswith(prefix) for prefix in actions):
                 continue
             weighted = np.zeros(4)
+            motion, motion_frames = np.zeros(len(MOTION_METRICS)), np.zeros(len(MOTION_METRICS))
             frames = videos = 0
             for subject, action in pairs:
                 if subject not in keypoints_2d or action not in keypoints_2d[subject]:
@@ -203,17 +224,28 @@ def evaluate_h36m(model: torch.nn.Module,
                     prediction = predict_sequence(model, view_2d, flip, keypoints_left, keypoints_right)
                     view_3d[:, 0] = 0  # root-relative target, root included in the mean
                     weighted += len(view_3d) * _video_errors(prediction, view_3d)
+                    follow = _video_motion(prediction, view_3d)
+                    known = np.isfinite(follow)
+                    motion[known] += len(view_3d) * follow[known]
+                    motion_frames[known] += len(view_3d)
                     frames += len(view_3d)
                     videos += 1
             errors = weighted / frames * MM_PER_M
-            rows.append(ActionResult(group, videos, frames, *(float(e) for e in errors)))
+            with np.errstate(invalid="ignore"):
+                following = motion / motion_frames  # NaN where no video had the value
+            rows.append(ActionResult(group, videos, frames, *(float(e) for e in errors),
+                                     *(float(v) for v in following)))
     finally:
         model.train(was_training)
     if not rows:
         raise InputError(f"no action of subjects {list(subjects)} matched {list(actions or [])}")
     means = np.mean([[getattr(row, name) for name in METRICS] for row in rows], axis=0)
+    following = [[getattr(row, name) for name in MOTION_METRICS] for row in rows]
+    with np.errstate(invalid="ignore"):
+        follow_means = [float(np.nanmean(col)) if np.isfinite(col).any() else math.nan
+                        for col in np.array(following, dtype=np.float64).T]
     average = ActionResult("Average", sum(r.videos for r in rows), sum(r.frames for r in rows),
-                           *(float(m) for m in means))
+                           *(float(m) for m in means), *follow_means)
     return EvaluationResults(tuple(rows), average, tuple(subjects), bool(flip), model.receptive_field())
 
 
@@ -269,8 +301,9 @@ def save_results(results: EvaluationResults, out_dir: str | os.PathLike) -> tupl
     json_path = write_json(out_dir / "results.json", results.to_dict())
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("action", "videos", "frames") + METRICS)
+    writer.writerow(("action", "videos", "frames") + METRICS + MOTION_METRICS)
     for row in results.actions + (results.average,):
-        writer.writerow((row.action, row.videos, row.frames) + tuple(f"{getattr(row, m):.6f}" for m in METRICS))
+        writer.writerow((row.action, row.videos, row.frames)
+                        + tuple(f"{getattr(row, m):.6f}" for m in METRICS + MOTION_METRICS))
     csv_path = write_text(out_dir / "results.csv", buffer.getvalue())
     return json_path, csv_path

@@ -17,6 +17,7 @@ the input of ``pretrained_h36m_detectron_coco.bin``) or ``h36m`` (H36M-17, the i
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -142,6 +143,26 @@ def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Se
                       empty=~present.any(axis=1))
 
 
+LIFTER_FPS_RATIO = 1.25  # input and training frame rates further apart than this get a warning
+
+
+def check_lifter_fps(training_fps: float | None, input_fps: float, weights: str | os.PathLike,
+                     keypoints: str | os.PathLike) -> bool:
+    """Warn (``logging``) when a lifter meets keypoints at a frame rate far from its training
+    rate: its receptive field then spans a different stretch of time. Returns whether the two
+    agree (True also when either is unknown)."""
+    if training_fps is None or not np.isfinite(input_fps) or input_fps <= 0:
+        return True
+    ratio = max(input_fps / training_fps, training_fps / input_fps)
+    if ratio <= LIFTER_FPS_RATIO:
+        return True
+    logging.getLogger(__name__).warning(
+        "the lifter %s was trained on %g fps input but %s is %g fps; its window of frames covers a different "
+        "time span (resample the keypoints to about %g fps or use weights trained near %g fps)",
+        Path(weights).name, training_fps, keypoints, input_fps, training_fps, input_fps)
+    return False
+
+
 def _layout_of(joint_names: np.ndarray, path: Path) -> str:
     names = tuple(str(n) for n in np.asarray(joint_names).reshape(-1))
     for layout, joint_set in LAYOUTS.items():
@@ -190,13 +211,15 @@ def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.Pat
     Returns:
         {"npz": path, "json": path}.
     """
-    from lifting.checkpoints import load_pretrained, load_trajectory_model
+    from lifting.checkpoints import load_pretrained, load_trajectory_model, training_info
 
     keypoints_path, out_dir = Path(keypoints_path), Path(out_dir)
     arrays = _read_keypoints2d(keypoints_path)
     layout = _layout_of(arrays["joint_names"], keypoints_path) if "joint_names" in arrays else "coco"
     model = load_pretrained(weights)
     traj_model = load_trajectory_model(weights) if trajectory else None
+    if "fps" in arrays:
+        check_lifter_fps(training_info(weights)["fps"], float(arrays["fps"]), weights, keypoints_path)
     keypoints = arrays["keypoints"].astype(np.float32)  # (T, P, J, 3)
     frames, people = keypoints.shape[:2]
     valid_in = arrays["valid"].astype(bool) if "valid" in arrays else np.ones((frames, people), bool)

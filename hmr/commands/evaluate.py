@@ -37,7 +37,7 @@ def _eval(args: argparse.Namespace) -> int:
         j_regressor_h36m=args.j_regressor_h36m, mean_params=args.mean_params,
         smplify_keypoints=args.smplify_keypoints, gmm=args.gmm, smplify_iters=args.smplify_iters,
         batch_size=args.batch_size, device=resolve_device(args.device), resume=not args.no_resume,
-        progress=not args.quiet, flip=not args.no_flip, causal=args.causal)
+        progress=not args.quiet, flip=not args.no_flip, causal=args.causal, downsample=args.downsample)
     print(format_table(report))
     print(f"wrote {args.out / 'results.json'}, results.csv, figures and run.json")
     return 0
@@ -71,5 +71,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--causal", action="store_true",
                     help="h36m-lifter: the official checkpoint was trained causal (run.py --causal); its weights "
                          "cannot tell. Project checkpoints carry it")
+    ev.add_argument("--downsample", type=int, default=1,
+                    help="h36m-lifter: keep every n-th frame, as run.py's --downsample (default 1; 2 for 25 fps lifters)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_eval)

@@ -42,8 +42,11 @@ def _train_lifter(args: argparse.Namespace) -> int:
 
 
 def _lift(args: argparse.Namespace) -> int:
+    from hmr.standins import stand_in_lines
     from lifting.inference import lift_keypoints_file
 
+    for line in stand_in_lines(lifter_weights=args.weights):
+        print(line)
     written = lift_keypoints_file(keypoints_path=args.keypoints, weights=args.weights, out_dir=args.out,
                                   flip=not args.no_flip, trajectory=not args.no_trajectory)
     for role, path in written.items():
@@ -52,12 +55,34 @@ def _lift(args: argparse.Namespace) -> int:
 
 
 def _make_synthetic(args: argparse.Namespace) -> int:
-    from lifting.synthetic import make_synthetic_h36m
+    from lifting.synthetic import DEFAULT_ACTIONS, WORLD_ACTIONS, make_synthetic_h36m
 
+    actions = WORLD_ACTIONS if args.motion == "world" else DEFAULT_ACTIONS
     written = make_synthetic_h36m(out_dir=args.out, frames=args.frames, subjects=tuple(args.subjects.split(",")),
-                                  takes=args.takes, seed=args.seed, keypoints=args.keypoints)
+                                  actions=actions, takes=args.takes, seed=args.seed, keypoints=args.keypoints)
     for role, path in written.items():
         print(f"{role}: {path}")
+    return 0
+
+
+def _motion_coverage(args: argparse.Namespace) -> int:
+    from body_models.mannequin import gmm_prior_path
+    from body_models.motion import sample_poses
+    from body_models.motion_coverage import coverage, format_coverage
+    from body_models.motion_world import sample_world_poses
+    from body_models.priors import load_gmm
+
+    prior = load_gmm(args.prior if args.prior is not None else gmm_prior_path())
+    from lifting.synthetic import WORLD_PRIOR_SCALE
+
+    sets = {"world": lambda: sample_world_poses(args.poses, seed=args.seed, prior=load_gmm(gmm_prior_path()),
+                                                prior_scale=WORLD_PRIOR_SCALE),
+            "actions": lambda: sample_poses(args.poses, seed=args.seed)}
+    print(f"coverage of the pose prior {args.prior or 'of the mannequin (fitted to the actions)'}")
+    for name in ("world", "actions") if args.motion == "both" else (args.motion,):
+        report = coverage(sets[name](), prior, radius=args.radius, seed=args.seed)
+        print(f"-- {name} --" if args.motion == "both" else "")
+        print(format_coverage(report, name))
     return 0
 
 
@@ -93,4 +118,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     synth.add_argument("--keypoints", choices=("gt", "coco"), default="gt",
                        help="2D joints seen by the cameras: gt (H36M-17) or coco (COCO-17) (default: gt)")
+    synth.add_argument("--motion", choices=("actions", "world"), default="actions",
+                       help="actions: one procedural motion per H36M action (body_models.motion); world: clips "
+                            "of the motion world, many movements with transitions (body_models.motion_world), "
+                            "as the action 'World' (default: actions)")
     synth.set_defaults(func=_make_synthetic)
+
+    cov = sub.add_parser("motion-coverage",
+                         help="how much of a pose prior the motion world (and the per-action motions) visit")
+    cov.add_argument("--prior", type=Path, default=None,
+                     help="gmm_08.pkl-layout prior (default: the mannequin's, which was fitted to the actions)")
+    cov.add_argument("--motion", choices=("world", "actions", "both"), default="both", help="which poses (default both)")
+    cov.add_argument("--poses", type=int, default=4000, help="poses drawn from each (default 4000)")
+    cov.add_argument("--radius", type=float, default=0.15,
+                     help="radians, RMS over the 69 pose values, within which a prior sample is visited (default 0.15)")
+    cov.add_argument("--seed", type=int, default=1, help="seed of the poses and the prior samples (default 1)")
+    cov.set_defaults(func=_motion_coverage)

@@ -7,7 +7,8 @@ vision.imar.ro/human3.6m, academic licence), and a checkpoint such as ``pretrain
 
 Protocol (VideoPose3D ``run.py``, FORMATS §2.12): S9 and S11, whole videos, joint 0 of the
 target set to zero, test-time flip; per action group frame-weighted, reported as the unweighted
-mean over the 15 groups.
+mean over the 15 groups. Beside the errors, whether the lifter follows the motion: knee and elbow
+flexion range (% of the truth's) and correlation over time, and the MPJPE of a static mean pose.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from body_models.errors import InputError, MissingFileError
 from body_models.joints import H36M_17
 from hmr.evaluation.report import BenchmarkReport, Row, VariantResult
 
-METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
+METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "knee_range_pct", "knee_r", "elbow_range_pct",
+           "elbow_r", "static_mpjpe_mm")
+"""Protocols #1–#3, MPJVE, then the motion-following columns (``lifting.evaluate.MOTION_METRICS``)."""
 SOURCE = ("VideoPose3D's data/prepare_data_h36m.py (github.com/facebookresearch/VideoPose3D, DATASETS.md) from "
           "Human3.6M (vision.imar.ro/human3.6m, academic licence after registration)")
 
 
 def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, checkpoint: str | os.PathLike,
-                    device: str = "cpu", flip: bool = True, causal: bool = False, record=None) -> BenchmarkReport:
+                    device: str = "cpu", flip: bool = True, causal: bool = False, record=None,
+                    downsample: int = 1) -> BenchmarkReport:
     """Evaluate a VideoPose3D checkpoint on Human3.6M and return the report.
 
     Args:
@@ -37,6 +41,7 @@ def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, chec
         causal: the official checkpoint was trained causal (``run.py --causal``); its weights cannot
             tell, so it must be said. A project checkpoint carries it; this must then agree.
         record: an ``hmr.provenance.RunRecord`` to hash the files into, or None.
+        downsample: keep every n-th frame (VideoPose3D's ``--downsample``).
 
     Raises:
         MissingFileError: a file is missing (the message says where it is published).
@@ -57,14 +62,15 @@ def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, chec
         record.add_file("checkpoint", checkpoint)
         record.add_file("data_3d", data_3d)
         record.add_file("data_2d", data_2d)
-    results = evaluate_h36m_files(model.to(device), data_3d, data_2d, flip=flip)
+    results = evaluate_h36m_files(model.to(device), data_3d, data_2d, flip=flip, downsample=downsample)
     rows = tuple(Row(r.action, r.frames, {m: getattr(r, m) for m in METRICS}) for r in results.actions)
     overall = Row("Average", results.average.frames, {m: getattr(results.average, m) for m in METRICS})
     variant = VariantResult("lifter", rows, overall, per_joint_mm={m: [row.values[m] for row in rows]
                                                                    for m in ("mpjpe_mm", "pa_mpjpe_mm")},
                             joint_names=tuple(r.name for r in rows), bars_of="action")
     description = (f"Human3.6M (VideoPose3D): subjects {', '.join(results.subjects)}, receptive field "
-                   f"{results.receptive_field} frames, flip {'on' if results.test_time_augmentation else 'off'}; "
+                   f"{results.receptive_field} frames, flip {'on' if results.test_time_augmentation else 'off'}"
+                   + (f", every {downsample}th frame" if downsample > 1 else "") + "; "
                    f"{'causal' if model.causal else 'centred'} window; "
                    "per action frame-weighted, Average = unweighted mean over actions")
     conditions = {"input_2d": _source_of(data_2d), "flip": "on" if results.test_time_augmentation else "off",

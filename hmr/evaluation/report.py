@@ -39,6 +39,8 @@ REFERENCES_FOLDER = "published"
 METRIC_LABELS = {
     "mpjpe_mm": "MPJPE", "pa_mpjpe_mm": "PA-MPJPE", "n_mpjpe_mm": "N-MPJPE", "mpjve_mm": "MPJVE",
     "pve_mm": "PVE", "accel_mm": "Accel", "pck": "PCK@150", "auc": "AUC", "pa_pck": "PA-PCK", "pa_auc": "PA-AUC",
+    "knee_range_pct": "knee %", "knee_r": "knee r", "elbow_range_pct": "elbow %", "elbow_r": "elbow r",
+    "static_mpjpe_mm": "static",
 }
 """Column titles; the keys are the metric names used in results.json and the CSV."""
 
@@ -252,7 +254,7 @@ def variant_result(name: str, groups: Mapping[str, Sequence], metric_fn: Callabl
 def _fmt(value: float, metric: str) -> str:
     if value is None or math.isnan(value):
         return "-"
-    return f"{value:.2f}" if metric in ("mpjve_mm",) else f"{value:.1f}"
+    return f"{value:.2f}" if metric in ("mpjve_mm",) or metric.endswith("_r") else f"{value:.1f}"
 
 
 def _conditions_text(conditions: Mapping[str, str]) -> str:
@@ -266,7 +268,9 @@ def format_table(report: BenchmarkReport) -> str:
     lines = [f"{report.benchmark}: {report.protocol}", report.body_model_note]
     if report.conditions:
         lines.append(f"this run: {_conditions_text(report.conditions)}")
-    lines.append("errors in mm, PCK and AUC in %")
+    lines.append("errors in mm, PCK and AUC in %"
+                 + ("; knee/elbow % = predicted flexion range over the truth's, r = correlation over time, "
+                    "static = MPJPE of the mean true pose held still" if "knee_r" in report.metrics else ""))
     for variant in report.variants:
         lines += ["", f"[{variant.name}]", head, "-" * len(head)]
         for row in variant.rows + ("-", variant.overall) + variant.extra_rows:

@@ -474,6 +474,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                        smplify_keypoints: str | os.PathLike | None = None, gmm: str | os.PathLike | None = None,
                        smplify_iters: int | None = None, batch_size: int = 32, device: str = "cpu",
                        resume: bool = True, progress: bool = True, flip: bool = True, causal: bool = False,
+                       downsample: int = 1,
                        references_dir: str | os.PathLike | None = None):
     """Evaluate a checkpoint on one benchmark and write the report into ``out_dir``.
 
@@ -502,6 +503,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
         flip: h36m-lifter test-time flip augmentation.
         causal: h36m-lifter: the official checkpoint was trained causal (its weights cannot tell;
             a project checkpoint carries it, and this must then agree).
+        downsample: h36m-lifter: keep every n-th frame (2: 25 fps, the demo lifter's training rate).
         references_dir: folder of published numbers (default: the package's hmr/evaluation/published).
 
     Returns:
@@ -515,7 +517,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
         benchmark=benchmark, data=data, checkpoint=checkpoint, keypoints_2d=keypoints_2d, images=images,
         protocol=protocol, body_model=body_model, j_regressor_h36m=j_regressor_h36m, mean_params=mean_params,
         smplify_keypoints=smplify_keypoints, gmm=gmm, smplify_iters=smplify_iters, batch_size=batch_size,
-        device=device, resume=resume, flip=flip, causal=causal).items()}
+        device=device, resume=resume, flip=flip, causal=causal, downsample=downsample).items()}
     record = RunRecord("eval", arguments)
     with record.stage("evaluate"):
         if benchmark == "h36m-lifter":
@@ -525,7 +527,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                 raise InputError("h36m-lifter needs --keypoints-2d data_2d_h36m_<source>.npz next to the 3D file "
                                  "(VideoPose3D DATASETS.md)")
             result = evaluate_lifter(data_3d=data, data_2d=keypoints_2d, checkpoint=checkpoint, device=device,
-                                     flip=flip, causal=causal, record=record)
+                                     flip=flip, causal=causal, record=record, downsample=downsample)
         elif benchmark in ("h36m-mesh", "3dpw", "mpi-inf-3dhp"):
             result = _evaluate_mesh(benchmark, Path(data), out_dir, Path(checkpoint), record,
                                     images=images, protocol=protocol, body_model=body_model,

@@ -18,6 +18,10 @@ def test_demo_runs_the_pipeline_and_scores_it(tmp_path, capsys):
         assert np.isfinite(scores["scores_mm"][key]) and scores["scores_mm"][key] > 0
     assert scores["stages"]["keypoints"].startswith("stand-in") and "stand-in" in scores["stages"]["regress"]
     assert "mesh_pa_mpjpe_mm" in printed and "stand-in" in printed
+    motion = scores["motion_following"]
+    for key in ("knee_range_pct", "knee_r", "elbow_range_pct", "static_pose_mpjpe_mm", "beats_static_by_pct"):
+        assert key in motion and np.isfinite(motion[key]), key
+    assert motion["static_pose_mpjpe_mm"] > 0 and "beats_static_by_pct" in printed
     with np.load(out / "smpl.npz") as z:
         assert str(z["body_model"]) == "mannequin"
     with np.load(out / "joints3d.npz") as z:  # dropped joints are filled in time, never whole frames lost

@@ -3,6 +3,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 import hmr.cli
@@ -85,6 +86,11 @@ def test_lifter_end_to_end(tmp_path, main):
     results = json.loads((out / "results.json").read_text())
     assert results["variants"][0]["rows"][0]["name"] == "Walking"
     assert results["references"][0]["values"] == {"mpjpe_mm": 46.8, "pa_mpjpe_mm": 36.5}
+    header = (out / "results.csv").read_text().splitlines()[0].split(",")
+    assert header[-5:] == ["knee_range_pct", "knee_r", "elbow_range_pct", "elbow_r", "static_mpjpe_mm"]
+    walking = results["variants"][0]["rows"][0]
+    assert walking["static_mpjpe_mm"] > 0 and np.isfinite(walking["knee_range_pct"])
+    assert "knee r" in (out / "table.txt").read_text()
     assert (out / "per_action_lifter.png").is_file()
     assert results["body_model"] == "none"
     assert results["conditions"] == {"input_2d": "gt", "flip": "on", "causal": "no", "receptive_field": "3"}
