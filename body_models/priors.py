@@ -138,7 +138,8 @@ def _m_step(x: np.ndarray, resp: np.ndarray, reg_covar: float) -> tuple[np.ndarr
     # Σ_k = Σ_n r_nk (x_n - μ_k)(x_n - μ_k)ᵀ / c_k, for all k in one (K·D, N) × (N, D) product
     # around the data mean (centred first, which keeps the float64 cancellation harmless).
     centre = x.mean(axis=0)
-    xc, mc = x - centre, means - centre
+    xc = x - centre
+    mc = resp.T @ xc / counts[:, None]  # (K, D) the means, centred (0 for an empty component)
     weighted = (resp.T[:, :, None] * xc[None]).transpose(0, 2, 1).reshape(k * d, n)  # (K·D, N)
     second = (weighted @ xc).reshape(k, d, d) / counts[:, None, None]  # E_k[xc xcᵀ]
     covars = second - mc[:, :, None] * mc[:, None, :] + reg_covar * np.eye(d)
