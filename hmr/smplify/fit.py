@@ -86,6 +86,9 @@ class SMPLifyConfig:
         loss_threshold: a fit is valid (``SMPLifyResult.valid_fit``) when its reprojection loss
             (mean over the keypoint set's joints of conf² · Σ_xy ρ, pixels²) is below this
             (SPIN's ``--smplify_threshold``, in its 224-pixel crop pixels).
+        joints_only: inside the optimisation, compute only the joints the loss reads
+            (``body_models.joints_only``: skinning of the few vertices the keypoint regressors
+            use) instead of the full mesh; equal to rounding. The returned mesh is always full.
     """
 
     num_iters: int = 100
@@ -103,6 +106,7 @@ class SMPLifyConfig:
     fit_transl_in_stage2: bool = False
     max_abs_beta: float | None = 3.0
     loss_threshold: float = 100.0
+    joints_only: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ignore_joints", tuple(self.ignore_joints))
@@ -323,6 +327,13 @@ def _as_axis_angle(value: Tensor, joints: int, name: str, lead: tuple[int, ...])
                      f"{(*lead, joints, 3, 3)} (rotation matrices); got {tuple(value.shape)}")
 
 
+@dataclass
+class _Joints:
+    """The part of an ``SMPLOutput`` the optimisation reads: (N, 24, 3) SMPL joints."""
+
+    joints: Tensor
+
+
 class SMPLify:
     """Batched SMPLify (SPIN's two-stage fit) on any device the body model is on.
 
@@ -365,6 +376,11 @@ class SMPLify:
     # -- helpers ------------------------------------------------------------------------------
 
     def _model_keypoints(self, global_orient, body_pose, betas, transl, joint_set: str):
+        if self.config.joints_only:
+            from body_models.joints_only import joints_only_for
+
+            kp, joints = joints_only_for(self.body_model, joint_set)(betas, body_pose, global_orient, transl)
+            return _Joints(joints), kp
         out = self.body_model(betas=betas, body_pose=body_pose, global_orient=global_orient, transl=transl)
         return out, out.joint_set(joint_set)
 
