@@ -164,7 +164,7 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--boxes", type=Path, default=None, help="person boxes file (JSON or CSV)")
     p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last")
     p.add_argument("--batch-size", type=int, default=16, help="crops per network call")
     p.add_argument("--no-meshes", action="store_true", help="skip the OBJ files")
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")

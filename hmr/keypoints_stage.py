@@ -27,6 +27,7 @@ from hmr.boxes import (Detections, IoUTracker, KeypointBoxTracker, load_boxes_fi
 from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, save_keypoints2d, save_vp3d_custom
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
+from hmr.fastpath import inference_copy
 from hmr.imagenet import normalize_images
 from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
 from hmr.video import iter_frames, probe_video
@@ -89,6 +90,8 @@ class _Network:
         self.model = model.to(device)
         self.device = torch.device(device)
         self.bf16 = precision == "bf16"
+        # The fast path: BatchNorm folded, channels_last, bf16 autocast; fp32 runs the model as loaded.
+        self.net = inference_copy(self.model) if self.bf16 else self.model
         self.flip = flip
         self.refine = refine
         self.batch_size = batch_size
@@ -100,7 +103,7 @@ class _Network:
         for start in range(0, len(images), self.batch_size):
             stop = start + self.batch_size
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                heatmaps = predict_heatmaps(self.model, normalize_images(images[start:stop], self.device),
+                heatmaps = predict_heatmaps(self.net, normalize_images(images[start:stop], self.device),
                                             flip=self.flip)
             out.append(decode_heatmaps(heatmaps, center[start:stop], scale[start:stop],
                                        refine=self.refine, dark_kernel=self.kernel))
@@ -220,7 +223,8 @@ def run_keypoints(
         smooth: One-Euro settings to smooth the keypoints in time; None leaves them raw.
         batch_size: person crops per network call.
         device: where the network runs ("cpu", "cuda", ...); the caller chooses.
-        precision: "fp32", or "bf16" for bfloat16 autocast of the network (decoding stays fp32).
+        precision: "fp32" (the network as loaded: exact), or "bf16" for bfloat16 autocast of a
+            copy with BatchNorm folded and channels_last (decoding stays fp32).
         progress: called with the number of frames just finished.
         fps: frame rate of an image folder (videos carry their own).
         min_score: detector boxes below this score are dropped.

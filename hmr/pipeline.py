@@ -69,7 +69,9 @@ class PipelineOptions:
         boxes: a person boxes file for the keypoints stage.
         flip: HRNet's and the lifter's flip test.
         device: "cpu", "cuda", ...
-        precision: "fp32" or "bf16" (autocast for the networks).
+        precision: "fp32" (the exact official outputs), "bf16" (autocast for the networks, with
+            BatchNorm folded and channels_last) or "auto" (bf16 where the hardware has it,
+            ``hmr.fastpath.resolve_precision``).
         batch_size: crops per network call.
         meshes: write OBJ files.
         overlay: write overlay.mp4 (needs the video).
@@ -222,7 +224,8 @@ def stage_lift(keypoints_path: Path, out_dir: Path, options: PipelineOptions) ->
     """VideoPose3D on every tracked person → ``joints3d.npz`` and ``joints3d.json``."""
     from lifting.inference import lift_keypoints_file
 
-    written = lift_keypoints_file(keypoints_path, options.lifter_weights, out_dir, flip=options.flip)
+    written = lift_keypoints_file(keypoints_path, options.lifter_weights, out_dir, flip=options.flip,
+                                  precision=options.precision)
     return {"joints3d": written["npz"], "joints3d_json": written["json"]}
 
 
@@ -234,6 +237,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     ty) of the crop; ``transl`` metres in the full-image camera (focal length as the fit uses);
     ``valid``.
     """
+    from hmr.fastpath import autocast, inference_copy
     from hmr.regressor import load_pretrained
     from hmr.regressor.crops import crop_boxes, full_image_translation
     from hmr.video import iter_frames
@@ -248,6 +252,33 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
            "cam": np.full((t_all, p_all, 3), np.nan, np.float32),
            "transl": np.full((t_all, p_all, 3), np.nan, np.float32)}
     row_of = {int(f): t for t, f in enumerate(kp.frame_indices)}
+    # fp32 runs the model as loaded (exact); bf16 a copy with BatchNorm folded and channels_last.
+    net = inference_copy(model) if options.precision == "bf16" else model
+    pending: list[tuple[int, np.ndarray, object]] = []  # (row, people, crops) awaiting one network call
+
+    def flush() -> None:
+        if not pending:
+            return
+        images = torch.cat([crops.images for _, _, crops in pending]).to(options.device)
+        with torch.no_grad(), autocast(options.device, options.precision):
+            pred = net(images)
+        rotmat, cam, betas = pred.rotmat.float().cpu(), pred.cam.float().cpu(), pred.betas.float().cpu()
+        pose = matrix_to_axis_angle(rotmat).reshape(len(images), 72).numpy()
+        start = 0
+        for t, people, crops in pending:
+            rows = slice(start, start + len(people))
+            start += len(people)
+            out["global_orient"][t, people] = pose[rows, :3]
+            out["body_pose"][t, people] = pose[rows, 3:]
+            out["betas"][t, people] = betas[rows].numpy()
+            out["cam"][t, people] = cam[rows].numpy()
+            out["transl"][t, people] = full_image_translation(cam[rows], crops, kp.image_size, focal).transl.numpy()
+        if progress:
+            progress(len(pending))
+        pending.clear()
+
+    # Crops of several frames go through the network together (options.batch_size people).
+    queued = 0
     for frame in iter_frames(video):
         t = row_of.get(frame.index)
         if t is None:
@@ -256,19 +287,14 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
         if len(people):
             x1y1, x2y2 = kp.boxes[t, people, :2], kp.boxes[t, people, 2:]
             boxes = np.concatenate([x1y1, np.maximum(x2y2 - x1y1, 1.0)], -1)
-            crops = crop_boxes(frame.image, boxes, rescale=1.2)
-            bf16 = options.precision == "bf16"
-            with torch.no_grad(), torch.autocast(torch.device(options.device).type, dtype=torch.bfloat16, enabled=bf16):
-                pred = model(crops.images.to(options.device))
-            rotmat, cam = pred.rotmat.float().cpu(), pred.cam.float().cpu()
-            pose = matrix_to_axis_angle(rotmat).reshape(len(people), 72).numpy()
-            out["global_orient"][t, people] = pose[:, :3]
-            out["body_pose"][t, people] = pose[:, 3:]
-            out["betas"][t, people] = pred.betas.float().cpu().numpy()
-            out["cam"][t, people] = cam.numpy()
-            out["transl"][t, people] = full_image_translation(cam, crops, kp.image_size, focal).transl.numpy()
-        if progress:
+            pending.append((t, people, crop_boxes(frame.image, boxes, rescale=1.2)))
+            queued += len(people)
+        elif progress:
             progress(1)
+        if queued >= options.batch_size:
+            flush()
+            queued = 0
+    flush()
     path = save_npz(out_dir / "regressor.npz", schema_version=np.int64(SCHEMA_VERSION), valid=kp.valid,
                     focal_length=np.float64(focal), **out)
     return {"regressor": path}
@@ -477,8 +503,9 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         record: a ``RunRecord`` to extend (the CLI passes its own); ``run.json`` is written.
     """
     options = options or PipelineOptions()
-    if options.precision not in ("fp32", "bf16"):
-        raise InputError(f"precision must be fp32 or bf16, got {options.precision!r}")
+    from hmr.fastpath import resolve_precision
+
+    options = dataclasses.replace(options, precision=resolve_precision(options.precision, options.device))
     source = Path(source)
     if not source.exists():
         raise MissingFileError(f"input not found: {source}")
@@ -529,7 +556,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     kp = load_keypoints2d(keypoints_path)
 
     if options.lifter_weights is not None:
-        run("lift", _options_for(options, "lifter_weights", "flip"), [keypoints_path, options.lifter_weights],
+        run("lift", _options_for(options, "lifter_weights", "flip", "precision"), [keypoints_path, options.lifter_weights],
             lambda: stage_lift(keypoints_path, out_dir, options))
     else:
         result.skipped["lift"] = "no lifter weights given (--lifter-weights or HMR_WEIGHTS_VP3D_COCO)"

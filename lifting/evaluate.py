@@ -103,7 +103,7 @@ class EvaluationResults:
 def predict_sequence(model: torch.nn.Module, keypoints: np.ndarray, flip: bool = True,
                      keypoints_left: Sequence[int] = H36M_17.left, keypoints_right: Sequence[int] = H36M_17.right,
                      joints_left: Sequence[int] = H36M_17.left, joints_right: Sequence[int] = H36M_17.right,
-                     ) -> np.ndarray:
+                     chunk_frames: int | None = None, precision: str = "fp32") -> np.ndarray:
     """Lift one whole sequence as VideoPose3D's UnchunkedGenerator + evaluate() do.
 
     The sequence is edge-padded by pad + shift frames in front and pad − shift behind, with
@@ -118,6 +118,11 @@ def predict_sequence(model: torch.nn.Module, keypoints: np.ndarray, flip: bool =
         flip: test-time flip augmentation.
         keypoints_left, keypoints_right: input symmetry (the 2D file's ``keypoints_symmetry``).
         joints_left, joints_right: output symmetry (H36M-17 by default).
+        chunk_frames: None runs the whole sequence through the network at once (as the
+            official code); a number runs it in chunks of that many output frames, each with its
+            receptive field's overlap, so memory stays bounded on any length. The convolutions
+            see the same inputs either way: the result is the same (bitwise on CPU).
+        precision: "fp32", or "bf16" for bfloat16 autocast of the network.
 
     Returns:
         (T, J_out, 3) metres, camera frame (root-relative for the pose model).
@@ -136,9 +141,19 @@ def predict_sequence(model: torch.nn.Module, keypoints: np.ndarray, flip: bool =
         mirrored[:, list(keypoints_left) + list(keypoints_right)] = mirrored[:, list(keypoints_right) + list(keypoints_left)]
         batch = np.stack([padded, mirrored])  # (2, T + 2·pad, J, F)
     parameter = next(model.parameters())
-    with torch.no_grad():
-        output = model(torch.from_numpy(batch).to(device=parameter.device, dtype=parameter.dtype))
-    output = output.float().cpu().numpy()  # (B, T, J_out, 3)
+    if precision not in ("fp32", "bf16"):
+        raise InputError(f"precision must be fp32 or bf16, got {precision!r}")
+    if chunk_frames is not None and int(chunk_frames) < 1:
+        raise InputError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
+    step = len(keypoints) if chunk_frames is None else int(chunk_frames)
+    inputs = torch.from_numpy(batch)
+    parts = []
+    with torch.no_grad(), torch.autocast(parameter.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        for start in range(0, len(keypoints), step):
+            stop = min(start + step, len(keypoints))
+            window = inputs[:, start:stop + 2 * pad].to(device=parameter.device, dtype=parameter.dtype)
+            parts.append(model(window).float().cpu().numpy())
+    output = np.concatenate(parts, axis=1)  # (B, T, J_out, 3)
     if flip:
         output[1, ..., 0] *= -1
         if output.shape[2] > 1:  # the trajectory model (one joint) only mirrors x

@@ -34,7 +34,7 @@ from body_models.joints import COCO_17, H36M_17, JointSet
 from lifting.data import fill_missing_joints
 from lifting.evaluate import predict_sequence
 
-__all__ = ["DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
+__all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
            "lift_keypoints_file"]
 
 JOINTS3D_SCHEMA_VERSION = 1
@@ -42,6 +42,10 @@ JOINTS3D_SCHEMA_VERSION = 1
 DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_27f_256c_coco.pt"
 """The demo lifter shipped with the package: 27 frames, 256 channels, COCO-17 in, H36M-17 out,
 trained on synthetic mannequin data only (``configs/lifting/train_demo.yaml``)."""
+
+CHUNK_FRAMES = 1024
+"""Output frames per lifter call in inference: the receptive field's overlap is added to each chunk, so
+memory stays flat on any sequence length and the result equals the whole sequence at once."""
 
 LAYOUTS: dict[str, JointSet] = {"coco": COCO_17, "h36m": H36M_17}
 """Input layouts the lifter takes: name → joint set (order and flip symmetry)."""
@@ -75,7 +79,7 @@ def _check_image_size(image_size: Sequence[float]) -> tuple[float, float]:
 
 def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Sequence[float],
                    layout: str = "coco", trajectory_model: torch.nn.Module | None = None,
-                   flip: bool = True) -> LiftResult:
+                   flip: bool = True, chunk_frames: int | None = CHUNK_FRAMES, precision: str = "fp32") -> LiftResult:
     """Lift a 2D keypoint sequence of one person to 3D.
 
     Args:
@@ -87,6 +91,9 @@ def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Se
         layout: "coco" (COCO-17, HRNet's order) or "h36m" (H36M-17).
         trajectory_model: optional (``lifting.load_trajectory_model``) for the pelvis position.
         flip: average with the lifted mirror image (test-time augmentation).
+        chunk_frames: output frames per network call, with the receptive field's overlap
+            (memory bounded on any length, same result); None: the whole sequence at once.
+        precision: "fp32" (exact), or "bf16" autocast (faster where the CPU or GPU has bf16).
 
     Returns:
         A ``LiftResult``.
@@ -127,7 +134,8 @@ def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Se
     was_training = model.training
     model.eval()
     try:
-        joints = predict_sequence(model, inputs, flip=flip, **symmetry)  # (T, 17, 3)
+        joints = predict_sequence(model, inputs, flip=flip, chunk_frames=chunk_frames, precision=precision,
+                                  **symmetry)  # (T, 17, 3)
     finally:
         model.train(was_training)
     joints = (joints - joints[:, :1]).astype(np.float32)  # exactly root-relative
@@ -136,7 +144,8 @@ def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Se
         was_training = trajectory_model.training
         trajectory_model.eval()
         try:
-            trajectory = predict_sequence(trajectory_model, inputs, flip=flip, **symmetry)[:, 0].astype(np.float32)
+            trajectory = predict_sequence(trajectory_model, inputs, flip=flip, chunk_frames=chunk_frames,
+                                          precision=precision, **symmetry)[:, 0].astype(np.float32)
         finally:
             trajectory_model.train(was_training)
     return LiftResult(joints=joints, trajectory=trajectory, interpolated=~present.all(axis=1),
@@ -191,7 +200,8 @@ def _read_keypoints2d(path: Path) -> dict[str, np.ndarray]:
 
 
 def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.PathLike, out_dir: str | os.PathLike,
-                        flip: bool = True, trajectory: bool = True) -> dict[str, Path]:
+                        flip: bool = True, trajectory: bool = True, chunk_frames: int | None = None,
+                        precision: str = "fp32") -> dict[str, Path]:
     """Lift every tracked person of a ``keypoints2d.npz`` and write ``joints3d.npz`` and
     ``joints3d.json`` (DESIGN.md schema).
 
@@ -207,6 +217,9 @@ def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.Pat
         out_dir: output folder.
         flip: test-time flip averaging.
         trajectory: also run the trajectory model when the weights have one.
+        chunk_frames: output frames per network call (``lift_keypoints``); None for
+            ``CHUNK_FRAMES``.
+        precision: "fp32" or "bf16" (``lift_keypoints``).
 
     Returns:
         {"npz": path, "json": path}.
@@ -234,7 +247,8 @@ def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.Pat
         if not np.isfinite(sequence[..., :2]).all(axis=(1, 2)).any():
             continue  # this track has no frame at all
         result = lift_keypoints(model, sequence, arrays["image_size"], layout=layout,
-                                trajectory_model=traj_model, flip=flip)
+                                trajectory_model=traj_model, flip=flip, precision=precision,
+                                chunk_frames=chunk_frames or CHUNK_FRAMES)
         present = ~result.empty & valid_in[:, person]  # frames where the person was seen
         joints[present, person] = result.joints[present]
         if result.trajectory is not None:

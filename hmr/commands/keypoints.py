@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from body_models.errors import InputError
+from hmr.fastpath import PRECISIONS, resolve_precision
 
 
 def _resolve_device(name: str) -> str:
@@ -52,7 +53,7 @@ def _keypoints(args: argparse.Namespace) -> int:
             smooth=smooth,
             batch_size=args.batch_size,
             device=_resolve_device(args.device),
-            precision=args.precision,
+            precision=resolve_precision(args.precision, _resolve_device(args.device)),
             progress=bar.update if bar is not None else None,
             fps=args.fps,
             export_coco=args.export_coco,
@@ -91,8 +92,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=None, help="frame rate of an image folder")
     p.add_argument("--batch-size", type=int, default=16, help="person crops per network call (default 16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                   help="bf16 autocasts HRNet (about 2x faster on CPUs with bf16 instructions)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last")
     p.add_argument("--export-coco", type=Path, default=None, help="also write COCO keypoint results JSON")
     p.add_argument("--export-vp3d", type=Path, default=None,
                    help="also write VideoPose3D's custom 2D layout (data_2d_custom_<name>.npz)")

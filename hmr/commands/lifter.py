@@ -42,13 +42,15 @@ def _train_lifter(args: argparse.Namespace) -> int:
 
 
 def _lift(args: argparse.Namespace) -> int:
+    from hmr.fastpath import resolve_precision
     from hmr.standins import stand_in_lines
     from lifting.inference import lift_keypoints_file
 
     for line in stand_in_lines(lifter_weights=args.weights):
         print(line)
     written = lift_keypoints_file(keypoints_path=args.keypoints, weights=args.weights, out_dir=args.out,
-                                  flip=not args.no_flip, trajectory=not args.no_trajectory)
+                                  flip=not args.no_flip, trajectory=not args.no_trajectory,
+                                  chunk_frames=args.chunk_frames, precision=resolve_precision(args.precision))
     for role, path in written.items():
         print(f"{role:>4}: {path}")
     return 0
@@ -106,6 +108,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     lift.add_argument("--out", type=Path, required=True, help="output folder")
     lift.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     lift.add_argument("--no-trajectory", action="store_true", help="skip the trajectory model even if the weights have one")
+    lift.add_argument("--chunk-frames", type=int, default=None,
+                      help="output frames per network call, with the receptive field's overlap (default 1024; "
+                           "same result, memory flat on any length)")
+    lift.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                      help="auto: bf16 where the CPU (AMX/AVX512-BF16) has it (the fast path), else fp32; "
+                           "fp32: the exact official outputs")
     lift.set_defaults(func=_lift)
 
     synth = sub.add_parser("make-synthetic-h36m",

@@ -1,0 +1,52 @@
+"""Fast inference paths: the precision choice and the folded channels_last network copies."""
+
+import pytest
+import torch
+
+from body_models.errors import InputError
+from hmr import fastpath
+from hmr.fastpath import inference_copy, resolve_precision
+from hmr.pose2d import HRNet, HRNetConfig
+from hmr.regressor.model import HMR, HMRConfig
+
+
+def _randomise(model, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+            elif not name.endswith("num_batches_tracked"):
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.1)
+    return model.eval()
+
+
+def test_precision_choice(monkeypatch):
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16", "cuda") == "bf16"
+    monkeypatch.setattr(fastpath, "cpu_bf16_flags", lambda: ("avx512_bf16",))
+    assert resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(fastpath, "cpu_bf16_flags", lambda: ())
+    assert resolve_precision("auto", "cpu") == "fp32"
+    with pytest.raises(InputError, match="precision"):
+        resolve_precision("fp16")
+
+
+@pytest.mark.parametrize("build,size", [
+    (lambda: HRNet(HRNetConfig(width=8, image_size=(64, 64), num_modules=(1, 1, 1), num_blocks=(1, 1, 1))), 64),
+    (lambda: HMR(HMRConfig(image_size=64)), 64),
+])
+def test_folded_channels_last_copy_matches_and_leaves_the_original(build, size):
+    model = _randomise(build())
+    images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before = model(images)
+        fast = inference_copy(model)
+        after = fast(images)
+        again = model(images)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+    pairs = [(before, after, again)] if isinstance(before, torch.Tensor) else [
+        (before.rotmat, after.rotmat, again.rotmat), (before.cam, after.cam, again.cam)]
+    for ref, got, same in pairs:
+        assert torch.equal(ref, same)
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
