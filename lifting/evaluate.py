@@ -122,7 +122,8 @@ def predict_sequence(model: torch.nn.Module, keypoints: np.ndarray, flip: bool =
             official code); a number runs it in chunks of that many output frames, each with its
             receptive field's overlap, so memory stays bounded on any length. The convolutions
             see the same inputs either way: the result is the same (bitwise on CPU).
-        precision: "fp32", or "bf16" for bfloat16 autocast of the network.
+        precision: "fp32" (the model as loaded: exact), or "bf16" for bfloat16 autocast of a
+            copy with its BatchNorms folded (``lifting.fast.folded_copy``).
 
     Returns:
         (T, J_out, 3) metres, camera frame (root-relative for the pose model).
@@ -146,6 +147,10 @@ def predict_sequence(model: torch.nn.Module, keypoints: np.ndarray, flip: bool =
     if chunk_frames is not None and int(chunk_frames) < 1:
         raise InputError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
     step = len(keypoints) if chunk_frames is None else int(chunk_frames)
+    if precision == "bf16":
+        from lifting.fast import folded_copy
+
+        model = folded_copy(model)
     inputs = torch.from_numpy(batch)
     parts = []
     with torch.no_grad(), torch.autocast(parameter.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):

@@ -68,3 +68,16 @@ def test_bf16_is_close_and_bad_options_are_errors():
         predict_sequence(model, keypoints, precision="fp16")
     with pytest.raises(InputError, match="chunk_frames"):
         predict_sequence(model, keypoints, chunk_frames=0)
+
+
+def test_folded_copy_matches_and_leaves_the_model():
+    from lifting.fast import folded_copy
+
+    model = _model()
+    x = torch.randn(2, 60, 17, 2)
+    with torch.no_grad():
+        ref = model(x)
+        folded = folded_copy(model)
+        torch.testing.assert_close(folded(x), ref, rtol=1e-4, atol=1e-5)
+        assert torch.equal(model(x), ref)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in folded.modules())

@@ -1,0 +1,286 @@
+"""Speed of the fast paths against the project's exact fp32 path, in one run, in one table.
+
+    python benchmarks/bench_speed.py                       # everything (many minutes on a busy CPU)
+    python benchmarks/bench_speed.py --only smplify lifter --rounds 5
+    python benchmarks/bench_speed.py --only e2e --baseline 81a7b71
+
+The exact fp32 path equals the official code (README "Exactness"), so each ratio is a ratio
+against the official implementation. How it is measured, so that other load on a shared
+machine does not bias the ratios:
+
+- one thread (``torch.set_num_threads(1)``; the end-to-end children get ``OMP_NUM_THREADS=1``);
+- CPU time of this process (``time.process_time``) or of the child (``RUSAGE_CHILDREN``),
+  not wall time;
+- the baseline and the fast path alternate, round after round, and the table gives medians.
+
+Rows:
+
+- HRNet W32 256×192, random weights: the keypoints stage's network call (``_Network.keypoints``:
+  normalisation, network, decoding) on a batch of crops, ``--precision fp32`` (the model as
+  loaded) against the fast path (``--precision auto``: bf16 autocast of a copy with BatchNorm
+  folded and channels_last, where the CPU has bf16; fp32 otherwise);
+- HMR (SPIN's ResNet-50 regressor), random weights: the regress stage's network call, likewise;
+- VideoPose3D: the shipped demo lifter (learned weights) and an official-size 243-frame,
+  1024-channel one (random weights): the whole sequence at once in fp32 (the official way)
+  against chunks of ``lifting.CHUNK_FRAMES`` with the receptive field's overlap and auto precision;
+- SMPLify at batch 1 and 64: the full-mesh path (``joints_only=False``: every step skins all
+  vertices, as SPIN) against the joints-only path (``joints_only=True``, the default), the same
+  Adam steps, on synthetic mannequin bodies seen by SPIN's crop camera; PA-MPJPE of each fit
+  against the true joints;
+- end to end: ``hmr run`` on a generated 640×480 one-person clip with official-size
+  random-weight models (HRNet W32, HMR, VideoPose3D 243f/1024c, SMPLify 100 + 100), in a checkout
+  of the baseline revision (today's per-frame path) against this checkout with its defaults.
+
+Accuracy columns: the largest and mean change of the fast path's output against the exact
+path's on the same inputs (keypoint pixels, joint millimetres). On random weights they only show
+the arithmetic's rounding; the lifter row with the demo weights is the learned-weights number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's packages, not whatever is installed
+DEFAULT_BASELINE = "81a7b71"  # main before the fast paths (issue 18): per-frame regress, full-mesh SMPLify, fp32
+
+
+def _interleaved(fns: dict, rounds: int) -> dict[str, float]:
+    """Median CPU seconds per call of each function, calling them in turn, round after round."""
+    for fn in fns.values():  # warm-up: allocator, one-off kernels, lazy buffers
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.process_time()
+            fn()
+            times[name].append(time.process_time() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _row(rows: list, what: str, unit: str, count: float, base: float, fast: float, cost: str) -> None:
+    rows.append((what, unit, count / base, count / fast, base / fast, cost))
+
+
+def bench_hrnet(rows: list, rounds: int, batch: int, precision: str) -> None:
+    from hmr.keypoints_stage import _Network
+    from hmr.pose2d import HRNet, HRNetConfig
+
+    torch.manual_seed(0)
+    model = HRNet(HRNetConfig()).eval()
+    with torch.no_grad():
+        model.final_layer.bias.fill_(1.0)  # positive heatmaps: every joint found
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (batch, 256, 192, 3), dtype=np.uint8)
+    center = np.tile([[320.0, 240.0]], (batch, 1))
+    scale = np.tile([[1.2, 1.6]], (batch, 1))
+    exact = _Network(model, flip=False, refine=None, batch_size=batch, device="cpu", precision="fp32")
+    fast = _Network(model, flip=False, refine=None, batch_size=batch, device="cpu", precision=precision)
+    with torch.no_grad():
+        t = _interleaved({"exact": lambda: exact.keypoints(images, center, scale),
+                          "fast": lambda: fast.keypoints(images, center, scale)}, rounds)
+        change = np.linalg.norm(fast.keypoints(images, center, scale)[..., :2]
+                                - exact.keypoints(images, center, scale)[..., :2], axis=-1)
+    _row(rows, f"HRNet W32 keypoints stage, batch {batch}", "crops/s", batch, t["exact"], t["fast"],
+         f"kp max {change.max():.2f} / mean {change.mean():.2f} px (random weights)")
+
+
+def bench_hmr(rows: list, rounds: int, batch: int, precision: str) -> None:
+    from body_models.smpl import load_smpl
+    from hmr.fastpath import autocast, inference_copy
+    from hmr.regressor import HMR, HMRConfig
+
+    torch.manual_seed(0)
+    model = HMR(HMRConfig()).eval()
+    fast_model = inference_copy(model) if precision == "bf16" else model
+    images = torch.randn(batch, 3, 224, 224)
+
+    def fast():
+        with autocast("cpu", precision):
+            return fast_model(images)
+
+    with torch.no_grad():
+        t = _interleaved({"exact": lambda: model(images), "fast": fast}, rounds)
+        a, b = model(images), fast()
+        smpl = load_smpl("mannequin")
+        joints = [smpl(betas=o.betas.float(), body_pose=o.rotmat[:, 1:].float(),
+                       global_orient=o.rotmat[:, :1].float()).joints for o in (a, b)]
+    change = 1000 * (joints[1] - joints[0]).norm(dim=-1)
+    _row(rows, f"HMR regress stage, batch {batch}", "crops/s", batch, t["exact"], t["fast"],
+         f"joints max {change.max():.1f} / mean {change.mean():.1f} mm (random weights)")
+
+
+def _lifter_input(frames: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """A mannequin walk in pixels of a 1000×1002 camera (Human3.6M's S9), COCO-17."""
+    from body_models.cameras import image_coordinates, project_to_2d, world_to_camera
+    from body_models.smpl import load_smpl
+    from lifting.data import h36m_cameras
+    from lifting.synthetic import synthetic_joint_sets
+
+    joints = synthetic_joint_sets("walk", frames, seed=5, smpl=load_smpl("mannequin"), joint_sets=("coco_17",))
+    cam = h36m_cameras("S9")[1]
+    camera = world_to_camera(joints["coco_17"], cam.orientation, cam.translation)
+    return image_coordinates(project_to_2d(camera, cam.intrinsic), cam.res_w, cam.res_h), (cam.res_w, cam.res_h)
+
+
+def bench_lifter(rows: list, rounds: int, frames: int, precision: str) -> None:
+    from lifting import DEMO_WEIGHTS, TemporalModel, lift_keypoints, load_pretrained
+    from lifting.inference import CHUNK_FRAMES
+
+    pixels, size = _lifter_input(frames)
+    torch.manual_seed(0)
+    for name, model in (("demo 27f/256c, learned", load_pretrained(DEMO_WEIGHTS)),
+                        ("official-size 243f/1024c, random", TemporalModel(17, 2, 17, (3, 3, 3, 3, 3), channels=1024).eval())):
+        exact = lambda: lift_keypoints(model, pixels, size, chunk_frames=None, precision="fp32").joints  # noqa: E731
+        fast = lambda: lift_keypoints(model, pixels, size, chunk_frames=CHUNK_FRAMES, precision=precision).joints  # noqa: E731
+        t = _interleaved({"exact": exact, "fast": fast}, rounds)
+        change = 1000 * np.linalg.norm(fast() - exact(), axis=-1)
+        _row(rows, f"VideoPose3D {name}, {frames} frames", "frames/s", frames, t["exact"], t["fast"],
+             f"joints max {change.max():.2f} / mean {change.mean():.3f} mm")
+
+
+def bench_smplify(rows: list, rounds: int, batches: list[int], iters: int) -> None:
+    from body_models import mannequin
+    from body_models.cameras import SPIN_CROP_SIZE, SPIN_FOCAL_LENGTH, perspective_project
+    from body_models.metrics import pa_mpjpe
+    from body_models.motion import sample_poses
+    from body_models.smpl import load_smpl
+    from hmr.smplify import SMPLify, SMPLifyConfig
+
+    smpl = load_smpl("mannequin")
+    prior = mannequin.gmm_prior_path()
+    for batch in batches:
+        torch.manual_seed(0)
+        pose = torch.from_numpy(sample_poses(batch, seed=1))
+        orient = torch.tensor([math.pi, 0.0, 0.0]).expand(batch, 3)
+        with torch.no_grad():
+            body = smpl(body_pose=pose, global_orient=orient, transl=torch.tensor([0.0, 0.2, 10.0]).expand(batch, 3))
+        uv = perspective_project(body.joint_set("coco_17"), SPIN_FOCAL_LENGTH, torch.full((2,), SPIN_CROP_SIZE / 2))
+        keypoints = torch.cat([uv + torch.randn_like(uv), torch.ones(batch, 17, 1)], dim=-1)
+        fits = {jo: SMPLify(smpl, prior, SMPLifyConfig(num_iters=iters, joints_only=jo),
+                            mean_params=mannequin.mean_params()) for jo in (False, True)}
+        results = {}
+
+        def run(jo):
+            results[jo] = fits[jo](keypoints)
+
+        t = _interleaved({"exact": lambda: run(False), "fast": lambda: run(True)}, rounds)
+        truth = body.joints.numpy()
+        pa = {jo: 1000 * pa_mpjpe(results[jo].joints.numpy(), truth) for jo in (False, True)}
+        change = 1000 * (results[True].joints - results[False].joints).norm(dim=-1)
+        _row(rows, f"SMPLify {iters}+{iters} steps, batch {batch}", "fits/s", batch, t["exact"], t["fast"],
+             f"PA-MPJPE {pa[True]:.2f} vs {pa[False]:.2f} mm; joints max {change.max():.4f} mm")
+
+
+def _e2e_weights(folder: Path) -> list[str]:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_pipeline import _weights
+
+    weights = _weights(folder)
+    return ["--hrnet-weights", str(weights["hrnet_weights"]), "--lifter-weights", str(weights["lifter_weights"]),
+            "--hmr-weights", str(weights["hmr_weights"])]
+
+
+def _child_cpu(cmd: list[str], cwd: Path) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(cwd))
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{done.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_e2e(rows: list, rounds: int, frames: int, baseline: str) -> None:
+    from hmr.synthetic_clip import make_synthetic_clip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        old = tmp / "baseline"
+        old.mkdir()
+        archive = subprocess.run(["git", "archive", baseline], cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        clip = make_synthetic_clip(tmp / "clip", num_frames=frames, focal_length=736.0, elevation_deg=15.0)
+        gt = np.load(clip.ground_truth)
+        boxes = tmp / "boxes.json"
+        boxes.write_text(json.dumps({str(t): [gt["boxes"][t, 0].tolist()] for t in range(frames)}))
+        args = [str(clip.video), *_e2e_weights(tmp), "--boxes", str(boxes), "--no-flip", "--quiet", "--device", "cpu"]
+        count = [0]
+
+        stages: dict[str, dict] = {}
+
+        def run(tree: Path, extra: list[str], name: str):
+            count[0] += 1
+            out = tmp / f"out{count[0]}"
+            cpu = _child_cpu([sys.executable, "-m", "hmr.cli", "run", *args, "--out", str(out), *extra], tree)
+            stages[name] = json.loads((out / "run.json").read_text())["timings_s"]
+            return cpu
+
+        times: dict[str, list[float]] = {"exact": [], "fast": []}
+        for _ in range(rounds):
+            times["exact"].append(run(old, ["--precision", "fp32"], "exact"))
+            times["fast"].append(run(REPO, [], "fast"))
+        base, fast = statistics.median(times["exact"]), statistics.median(times["fast"])
+        for name, seconds in stages.items():
+            print(f"hmr run {name}: CPU s {statistics.median(times[name]):.1f}; wall s per stage (last round) "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+    _row(rows, f"hmr run, {frames} frames 640x480, vs {baseline} per-frame fp32", "frames/CPU-s", frames, base, fast,
+         "all stages; fast path with its defaults (--precision auto)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", default=["hrnet", "hmr", "lifter", "smplify", "e2e"],
+                        choices=["hrnet", "hmr", "lifter", "smplify", "e2e"])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per row (median)")
+    parser.add_argument("--batch", type=int, default=8, help="crops per network call (HRNet, HMR)")
+    parser.add_argument("--frames", type=int, default=1000, help="lifter sequence length")
+    parser.add_argument("--smplify-batches", type=int, nargs="+", default=[1, 64])
+    parser.add_argument("--iters", type=int, default=100, help="SMPLify Adam steps per stage (SPIN: 100)")
+    parser.add_argument("--e2e-frames", type=int, default=16)
+    parser.add_argument("--e2e-rounds", type=int, default=1)
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision of the per-frame path")
+    args = parser.parse_args()
+
+    from hmr.fastpath import cpu_bf16_flags, resolve_precision
+
+    torch.set_num_threads(1)
+    precision = resolve_precision("auto", "cpu")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    print(f"bench_speed, commit {commit}, torch {torch.__version__}, 1 thread, CPU bf16 flags: "
+          f"{', '.join(cpu_bf16_flags()) or 'none'} -> --precision auto = {precision}; "
+          f"load average {os.getloadavg()[0]:.1f}; CPU time, medians of {args.rounds} interleaved rounds")
+    rows: list = []
+    if "hrnet" in args.only:
+        bench_hrnet(rows, args.rounds, args.batch, precision)
+    if "hmr" in args.only:
+        bench_hmr(rows, args.rounds, args.batch, precision)
+    if "lifter" in args.only:
+        bench_lifter(rows, args.rounds, args.frames, precision)
+    if "smplify" in args.only:
+        bench_smplify(rows, args.rounds, args.smplify_batches, args.iters)
+    if "e2e" in args.only:
+        bench_e2e(rows, args.e2e_rounds, args.e2e_frames, args.baseline)
+    print()
+    print("| what | unit | exact fp32 | fast path | speed-up | accuracy cost of the fast path |")
+    print("| --- | --- | ---: | ---: | ---: | --- |")
+    for what, unit, base, fast, ratio, cost in rows:
+        print(f"| {what} | {unit} | {base:.3g} | {fast:.3g} | {ratio:.2f}x | {cost} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
