@@ -227,9 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refit the mannequin's pose prior and rewrite the precomputed copy shipped in body_models/data")
     mq.set_defaults(func=_mannequin)
 
-    from hmr.commands import evaluate, keypoints, lifter, regressor, smplify, weights
+    from hmr.commands import evaluate, keypoints, lifter, pose2d, regressor, smplify, weights
 
-    for area in (keypoints, lifter, regressor, smplify, weights, evaluate):
+    for area in (keypoints, lifter, regressor, smplify, weights, evaluate, pose2d):
         area.add_commands(sub)
     return parser
 

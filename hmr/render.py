@@ -62,13 +62,14 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
-def _shade(normals: np.ndarray, color: Sequence[float]) -> np.ndarray:
+def _shade(normals: np.ndarray, color: Sequence[float], light_direction: np.ndarray = LIGHT_DIRECTION,
+           ambient: float = AMBIENT) -> np.ndarray:
     """Lambert shading with a light from the camera side; (..., 3) normals → (..., 3) RGB [0, 1].
 
     Normals may face away from the light on either side (meshes are shaded two-sided)."""
-    light = LIGHT_DIRECTION / np.linalg.norm(LIGHT_DIRECTION)
+    light = np.asarray(light_direction, np.float64) / np.linalg.norm(light_direction)
     lambert = np.abs(normals @ light)
-    return np.clip((AMBIENT + (1 - AMBIENT) * lambert)[..., None] * np.asarray(color), 0, 1)
+    return np.clip((ambient + (1 - ambient) * lambert)[..., None] * np.asarray(color), 0, 1)
 
 
 class MeshRenderer:
@@ -83,6 +84,20 @@ class MeshRenderer:
         self.camera = camera
         self.backend = _choose_backend(backend)
         self._gl = _ModernGL(camera) if self.backend == "moderngl" else None
+        self.lighting = (LIGHT_DIRECTION, AMBIENT)
+
+    def set_camera(self, camera: Camera) -> None:
+        """Render later meshes through ``camera`` (same image size as before)."""
+        if (camera.width, camera.height) != (self.camera.width, self.camera.height):
+            raise ValueError("set_camera keeps the image size; make a new MeshRenderer for another size")
+        self.camera = camera
+        if self._gl is not None:
+            self._gl.set_intrinsics(camera)
+
+    def set_lighting(self, light_direction: Sequence[float], ambient: float) -> None:
+        """Light later renders from ``light_direction`` (towards the light, camera frame) with
+        ``ambient`` in [0, 1] (the synthetic image world varies both)."""
+        self.lighting = (np.asarray(light_direction, np.float64), float(ambient))
 
     def render(self, meshes: Sequence[tuple[np.ndarray, np.ndarray]],
                colors: Sequence[Sequence[float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -99,10 +114,10 @@ class MeshRenderer:
         meshes = [(np.asarray(v, np.float64), np.asarray(f, np.int64)) for v, f in meshes
                   if np.isfinite(np.asarray(v)).all()]
         if self.backend == "moderngl":
-            return self._gl.render(meshes, colors)
+            return self._gl.render(meshes, colors, self.lighting)
         if self.backend == "pytorch3d":  # pragma: no cover - needs CUDA
-            return _render_pytorch3d(self.camera, meshes, colors)
-        return _render_painter(self.camera, meshes, colors)
+            return _render_pytorch3d(self.camera, meshes, colors, self.lighting)
+        return _render_painter(self.camera, meshes, colors, self.lighting)
 
     def overlay(self, frame: np.ndarray, meshes: Sequence[tuple[np.ndarray, np.ndarray]],
                 opacity: float = 0.85, colors=None) -> np.ndarray:
@@ -200,18 +215,22 @@ class _ModernGL:
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-        self.program["focal"].value = tuple(float(v) for v in camera.focal_length)
-        self.program["center"].value = tuple(float(v) for v in camera.principal_point)
+        self.set_intrinsics(camera)
         self.program["size"].value = (float(camera.width), float(camera.height))
         self.program["near"].value = 0.05
         self.program["far"].value = 100.0
         self.fbo = self.ctx.simple_framebuffer((camera.width, camera.height), components=4)
 
-    def render(self, meshes, colors) -> tuple[np.ndarray, np.ndarray]:
+    def set_intrinsics(self, camera: Camera) -> None:
+        self.camera = camera
+        self.program["focal"].value = tuple(float(v) for v in camera.focal_length)
+        self.program["center"].value = tuple(float(v) for v in camera.principal_point)
+
+    def render(self, meshes, colors, lighting) -> tuple[np.ndarray, np.ndarray]:
         self.fbo.use()
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         for (vertices, faces), color in zip(meshes, colors):
-            shaded = _shade(vertex_normals(vertices, faces), color)
+            shaded = _shade(vertex_normals(vertices, faces), color, *lighting)
             data = np.concatenate([vertices, shaded], axis=1).astype("f4")
             vbo = self.ctx.buffer(data.tobytes())
             ibo = self.ctx.buffer(faces.astype("i4").tobytes())
@@ -229,7 +248,7 @@ class _ModernGL:
 # painter's algorithm (numpy + OpenCV), the no-GL fallback
 
 
-def _render_painter(camera: Camera, meshes, colors) -> tuple[np.ndarray, np.ndarray]:
+def _render_painter(camera: Camera, meshes, colors, lighting=(LIGHT_DIRECTION, AMBIENT)) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     image = np.zeros((camera.height, camera.width, 3), np.uint8)
@@ -243,7 +262,7 @@ def _render_painter(camera: Camera, meshes, colors) -> tuple[np.ndarray, np.ndar
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         triangles.append(camera.project(tri))
         depths.append(tri[..., 2].mean(axis=1))
-        fills.append((_shade(normals, color) * 255).astype(np.uint8))
+        fills.append((_shade(normals, color, *lighting) * 255).astype(np.uint8))
     if not triangles:
         return image, alpha > 0
     triangles, depths, fills = np.concatenate(triangles), np.concatenate(depths), np.concatenate(fills)
@@ -255,7 +274,7 @@ def _render_painter(camera: Camera, meshes, colors) -> tuple[np.ndarray, np.ndar
     return image, alpha > 0
 
 
-def _render_pytorch3d(camera: Camera, meshes, colors):  # pragma: no cover - needs CUDA
+def _render_pytorch3d(camera: Camera, meshes, colors, lighting=(LIGHT_DIRECTION, AMBIENT)):  # pragma: no cover - needs CUDA
     import torch
     from pytorch3d.renderer import (MeshRasterizer, PerspectiveCameras, RasterizationSettings)
     from pytorch3d.structures import Meshes
@@ -280,7 +299,7 @@ def _render_pytorch3d(camera: Camera, meshes, colors):  # pragma: no cover - nee
     tri = all_verts[all_faces]
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    shaded = (_shade(normals, (1, 1, 1)) * face_colors * 255).astype(np.uint8)
+    shaded = (_shade(normals, (1, 1, 1), *lighting) * face_colors * 255).astype(np.uint8)
     covered = face_index >= 0
     image = np.zeros((camera.height, camera.width, 3), np.uint8)
     image[covered] = shaded[face_index[covered]]

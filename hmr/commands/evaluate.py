@@ -6,6 +6,7 @@
         --body-model data/smpl --j-regressor-h36m data/J_regressor_h36m.npy --out eval/h36m_p2
     hmr eval 3dpw data/3DPW --checkpoint data/model_checkpoint.pt --body-model data/smpl \\
         --j-regressor-h36m data/J_regressor_h36m.npy --out eval/3dpw --device auto
+    hmr eval coco-keypoints person_keypoints_val.json --images images --checkpoint hrnet.pt --out eval/kp
     hmr eval mpi-inf-3dhp data/mpi_inf_3dhp --checkpoint data/model_checkpoint.pt --body-model data/smpl \\
         --j-regressor-h36m data/J_regressor_h36m.npy --out eval/3dhp
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp")
+BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp", "coco-keypoints")
 
 
 def resolve_device(name: str) -> str:
@@ -28,6 +29,10 @@ def resolve_device(name: str) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.benchmark == "coco-keypoints":
+        from hmr.commands.pose2d import eval_coco_keypoints
+
+        return eval_coco_keypoints(args)
     from hmr.evaluation.report import format_table
     from hmr.evaluation.runner import evaluate_benchmark
 
@@ -45,13 +50,14 @@ def _eval(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``eval`` on the ``hmr`` parser."""
-    ev = sub.add_parser("eval", help="evaluate on Human3.6M, 3DPW or MPI-INF-3DHP with the official protocols")
+    ev = sub.add_parser("eval", help="evaluate on Human3.6M, 3DPW, MPI-INF-3DHP (official protocols) or COCO keypoints")
     ev.add_argument("benchmark", choices=BENCHMARKS, metavar="BENCHMARK", help=", ".join(BENCHMARKS))
     ev.add_argument("data", type=Path, help="h36m-lifter: data_3d_h36m.npz; h36m-mesh: h36m_valid_protocol{1,2}.npz; "
                                             "3dpw: 3DPW folder or 3dpw_test.npz; mpi-inf-3dhp: folder with "
                                             "mpi_inf_3dhp_test_set")
     ev.add_argument("--checkpoint", type=Path, required=True,
-                    help="VideoPose3D .bin (h36m-lifter) or SPIN model_checkpoint.pt (mesh benchmarks)")
+                    help="VideoPose3D .bin (h36m-lifter), SPIN model_checkpoint.pt (mesh benchmarks) or HRNet "
+                         "weights (coco-keypoints)")
     ev.add_argument("--out", type=Path, required=True, help="report folder")
     ev.add_argument("--keypoints-2d", type=Path, help="h36m-lifter: data_2d_h36m_<source>.npz")
     ev.add_argument("--images", type=Path, help="image root of the mesh benchmarks (default: next to DATA)")
@@ -67,11 +73,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--batch-size", type=int, default=32, help="images per forward pass (default: 32)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
     ev.add_argument("--no-resume", action="store_true", help="recompute sequences already in OUT/sequences")
-    ev.add_argument("--no-flip", action="store_true", help="h36m-lifter: no test-time flip augmentation")
+    ev.add_argument("--no-flip", action="store_true", help="h36m-lifter, coco-keypoints: no test-time flip augmentation")
     ev.add_argument("--causal", action="store_true",
                     help="h36m-lifter: the official checkpoint was trained causal (run.py --causal); its weights "
                          "cannot tell. Project checkpoints carry it")
     ev.add_argument("--downsample", type=int, default=1,
                     help="h36m-lifter: keep every n-th frame, as run.py's --downsample (default 1; 2 for 25 fps lifters)")
+    ev.add_argument("--detections", type=Path, help="coco-keypoints: COCO detection results (default: ground-truth boxes)")
+    ev.add_argument("--refine", choices=("dark",), default=None, help="coco-keypoints: DARK heatmap refinement")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_eval)

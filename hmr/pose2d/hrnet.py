@@ -36,7 +36,8 @@ STEM_CHANNELS = 64
 LAYER1_BLOCKS = 4
 NUM_BRANCHES = (2, 3, 4)  # stages 2, 3, 4
 STRIDE = 4  # input pixels per heatmap cell
-SIZE_MULTIPLE = 32  # the stem (4) times three halvings: branches must line up when fused
+SIZE_MULTIPLE = 32
+HEADS = ("heatmap", "dsnt")  # the stem (4) times three halvings: branches must line up when fused
 
 
 def _as_pair(value: Any, name: str) -> tuple[int, int]:
@@ -66,6 +67,8 @@ class HRNetConfig:
         final_conv_kernel: kernel of the head conv, 1 or 3 (padding 0 or 1).
         num_modules: HighResolutionModules in stages 2, 3, 4 (official (1, 4, 3)).
         num_blocks: BasicBlocks per branch in stages 2, 3, 4 (official (4, 4, 4)).
+        head: how the maps are read: "heatmap" (HRNet's argmax of Gaussian heatmaps) or "dsnt"
+            (soft-argmax of the spatially normalised maps); the layers are the same.
     """
 
     width: int = 32
@@ -76,6 +79,7 @@ class HRNetConfig:
     final_conv_kernel: int = 1
     num_modules: tuple[int, int, int] = (1, 4, 3)
     num_blocks: tuple[int, int, int] = (4, 4, 4)
+    head: str = "heatmap"
 
     def __post_init__(self) -> None:
         for name in ("width", "num_joints"):
@@ -99,6 +103,8 @@ class HRNetConfig:
             raise InputError(f"HRNetConfig.num_modules and num_blocks must be >= 1, got {num_modules}, {num_blocks}")
         if not isinstance(self.sigma, (int, float)) or self.sigma <= 0:
             raise InputError(f"HRNetConfig.sigma must be a positive number, got {self.sigma!r}")
+        if self.head not in HEADS:
+            raise InputError(f"HRNetConfig.head must be one of {', '.join(HEADS)}, got {self.head!r}")
         object.__setattr__(self, "image_size", image_size)
         object.__setattr__(self, "heatmap_size", heatmap_size)
         object.__setattr__(self, "num_modules", num_modules)

@@ -265,21 +265,32 @@ def dark_offset(heatmaps: np.ndarray, coords: np.ndarray, kernel: int = 11) -> n
     return coords + offset * ok[..., None]
 
 
-def decode_heatmaps(heatmaps, center, scale, refine: str | None = None, dark_kernel: int = 11) -> np.ndarray:
-    """Heatmaps → keypoints in image pixels, as the official ``get_final_preds`` (with refine None).
+def heatmap_coordinates(heatmaps, head: str = "heatmap", refine: str | None = None,
+                        dark_kernel: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """The one place that reads positions off the network's maps, for both heads.
 
     Args:
-        heatmaps: (N, J, h, w) numpy array or tensor.
-        center: (N, 2) crop centres, pixels.
-        scale: (N, 2) crop scales, units of 200 pixels.
-        refine: None for the official quarter-cell shift, "dark" for DARK refinement.
+        heatmaps: (N, J, h, w) numpy array or tensor (the network output).
+        head: "heatmap": argmax plus the official quarter-cell shift (or DARK with ``refine``);
+            "dsnt": soft-argmax of the spatially normalised maps (``losses.soft_argmax``).
+        refine: None or "dark" (heatmap head only).
         dark_kernel: Gaussian kernel of the DARK smoothing, heatmap cells.
 
     Returns:
-        (N, J, 3) float64: x, y in image pixels and the heatmap maximum (confidence).
+        coords (N, J, 2) float64 heatmap cells x, y, and confidence (N, J): the heatmap maximum,
+        or for DSNT the largest probability of the normalised map.
     """
     if refine not in REFINE_METHODS:
         raise InputError(f"refine must be one of {REFINE_METHODS}, got {refine!r}")
+    if head not in ("heatmap", "dsnt"):
+        raise InputError(f"head must be heatmap or dsnt, got {head!r}")
+    if head == "dsnt":
+        from hmr.pose2d.losses import normalized_heatmaps, soft_argmax
+
+        maps = torch.as_tensor(heatmaps).detach().float().cpu()
+        probabilities = normalized_heatmaps(maps)
+        coords = soft_argmax(probabilities).double().numpy()
+        return coords, probabilities.flatten(2).amax(-1).double().numpy()
     if isinstance(heatmaps, torch.Tensor):
         heatmaps = heatmaps.detach().float().cpu().numpy()
     heatmaps = np.asarray(heatmaps)
@@ -288,9 +299,29 @@ def decode_heatmaps(heatmaps, center, scale, refine: str | None = None, dark_ker
         coords = dark_offset(heatmaps, coords, kernel=dark_kernel)
     else:
         coords = quarter_offset(heatmaps, coords)
-    h, w = heatmaps.shape[2:]
+    return coords, maxvals
+
+
+def decode_heatmaps(heatmaps, center, scale, refine: str | None = None, dark_kernel: int = 11,
+                    head: str = "heatmap", rotation=0.0) -> np.ndarray:
+    """Network maps → keypoints in image pixels, as the official ``get_final_preds`` (with refine None).
+
+    Args:
+        heatmaps: (N, J, h, w) numpy array or tensor.
+        center: (N, 2) crop centres, pixels.
+        scale: (N, 2) crop scales, units of 200 pixels.
+        refine: None for the official quarter-cell shift, "dark" for DARK refinement.
+        dark_kernel: Gaussian kernel of the DARK smoothing, heatmap cells.
+        head: "heatmap" or "dsnt" (``heatmap_coordinates``).
+        rotation: crop rotation, degrees (a number or (N,)); 0 at test time.
+
+    Returns:
+        (N, J, 3) float64: x, y in image pixels and the confidence.
+    """
+    coords, maxvals = heatmap_coordinates(heatmaps, head, refine, dark_kernel)
+    h, w = np.shape(heatmaps)[2:]
     to_image = get_affine_transform(np.asarray(center, np.float64).reshape(-1, 2),
-                                    np.asarray(scale, np.float64).reshape(-1, 2), 0.0, (w, h), inv=True)
+                                    np.asarray(scale, np.float64).reshape(-1, 2), rotation, (w, h), inv=True)
     xy = affine_transform_points(coords, to_image)  # (N, J, 2)
     return np.concatenate([xy, maxvals[..., None].astype(np.float64)], axis=-1)
 
@@ -320,7 +351,8 @@ def estimate_keypoints(model: torch.nn.Module, frame: np.ndarray, boxes_xyxy, fl
     heatmaps = predict_heatmaps(model, normalize_images(crops.images, device), flip=flip, flip_perm=flip_perm)
     heatmaps = heatmaps.cpu().numpy()
     keypoints = decode_heatmaps(heatmaps, crops.center, crops.scale, refine=refine,
-                                dark_kernel=dark_kernel_for(model.config.sigma))
+                                dark_kernel=dark_kernel_for(model.config.sigma),
+                                head=getattr(model.config, "head", "heatmap"))
     return TopDownResult(keypoints=keypoints, heatmaps=heatmaps, center=crops.center, scale=crops.scale)
 
 

@@ -1,0 +1,99 @@
+"""The synthetic image world: COCO format, determinism, resumption, and ground truth that agrees
+with itself (2D = projection of 3D; SMPL parameters rebuild the 3D joints)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hmr.cli import main
+from hmr.render import Camera
+from hmr.synthetic import WorldConfig, annotation_path, make_synthetic_images
+from hmr.synthetic.images import surface_depth_at
+
+SMALL = WorldConfig(image_size=(160, 128), val_fraction=0.25)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    make_synthetic_images(root, 4, seed=3, config=SMALL)
+    return root
+
+
+def _load(root, split):
+    return json.loads(annotation_path(root, split).read_text())
+
+
+def test_coco_layout_and_held_out_split(world):
+    from pycocotools.coco import COCO
+
+    train, val = _load(world, "train"), _load(world, "val")
+    assert len(train["images"]) == 3 and len(val["images"]) == 1
+    assert not {i["id"] for i in train["images"]} & {i["id"] for i in val["images"]}
+    coco = COCO(str(annotation_path(world, "train")))
+    assert coco.getCatIds() == [1] and len(coco.getAnnIds()) == 3
+    for image, ann in zip(train["images"] + val["images"], train["annotations"] + val["annotations"]):
+        assert (world / "images" / image["file_name"]).is_file()
+        assert (image["width"], image["height"]) == (160, 128)
+        kp = np.array(ann["keypoints"]).reshape(17, 3)
+        assert set(np.unique(kp[:, 2])) <= {0, 1, 2}
+        assert ann["num_keypoints"] == int((kp[:, 2] > 0).sum())
+        np.testing.assert_array_equal(kp[kp[:, 2] == 0, :2], 0)  # outside the image: COCO's unlabelled
+        labelled = kp[:, 2] > 0
+        assert (kp[labelled, 0] >= 0).all() and (kp[labelled, 0] < 160).all()
+        x, y, w, h = ann["bbox"]
+        assert x >= 0 and y >= 0 and x + w <= 160 and y + h <= 128 and w > 0 and h > 0
+        assert np.asarray(ann["smpl"]["body_pose"]).shape == (69,) and np.asarray(ann["smpl"]["betas"]).shape == (10,)
+
+
+def test_2d_is_the_projection_of_the_3d_joints_and_smpl_rebuilds_them(world, mannequin_smpl):
+    for ann in _load(world, "train")["annotations"]:
+        cam = ann["camera"]
+        joints = np.array(ann["joints3d_coco"])
+        uv = joints[:, :2] / joints[:, 2:] * cam["focal_length"] + cam["principal_point"]
+        np.testing.assert_allclose(uv, ann["keypoints_projected"], atol=0.01)
+        kp = np.array(ann["keypoints"]).reshape(17, 3)
+        labelled = kp[:, 2] > 0
+        np.testing.assert_allclose(kp[labelled, :2], uv[labelled], atol=0.01)
+        smpl = {k: torch.tensor([v], dtype=torch.float32) for k, v in ann["smpl"].items()}
+        with torch.no_grad():
+            body = mannequin_smpl(**smpl)
+        np.testing.assert_allclose(body.joints[0].numpy(), ann["joints3d_smpl"], atol=2e-4)
+        np.testing.assert_allclose(body.joint_set("coco_17")[0].numpy(), joints, atol=2e-4)
+
+
+def test_same_seed_same_files_and_resume_redoes_only_missing(world, tmp_path):
+    again = tmp_path / "again"
+    make_synthetic_images(again, 4, seed=3, config=SMALL)
+    assert _load(again, "train") == _load(world, "train")
+    first = sorted((world / "images").rglob("*.jpg"))
+    assert all(p.read_bytes() == (again / p.relative_to(world)).read_bytes() for p in first)
+    (again / "images" / "train" / "000001.jpg").unlink()
+    make_synthetic_images(again, 4, seed=3, config=SMALL)
+    assert (again / "images/train/000001.jpg").read_bytes() == (world / "images/train/000001.jpg").read_bytes()
+    other = tmp_path / "other"
+    make_synthetic_images(other, 1, seed=4, config=SMALL)
+    assert _load(other, "train")["annotations"][0]["keypoints"] != _load(world, "train")["annotations"][0]["keypoints"]
+
+
+def test_surface_depth_is_the_nearest_triangle_along_the_ray():
+    camera = Camera.simple(100, 100, 100.0)
+    square = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], float)
+    vertices = np.concatenate([square + [0, 0, 2.0], square * 0.1 + [0, 0, 1.5]])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    uv = np.array([[50.0, 50.0], [80.0, 80.0], [99.0, 2.0]])  # both squares, the far one, the far one
+    depth = surface_depth_at(uv, vertices, faces, camera)
+    np.testing.assert_allclose(depth[:2], [1.5, 2.0])
+    assert depth[2] == pytest.approx(2.0)
+    assert np.isinf(surface_depth_at(np.array([[500.0, 500.0]]), vertices, faces, camera)).all()
+
+
+def test_command_writes_the_dataset_and_rejects_bad_counts(tmp_path, capsys):
+    assert main(["make-synthetic-images", "--out", str(tmp_path / "w"), "--num", "1", "--image-size", "96", "64",
+                 "--quiet"]) == 0
+    assert annotation_path(tmp_path / "w", "train").is_file()
+    assert main(["make-synthetic-images", "--out", str(tmp_path / "w"), "--num", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--num" in err
