@@ -136,6 +136,9 @@ def _demo(args: argparse.Namespace) -> int:
         met = all(demo.motion[k] >= v for k, v in MOTION_BAR.items())
         print(f"  {'bar':>22}: {'met' if met else 'NOT met'} (knee range >= 70 %, knee r >= 0.8, "
               "MPJPE >= 30 % under the static pose)")
+    print("keypoints against the ground truth (image pixels; PCK@0.05 of the box's longer side):")
+    for name, value in demo.keypoint_scores.items():
+        print(f"  {name:>22}: {value}")
     return 0
 
 

@@ -50,6 +50,7 @@ class DemoResult:
     stages: dict[str, str]  # stage -> "learned: ..." or "stand-in: ..."
     outputs: dict[str, Path] = field(default_factory=dict)
     motion: dict[str, float] = field(default_factory=dict)  # the lifter's motion following (motion_scores)
+    keypoint_scores: dict[str, float] = field(default_factory=dict)  # px error, PCK@0.05 %, detected %
 
 
 def motion_scores(ground_truth: Path, joints3d: Path) -> dict[str, float]:
@@ -137,6 +138,19 @@ def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str 
     return {k: round(float(v), 2) for k, v in scores.items()}
 
 
+def score_keypoints(ground_truth: Path, keypoints2d: Path) -> dict[str, float]:
+    """The keypoints stage against the ground truth: mean error over the visible joints (image
+    pixels), PCK@0.05 of the longer side of the true box and the fraction of joints given, in %."""
+    from hmr.pose2d.evaluation import score_keypoint_sequence
+
+    with np.load(ground_truth, allow_pickle=False) as z:
+        truth, boxes = z["keypoints"][:, 0], z["boxes"][:, 0]
+    with np.load(keypoints2d, allow_pickle=False) as z:
+        scores = score_keypoint_sequence(z["keypoints"], z["valid"], truth, boxes)
+    return {"mean_px_error": round(scores["mean_px_error"], 2), "pck_0.05_pct": round(100 * scores["pck"], 1),
+            "detected_pct": round(100 * scores["detected"], 1)}
+
+
 def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "walk", seed: int = 0,
              options: PipelineOptions | None = None, on_progress: Progress | None = None) -> DemoResult:
     """Synthesise the clip, run the pipeline on it and score it (see the module docstring).
@@ -175,13 +189,16 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
     with record.stage("score"):
         scores = score_outputs(clip.ground_truth, result.outputs, options.body_model)
         motion = motion_scores(clip.ground_truth, result.outputs["joints3d"]) if "joints3d" in result.outputs else {}
+        keypoint_scores = score_keypoints(clip.ground_truth, result.outputs["keypoints2d"])
     scores_path = write_json(out_dir / "scores.json", {"scores_mm": scores, "motion_following": motion,
-                                                       "stages": stages})
+                                                       "keypoints_px": keypoint_scores, "stages": stages})
     record.data["scores_mm"] = scores
     record.data["motion_following"] = motion
+    record.data["keypoints_px"] = keypoint_scores
     record.data["stages"] = stages
     result.outputs["run"] = record.save(out_dir / "run.json")
     result.outputs["scores"] = scores_path
     result.outputs["clip"] = clip.video
     result.outputs["ground_truth"] = clip.ground_truth
-    return DemoResult(pipeline=result, scores=scores, stages=stages, outputs=result.outputs, motion=motion)
+    return DemoResult(pipeline=result, scores=scores, stages=stages, outputs=result.outputs, motion=motion,
+                      keypoint_scores=keypoint_scores)

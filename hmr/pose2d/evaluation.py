@@ -217,3 +217,35 @@ def _result(image_id: int, keypoints: np.ndarray, box_score: float) -> dict:
     flat = np.concatenate([keypoints[:, :2], np.ones((len(keypoints), 1))], 1).reshape(-1)
     return {"image_id": int(image_id), "category_id": 1, "keypoints": [round(float(v), 3) for v in flat],
             "score": float(box_score * confidence.mean())}
+
+
+def score_keypoint_sequence(predicted: np.ndarray, valid: np.ndarray, truth: np.ndarray,
+                            boxes_xyxy: np.ndarray) -> dict[str, float]:
+    """Keypoints of a clip against its ground truth (the demo's score).
+
+    The predicted track that lies closest to the truth on average is scored. A joint the model
+    did not give (NaN, or a frame without the person) counts against PCK and is left out of the
+    pixel error; ``detected`` says which fraction was given.
+
+    Args:
+        predicted: (T, P, J, 3) pixels x, y, confidence (``keypoints2d.npz``).
+        valid: (T, P) the person was found.
+        truth: (T, J, 3) pixels x, y and visibility (> 0: scored).
+        boxes_xyxy: (T, 4) ground-truth boxes, pixels (PCK's size: the longer side).
+
+    Returns:
+        {"mean_px_error", "pck" (fraction), "detected" (fraction)}.
+    """
+    predicted = np.where(valid[..., None, None], predicted, np.nan)
+    scored = truth[..., 2] > 0  # (T, J)
+    errors = np.linalg.norm(predicted[..., :2] - truth[:, None, :, :2], axis=-1)  # (T, P, J)
+    best = int(np.nanargmin([np.nanmean(np.where(scored, errors[:, p], np.nan)) if np.isfinite(errors[:, p][scored]).any()
+                             else np.inf for p in range(errors.shape[1])])) if errors.shape[1] else 0
+    error = errors[:, best] if errors.shape[1] else np.full(scored.shape, np.nan)
+    size = np.maximum(boxes_xyxy[:, 2] - boxes_xyxy[:, 0], boxes_xyxy[:, 3] - boxes_xyxy[:, 1])[:, None]
+    given = np.isfinite(error) & scored
+    if not scored.any():
+        return {"mean_px_error": float("nan"), "pck": float("nan"), "detected": float("nan")}
+    hit = np.where(given, error < PCK_THRESHOLD * size, False)
+    return {"mean_px_error": float(error[given].mean()) if given.any() else float("nan"),
+            "pck": float(hit[scored].mean()), "detected": float(given.sum() / scored.sum())}
