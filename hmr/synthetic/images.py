@@ -406,13 +406,16 @@ def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfi
     return image, quality, annotation
 
 
-def _read_record(path: Path, seed: int) -> dict | None:
-    """The stored annotation of an image made by an earlier run with the same seed, else None."""
+def _read_record(path: Path, seed: int, settings: dict) -> dict | None:
+    """The stored annotation of an image made by an earlier run with the same seed and world
+    settings, else None."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return record["annotation"] if isinstance(record, dict) and record.get("seed") == seed else None
+    if not isinstance(record, dict) or record.get("seed") != seed or record.get("config") != settings:
+        return None
+    return record["annotation"]
 
 
 def _coco_skeleton() -> list[list[int]]:
@@ -446,17 +449,18 @@ def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
     w, h = config.image_size
     renderer = MeshRenderer(Camera.simple(w, h, 500.0), backend)
     datasets = {s: {"images": [], "annotations": []} for s in SPLITS}
+    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
     for index in range(int(num)):
         split = _split_of(index, int(num), config.val_fraction)
         name = f"{index:06d}.jpg"
         path = out_dir / "images" / split / name
         record = out_dir / "records" / f"{index:06d}.json"  # one image's annotation, for resuming
-        annotation = _read_record(record, seed) if path.is_file() else None
+        annotation = _read_record(record, seed, settings) if path.is_file() else None
         if annotation is None:
             image, quality, annotation = render_sample(body, renderer, prior, config, seed, index)
             ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
             write_bytes(path, data.tobytes())
-            write_text(record, json.dumps({"seed": int(seed), "annotation": annotation}))
+            write_text(record, json.dumps({"seed": int(seed), "config": settings, "annotation": annotation}))
         datasets[split]["images"].append({"id": index + 1, "file_name": f"{split}/{name}", "width": w, "height": h})
         datasets[split]["annotations"].append({"id": index + 1, "image_id": index + 1, **annotation})
         if progress is not None:
@@ -468,7 +472,7 @@ def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
         coco = {
             "info": {"description": "hmr synthetic image world (mannequin)", "version": SCHEMA_VERSION,
                      "seed": int(seed), "num": int(num), "split": split,
-                     "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}},
+                     "config": settings},
             "images": data["images"], "annotations": data["annotations"],
             "categories": [{"id": 1, "name": "person", "supercategory": "person",
                             "keypoints": list(js.COCO_17.names), "skeleton": _coco_skeleton()}],

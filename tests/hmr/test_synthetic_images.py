@@ -73,6 +73,12 @@ def test_same_seed_same_files_and_resume_redoes_only_missing(world, tmp_path):
     (again / "images" / "train" / "000001.jpg").unlink()
     make_synthetic_images(again, 4, seed=3, config=SMALL)
     assert (again / "images/train/000001.jpg").read_bytes() == (world / "images/train/000001.jpg").read_bytes()
+    smaller = WorldConfig(image_size=(96, 64), val_fraction=0.25)  # other settings: nothing is reused
+    make_synthetic_images(again, 4, seed=3, config=smaller)
+    assert _load(again, "train")["images"][0]["width"] == 96
+    import cv2
+
+    assert cv2.imread(str(again / "images/train/000000.jpg")).shape == (64, 96, 3)
     other = tmp_path / "other"
     make_synthetic_images(other, 1, seed=4, config=SMALL)
     assert _load(other, "train")["annotations"][0]["keypoints"] != _load(world, "train")["annotations"][0]["keypoints"]
