@@ -106,7 +106,7 @@ class _Network:
                 heatmaps = predict_heatmaps(self.net, normalize_images(images[start:stop], self.device),
                                             flip=self.flip)
             out.append(decode_heatmaps(heatmaps, center[start:stop], scale[start:stop],
-                                       refine=self.refine, dark_kernel=self.kernel))
+                                       refine=self.refine, dark_kernel=self.kernel, head=self.model.config.head))
         return _to_schema(np.concatenate(out)) if out else np.zeros((0, self.model.config.num_joints, 3), np.float32)
 
     def one(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
