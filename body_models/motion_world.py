@@ -4,7 +4,7 @@
 trained only on that learns a narrow world; a lifter trained on it can score a low MPJPE while
 barely moving (predicting the mean pose). This module strings many movements together:
 
-- ``WORLD_SEGMENTS``: walk (forward, backward, on a curve), run, turn on the spot, sit down and
+- ``WORLD_SEGMENTS``: walk (straight or on a curve), run, turn on the spot, sit down and
   stand up, bend to the floor, reach (one or both arms, low to overhead), arm swings (circles,
   punches, big swings), jump (on the spot or forward), crouch, and standing idle.
 - ``generate_world_motion``: a clip of segments drawn with seeded durations, each with its own
@@ -64,18 +64,19 @@ def _arms_down(a: _Angles, rng: np.random.Generator, bend: float = 0.3) -> None:
         a.add_side(side, "elbow", y=-bend - rng.uniform(0.0, 0.3))
 
 
-def _gait(t, rng, cadence, stride, knee_peak, arm_swing, elbow, lean, backwards=False):
-    """Leg and arm cycle shared by walking and running; returns (angles, phase)."""
+def _gait(t, rng, cadence, stride, knee_peak, arm_swing, elbow, lean):
+    """Leg and arm cycle shared by walking and running (forwards only: a lifter trained on
+    backward walking too cannot tell it from forward walking and learns a compromise whose knee
+    flexion runs 2-3 frames ahead of forward walking's); returns (angles, phase)."""
     a = _Angles(len(t))
     phase = 2.0 * np.pi * cadence * t + rng.uniform(0.0, 2.0 * np.pi)
-    direction = -1.0 if backwards else 1.0
     a.add("spine1", x=lean)
     a.add("spine2", y=0.08 * stride * np.sin(phase))
     a.add("neck", x=-0.5 * lean)
     for side, q in (("left", phase), ("right", phase + np.pi)):
-        swing = direction * np.sin(q)  # > 0: leg behind
+        swing = np.sin(q)  # > 0: leg behind
         a.add_side(side, "hip", x=-0.1 - 0.15 * max(knee_peak - 1.0, 0.0) + stride * swing)
-        bent = ((1.0 + np.cos(q - direction * 0.9 * np.pi)) / 2.0) ** 2
+        bent = ((1.0 + np.cos(q - 0.9 * np.pi)) / 2.0) ** 2
         a.add_side(side, "knee", x=0.1 + knee_peak * bent)
         a.add_side(side, "ankle", x=0.25 * stride * swing + 0.1 * bent)
         a.add_side(side, "collar", z=-0.12)
@@ -88,12 +89,11 @@ def _walk(t: np.ndarray, rng: np.random.Generator) -> _Segment:
     _, root, speed, yaw_rate, lift = _base(t)
     cadence = rng.uniform(0.6, 1.15)  # gait cycles per second
     stride = rng.uniform(0.15, 0.5)  # hip swing amplitude, radians
-    backwards = rng.random() < 0.15
     a, phase = _gait(t, rng, cadence, stride, knee_peak=rng.uniform(0.5, 1.3),
                      arm_swing=rng.uniform(0.05, 0.6) * stride / 0.33, elbow=rng.uniform(0.15, 0.6),
-                     lean=rng.uniform(-0.05, 0.2), backwards=backwards)
+                     lean=rng.uniform(-0.05, 0.2))
     root[:, 0] = -0.08 * stride / 0.33 * np.sin(phase)
-    speed[:] = (-1.0 if backwards else 1.0) * 2.0 * 2.0 * 0.85 * np.sin(stride) * cadence
+    speed[:] = 2.0 * 2.0 * 0.85 * np.sin(stride) * cadence
     if rng.random() < 0.5:  # a curved path
         yaw_rate[:] = rng.uniform(-0.7, 0.7)
     return _Segment(a.euler, root, speed, yaw_rate, lift)
