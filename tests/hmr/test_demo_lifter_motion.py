@@ -30,8 +30,9 @@ def test_demo_lifter_follows_the_demo_walk(mannequin_smpl, seed):
     lifted = lift_keypoints(load_pretrained(DEMO_WEIGHTS), pixels, CAMERA["image_size"], layout="coco")
     scores = motion_following(lifted.joints, truth - truth[:, :1])
     assert 100 * scores["knee_range_ratio"] >= MOTION_BAR["knee_range_pct"], scores
-    # The bar is r >= MOTION_BAR["knee_r"] (0.8); the shipped lifter reaches it on seed 7
-    # but not on seed 0 (its knee flexion rises 2-4 frames early there), so this guards what it
-    # reaches instead of the bar.
+    # The bar is r >= MOTION_BAR["knee_r"] (0.8). On these clean in-frame keypoints the shipped
+    # lifter reaches it on seed 7 (0.83) but not on seed 0 (0.76: its knee flexion rises 2-4 frames
+    # early), so seed 0 guards what it reaches; `hmr demo` itself (noisy 2D, feet leaving the frame
+    # with seed 7) stays below the bar, as the README says.
     assert scores["knee_correlation"] >= (0.7 if seed == 0 else MOTION_BAR["knee_r"]), scores
     assert 100 * scores["static_improvement"] >= MOTION_BAR["beats_static_by_pct"], scores
