@@ -83,7 +83,7 @@ def _motion_coverage(args: argparse.Namespace) -> int:
     print(f"coverage of the pose prior {args.prior or 'of the mannequin (fitted to the actions)'}")
     for name in ("world", "actions") if args.motion == "both" else (args.motion,):
         report = coverage(sets[name](), prior, radius=args.radius, seed=args.seed)
-        print(f"-- {name} --" if args.motion == "both" else "")
+        print(f"-- {name} --")
         print(format_coverage(report, name))
     return 0
 
