@@ -46,6 +46,7 @@ from body_models.priors import GMMPrior, MaxMixturePrior, load_gmm
 from body_models.rotations import matrix_to_axis_angle, rot6d_to_matrix
 from body_models.smpl import SMPL
 from hmr.smplify import losses
+from hmr.smplify.adam import Adam
 
 # The four joints stage 1 aligns and the similar-triangles depth uses, by name in the keypoint set.
 TORSO_JOINTS: tuple[str, ...] = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
@@ -503,7 +504,7 @@ class SMPLify:
         cam_t = start_transl.clone().requires_grad_(True)
         with torch.enable_grad():
             # Stage 1: camera translation and global orientation on the torso.
-            optimizer = torch.optim.Adam([orient, cam_t], lr=cfg.step_size, betas=(0.9, 0.999))
+            optimizer = Adam([orient, cam_t], lr=cfg.step_size, betas=(0.9, 0.999))
             for _ in range(cfg.num_iters):
                 out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, joint_set)
                 projected = self._project(model_kp, focal, center)
@@ -522,7 +523,7 @@ class SMPLify:
                 params.append(cam_t)
             else:
                 cam_t.requires_grad_(False)
-            optimizer = torch.optim.Adam(params, lr=cfg.step_size, betas=(0.9, 0.999))
+            optimizer = Adam(params, lr=cfg.step_size, betas=(0.9, 0.999))
             for _ in range(cfg.num_iters):
                 out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, joint_set)
                 projected = self._project(model_kp, focal, center)
