@@ -16,15 +16,25 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def folded_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """An eval-mode copy of the lifter with its BatchNorms folded (see the module doc)."""
-    folded = copy.deepcopy(model).eval()
-    if isinstance(getattr(folded, "expand_bn", None), torch.nn.BatchNorm1d):
-        folded.expand_conv = fuse_conv_bn_eval(folded.expand_conv, folded.expand_bn)
+    """An eval-mode copy of the lifter with its BatchNorms folded (see the module doc).
+
+    Only the folded convolutions are new; the other submodules (the output convolution,
+    dropout) are shared with ``model``, which is never changed. A deep copy of the whole model
+    would cost more than lifting a thousand frames with the demo lifter.
+    """
+    if model.training:
+        model = copy.deepcopy(model).eval()
+    folded = copy.copy(model)
+    for store in ("_modules", "_parameters", "_buffers"):
+        setattr(folded, store, dict(getattr(model, store)))
+    if isinstance(getattr(model, "expand_bn", None), torch.nn.BatchNorm1d):
+        folded.expand_conv = fuse_conv_bn_eval(model.expand_conv, model.expand_bn)
         folded.expand_bn = torch.nn.Identity()
-    convs, norms = getattr(folded, "layers_conv", None), getattr(folded, "layers_bn", None)
+    convs, norms = getattr(model, "layers_conv", None), getattr(model, "layers_bn", None)
     if convs is not None and norms is not None:
-        for i, (conv, norm) in enumerate(zip(convs, norms)):
-            if isinstance(norm, torch.nn.BatchNorm1d):
-                convs[i] = fuse_conv_bn_eval(conv, norm)
-                norms[i] = torch.nn.Identity()
+        pairs = list(zip(convs, norms))
+        folded.layers_conv = torch.nn.ModuleList(
+            fuse_conv_bn_eval(c, n) if isinstance(n, torch.nn.BatchNorm1d) else c for c, n in pairs)
+        folded.layers_bn = torch.nn.ModuleList(
+            torch.nn.Identity() if isinstance(n, torch.nn.BatchNorm1d) else n for _, n in pairs)
     return folded
