@@ -42,6 +42,7 @@ class _Bars:
 
 
 def _pipeline_options(args: argparse.Namespace):
+    from hmr.io.export import parse_formats
     from hmr.pipeline import PipelineOptions
     from hmr.weights import resolve
 
@@ -65,7 +66,8 @@ def _pipeline_options(args: argparse.Namespace):
         frame_offset=args.frame_offset,
         boxes=args.boxes, flip=not args.no_flip, device=_device(args.device), precision=args.precision,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
-        skeleton=not args.no_skeleton, side_by_side=args.side_by_side)
+        skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
+        export=parse_formats(args.export) if args.export else ())
 
 
 def _device(name: str) -> str:
@@ -173,6 +175,8 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     p.add_argument("--no-skeleton", action="store_true", help="no 2D skeletons on the overlay")
     p.add_argument("--side-by-side", action="store_true", help="add a panel with the lifter's 3D joints to the overlay")
+    p.add_argument("--export", default=None, metavar="FORMATS",
+                   help="also write animation files at the end: bvh, glb, amass, comma-separated (see `hmr export`)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -230,9 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refit the mannequin's pose prior and rewrite the precomputed copy shipped in body_models/data")
     mq.set_defaults(func=_mannequin)
 
-    from hmr.commands import evaluate, keypoints, lifter, pose2d, regressor, smplify, weights
+    from hmr.commands import evaluate, export, keypoints, lifter, pose2d, regressor, smplify, weights
 
-    for area in (keypoints, lifter, regressor, smplify, weights, evaluate, pose2d):
+    for area in (keypoints, lifter, regressor, smplify, weights, evaluate, pose2d, export):
         area.add_commands(sub)
     return parser
 

@@ -77,6 +77,7 @@ class PipelineOptions:
         overlay: write overlay.mp4 (needs the video).
         skeleton: draw the 2D keypoints on the overlay too.
         side_by_side: add a panel with the lifter's 3D joints beside each overlay frame.
+        export: animation files to write at the end (``hmr.io.export.FORMATS``: bvh, glb, amass).
     """
 
     hrnet_weights: Path | None = None
@@ -102,6 +103,7 @@ class PipelineOptions:
     overlay: bool = True
     skeleton: bool = True
     side_by_side: bool = False
+    export: tuple[str, ...] = ()
 
 
 @dataclass
@@ -595,6 +597,14 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
                                   progress_for("overlay", num_frames), joints3d_path=joints3d_path))
     elif options.overlay:
         result.skipped["overlay"] = "no video frames (give --video with a keypoints file)"
+    if options.export and smpl_path is not None:
+        from hmr.io.export import export_run
+
+        with record.stage("export"):
+            result.outputs.update(export_run(out_dir, options.export, body_model=options.body_model,
+                                             gender=options.gender))
+    elif options.export:
+        result.skipped["export"] = "no SMPL output to export"
 
     for role, path in (("input", source if source.is_file() else None), ("hrnet_weights", options.hrnet_weights),
                        ("lifter_weights", options.lifter_weights), ("hmr_weights", options.hmr_weights),

@@ -1,0 +1,1 @@
+"""Motion files for animation tools: BVH, skinned glTF binary and AMASS-style npz."""
