@@ -62,11 +62,12 @@ def _pipeline_options(args: argparse.Namespace):
         body_model=args.body_model, gender=args.gender, prior=args.prior,
         j_regressor_extra=args.j_regressor_extra, smplify=not args.no_smplify,
         smplify_iterations=args.iterations, temporal_weight=args.temporal_weight,
-        focal_length=args.focal_length, image_size=tuple(args.image_size) if args.image_size else None,
-        frame_offset=args.frame_offset,
+        focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
+        image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
         boxes=args.boxes, flip=not args.no_flip, device=_device(args.device), precision=args.precision,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
+        world=not args.no_world, refine_contacts=args.refine_contacts,
         export=parse_formats(args.export) if args.export else ())
 
 
@@ -161,6 +162,9 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, default=None, help="SMPLify Adam steps per stage (default 100)")
     p.add_argument("--temporal-weight", type=float, default=0.0, help="SMPLify smoothness over frames (0: off)")
     p.add_argument("--focal-length", type=float, default=None, help="pixels (default: the image diagonal)")
+    p.add_argument("--fov", type=float, default=None, help="horizontal field of view, degrees (instead of --focal-length)")
+    p.add_argument("--calibration", type=Path, default=None,
+                   help="OpenCV-style camera calibration, YAML or JSON with K and distortion (overrides both)")
     p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
                    help="image size for keypoint files that do not record it (must match --video's frames)")
     p.add_argument("--frame-offset", type=int, default=0,
@@ -175,6 +179,9 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     p.add_argument("--no-skeleton", action="store_true", help="no 2D skeletons on the overlay")
     p.add_argument("--side-by-side", action="store_true", help="add a panel with the lifter's 3D joints to the overlay")
+    p.add_argument("--no-world", action="store_true", help="skip world.npz (ground plane, world frame, contacts)")
+    p.add_argument("--refine-contacts", action="store_true",
+                   help="pin the feet in contact in world.npz (removes sliding, may add drift)")
     p.add_argument("--export", default=None, metavar="FORMATS",
                    help="also write animation files at the end: bvh, glb, amass, comma-separated (see `hmr export`)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

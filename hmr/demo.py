@@ -135,7 +135,13 @@ def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str 
         tv = target.vertices.numpy() - target.h36m.numpy()[:, :1]
         scores["mesh_pve_mm"] = pve(pv, tv) * MM_PER_M
         scores["fitted_frames"] = float(ok.sum())
-    return {k: round(float(v), 2) for k, v in scores.items()}
+        from hmr.world.scores import camera_root_scores, world_scores
+
+        scores.update(camera_root_scores(gt, fit, smpl))
+        if "world" in outputs:
+            with np.load(outputs["world"], allow_pickle=False) as z:
+                scores.update(world_scores(gt, dict(z)))
+    return {k: round(float(v), 2) if np.isfinite(v) else None for k, v in scores.items()}
 
 
 def score_keypoints(ground_truth: Path, keypoints2d: Path) -> dict[str, float]:

@@ -63,6 +63,9 @@ class PipelineOptions:
         smplify_iterations: Adam steps per SMPLify stage (SPIN's 100 by default).
         temporal_weight: SMPLify smoothness over frames (0: off).
         focal_length: full-image focal length, pixels (default: the image diagonal).
+        fov: horizontal field of view, degrees (used when ``focal_length`` is None).
+        calibration: an OpenCV-style calibration file (K and distortion; ``hmr.intrinsics``),
+            which overrides ``focal_length`` and ``fov``.
         image_size: (width, height) for keypoint files that do not record it.
         frame_offset: added to a keypoints file's frame indices (COCO image ids) to give the
             video's frame numbers.
@@ -77,6 +80,10 @@ class PipelineOptions:
         overlay: write overlay.mp4 (needs the video).
         skeleton: draw the 2D keypoints on the overlay too.
         side_by_side: add a panel with the lifter's 3D joints beside each overlay frame.
+        world: place the people in a world frame for a static camera (``world.npz``,
+            ``hmr.world``): ground plane, contacts.
+        refine_contacts: pin contact feet in ``world.npz`` (the contact-aware refinement; off
+            by default: it removes foot sliding but can add drift, see the README).
         export: animation files to write at the end (``hmr.io.export.FORMATS``: bvh, glb, amass).
     """
 
@@ -92,6 +99,8 @@ class PipelineOptions:
     smplify_iterations: int | None = None
     temporal_weight: float = 0.0
     focal_length: float | None = None
+    fov: float | None = None
+    calibration: Path | None = None
     image_size: tuple[int, int] | None = None
     frame_offset: int = 0
     boxes: Path | None = None
@@ -103,6 +112,8 @@ class PipelineOptions:
     overlay: bool = True
     skeleton: bool = True
     side_by_side: bool = False
+    world: bool = True
+    refine_contacts: bool = False
     export: tuple[str, ...] = ()
 
 
@@ -247,7 +258,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     kp = load_keypoints2d(keypoints_path)
     model = load_pretrained(options.hmr_weights, mean_params=options.mean_params).to(options.device)
     t_all, p_all = kp.num_frames, kp.num_people
-    focal = _focal_length(kp, options)
+    focal = camera_intrinsics(kp, options).fx
     out = {"global_orient": np.full((t_all, p_all, 3), np.nan, np.float32),
            "body_pose": np.full((t_all, p_all, 69), np.nan, np.float32),
            "betas": np.full((t_all, p_all, 10), np.nan, np.float32),
@@ -309,9 +320,14 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
     from hmr.smplify.video import fit_keypoints_file
 
     if options.smplify:
+        kp = load_keypoints2d(keypoints_path)
+        camera = camera_intrinsics(kp, options)
+        if not camera.is_ideal:  # distortion or non-square pixels: fit the ideal camera's keypoints
+            kp.keypoints = camera.ideal_keypoints(kp.keypoints).astype(np.float32)
+            keypoints_path = save_keypoints2d(out_dir / CACHE_DIR / "keypoints2d_ideal_camera.npz", kp)
         fit_keypoints_file(
             keypoints_path, out_dir, body_model=options.body_model, gender=options.gender, prior=options.prior,
-            focal_length=_focal_length(load_keypoints2d(keypoints_path), options),
+            focal_length=camera.fx, principal_point=(camera.cx, camera.cy),
             temporal_weight=options.temporal_weight, iterations=options.smplify_iterations, meshes=False,
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
             initial=regressor_path, progress=_absolute(progress))
@@ -442,8 +458,8 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
     bodies = _bodies(smpl_path, options) if smpl_path is not None else None
     renderer = None
     if bodies is not None:
-        focal = float(bodies[1]["focal_length"])
-        renderer = MeshRenderer(Camera.simple(info.width, info.height, focal))
+        camera = camera_intrinsics(kp, options)
+        renderer = MeshRenderer(Camera(info.width, info.height, (camera.fx, camera.fy), (camera.cx, camera.cy)))
     edges = [(a, b) for a, b in COCO_17.edges]
     lifted = None
     if options.side_by_side and joints3d_path is not None:
@@ -477,14 +493,13 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
     return {"overlay": out_dir / "overlay.mp4"}
 
 
-def _focal_length(kp: Keypoints2D, options: PipelineOptions) -> float:
-    """The full-image focal length in pixels: given, or the image diagonal."""
-    if options.focal_length is not None:
-        return float(options.focal_length)
-    width, height = kp.image_size
-    if not width or not height:
-        raise InputError("the image size is unknown; pass --image-size W H (or --focal-length)")
-    return float(np.hypot(width, height))
+def camera_intrinsics(kp: Keypoints2D, options: PipelineOptions):
+    """The full image's camera (``hmr.intrinsics.Intrinsics``): the calibration file, the focal
+    length, the field of view, or the image diagonal."""
+    from hmr.intrinsics import resolve_intrinsics
+
+    return resolve_intrinsics(kp.image_size, focal_length=options.focal_length, fov_deg=options.fov,
+                              calibration=options.calibration)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,6 +571,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
                  lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info))
     keypoints_path = kp_out["keypoints2d"]
     kp = load_keypoints2d(keypoints_path)
+    record.data["intrinsics"] = camera_intrinsics(kp, options).to_json()
 
     if options.lifter_weights is not None:
         run("lift", _options_for(options, "lifter_weights", "flip", "precision"), [keypoints_path, options.lifter_weights],
@@ -566,8 +582,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     regressor_path = None
     if options.hmr_weights is not None and frames_source is not None:
         regressor_path = run(
-            "regress", _options_for(options, "hmr_weights", "mean_params", "focal_length", "precision"),
-            [frames_source, keypoints_path, options.hmr_weights, options.mean_params],
+            "regress", _options_for(options, "hmr_weights", "mean_params", "focal_length", "fov", "precision"),
+            [frames_source, keypoints_path, options.hmr_weights, options.mean_params, options.calibration],
             lambda: stage_regress(frames_source, keypoints_path, out_dir, options,
                                   progress_for("regress", kp.num_frames)))["regressor"]
     elif options.hmr_weights is None:
@@ -579,8 +595,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     if options.smplify or regressor_path is not None:
         smpl_path = run(
             "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
-                                "smplify_iterations", "temporal_weight", "focal_length", "mean_params"),
-            [keypoints_path, regressor_path, options.prior],
+                                "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params"),
+            [keypoints_path, regressor_path, options.prior, options.calibration],
             lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,
                               progress_for("fit", int(kp.valid.sum()))))["smpl"]
     else:
@@ -591,12 +607,28 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
             lambda: stage_meshes(smpl_path, out_dir, options, progress_for("meshes", int(kp.valid.sum()))))
     if options.overlay and frames_source is not None:
         joints3d_path = result.outputs.get("joints3d")
-        run("overlay", _options_for(options, "skeleton", "side_by_side", "body_model", "gender"),
-            [frames_source, smpl_path, keypoints_path, joints3d_path if options.side_by_side else None],
+        run("overlay", _options_for(options, "skeleton", "side_by_side", "body_model", "gender", "focal_length", "fov"),
+            [frames_source, smpl_path, keypoints_path, joints3d_path if options.side_by_side else None,
+             options.calibration],
             lambda: stage_overlay(frames_source, smpl_path, keypoints_path, out_dir, options,
                                   progress_for("overlay", num_frames), joints3d_path=joints3d_path))
     elif options.overlay:
         result.skipped["overlay"] = "no video frames (give --video with a keypoints file)"
+    if smpl_path is not None and options.world:
+        from hmr.world.world import make_world
+
+        def world_stage() -> dict[str, Path]:
+            from body_models.smpl import load_smpl
+
+            smpl = load_smpl(options.body_model, gender=options.gender)
+            return {"world": make_world(smpl_path, smpl, out_dir / "world.npz", refine=options.refine_contacts)}
+        try:
+            run("world", _options_for(options, "body_model", "gender", "refine_contacts"), [smpl_path], world_stage)
+        except InputError as err:  # no floor to be found: the rest of the run stands
+            (out_dir / "world.npz").unlink(missing_ok=True)
+            result.skipped["world"] = str(err)
+    elif smpl_path is not None:
+        (out_dir / "world.npz").unlink(missing_ok=True)
     if options.export and smpl_path is not None:
         from hmr.io.export import export_run
 
@@ -609,7 +641,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     for role, path in (("input", source if source.is_file() else None), ("hrnet_weights", options.hrnet_weights),
                        ("lifter_weights", options.lifter_weights), ("hmr_weights", options.hmr_weights),
                        ("mean_params", options.mean_params), ("pose_prior", options.prior),
-                       ("j_regressor_extra", options.j_regressor_extra)):
+                       ("j_regressor_extra", options.j_regressor_extra), ("calibration", options.calibration)):
         if path is not None and Path(path).is_file():
             record.add_file(role, path)
     record.data["timings_s"].update(result.seconds)

@@ -236,6 +236,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        config: SMPLifyConfig | None = None, mean_params: str | os.PathLike | None = None,
                        j_regressor_extra: str | os.PathLike | None = None,
                        initial: str | os.PathLike | None = None,
+                       principal_point: tuple[float, float] | None = None,
                        progress: Callable[[int, int], None] | None = None,
                        betas: str = "track", shape_frames: int = SHAPE_FRAMES) -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
@@ -269,6 +270,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             ``body_pose (T, P, 69)``, ``betas (T, P, 10)`` and ``transl (T, P, 3)`` (metres, the
             full-image camera frame), e.g. the pipeline's HMR ``regressor.npz``; rows holding NaN
             start from the mean pose. None starts everyone from the mean pose.
+        principal_point: (cx, cy) pixels of the full image; None means the image centre.
         progress: called as ``progress(done, total)`` in person-frames after each batch.
         betas: "track" (default): one shape per person for the whole file. A first pass fits
             the ``shape_frames`` frames of each track with the most keypoint confidence, the
@@ -324,7 +326,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
     focal = float(focal_length) if focal_length is not None else math.hypot(width, height)
     if not focal > 0:
         raise InputError(f"focal length must be positive pixels, got {focal_length!r}")
-    image_center = np.array([0.5 * width, 0.5 * height])
+    image_center = (np.array([0.5 * width, 0.5 * height]) if principal_point is None
+                    else np.asarray(principal_point, dtype=np.float64).reshape(2))
     keypoints = kp.keypoints.astype(np.float64)
     boxes = crop_boxes_from_keypoints(keypoints)
     present = kp.valid & np.isfinite(boxes).all(-1)

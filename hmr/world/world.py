@@ -1,0 +1,150 @@
+"""``world.npz``: the fitted people in a gravity-aligned world frame for a static camera.
+
+    make_world("out/smpl.npz", smpl, "out/world.npz")
+
+The world frame: y up (the ground plane's normal, ``hmr.world.ground``), the floor at y = 0, the
+origin on the floor under the first frame's pelvis (of the person fitted in most frames), x the
+camera's x laid onto the floor, z = x × y (towards the camera, roughly). Metres.
+
+``world.npz`` (T frames, P people, NaN and ``valid`` False where a person has no fit):
+``global_orient (T, P, 3)`` axis-angle radians and ``transl (T, P, 3)`` metres, world frame,
+after the contact refinement when ``refined`` is True, else before it (``transl_unrefined``
+and ``transl_refined`` hold both); ``joints (T, P, 24, 3)`` world metres, likewise (and
+``joints_unrefined``, ``joints_refined``); ``contacts (T, P, 2)`` bool
+for ``contact_names`` (left_foot, right_foot); ``camera_rotation (3, 3)`` and
+``camera_position (3,)``: the camera in the world, x_world = camera_rotation @ x_camera +
+camera_position; ``ground_plane (4,)`` (nx, ny, nz, d) with n · x + d = 0 in the camera frame,
+n up; ``ground_inliers``; ``valid``, ``refined``, ``fps``, ``track_ids``, ``frame_indices``,
+``schema_version``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from body_models.atomic import save_npz
+from body_models.errors import InputError
+from body_models.smpl import SMPL, rigid_transform_params
+from hmr.world.contacts import CONTACT_NAMES, FOOT_JOINTS, contact_labels, refine_translation
+from hmr.world.ground import GroundPlane, fit_ground_plane, foot_vertex_groups
+
+SCHEMA_VERSION = 1
+CHUNK = 64  # frames per SMPL call
+
+
+@dataclass(frozen=True)
+class WorldFrame:
+    """x_world = rotation @ (x_camera − origin), metres."""
+
+    rotation: np.ndarray  # (3, 3)
+    origin: np.ndarray  # (3,) camera frame
+
+    @property
+    def camera_position(self) -> np.ndarray:
+        return -self.rotation @ self.origin
+
+    def points(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.origin) @ self.rotation.T
+
+
+def world_frame(plane: GroundPlane, pelvis: np.ndarray) -> WorldFrame:
+    """The world frame of a ground plane, with the origin on the floor under ``pelvis`` (3,)."""
+    up = plane.normal
+    x = np.array([1.0, 0.0, 0.0]) - up[0] * up
+    if np.linalg.norm(x) < 1e-6:  # the camera looks straight down or up
+        x = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    x /= np.linalg.norm(x)
+    z = np.cross(x, up)
+    rotation = np.stack([x, up, z])
+    return WorldFrame(rotation, pelvis - plane.height(pelvis) * up)
+
+
+def _bodies(smpl: SMPL, data: dict, ok: np.ndarray, feet) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-frame joints (T, P, 24, 3) and foot vertices (T, P, G, 3) (NaN where not ok)."""
+    t_all, p_all = ok.shape
+    groups = np.concatenate(feet)
+    joints = np.full((t_all, p_all, 24, 3), np.nan)
+    foot = np.full((t_all, p_all, len(groups), 3), np.nan)
+    rows, people = np.nonzero(ok)
+    for start in range(0, len(rows), CHUNK):
+        r, p = rows[start:start + CHUNK], people[start:start + CHUNK]
+        with torch.no_grad():
+            body = smpl(**{k: torch.as_tensor(data[k][r, p], dtype=torch.float32)
+                           for k in ("betas", "body_pose", "global_orient", "transl")})
+        joints[r, p] = body.joints.double().numpy()
+        foot[r, p] = body.vertices[:, groups].double().numpy()
+    return joints, foot
+
+
+def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.PathLike,
+               refine: bool = False) -> Path:
+    """Fit the floor, build the world frame, label contacts, refine, write ``world.npz``.
+
+    Args:
+        smpl_path: the run's ``smpl.npz`` (camera frame).
+        smpl: the body model that made it.
+        out_path: the ``world.npz`` to write.
+        refine: ``transl`` and ``joints`` after pinning the contact feet
+            (``hmr.world.contacts.refine_translation``); both versions are stored either way.
+    """
+    with np.load(smpl_path, allow_pickle=False) as z:
+        data = dict(z)
+    ok = (data["valid"].astype(bool) & np.isfinite(data["transl"]).all(-1) & np.isfinite(data["body_pose"]).all(-1)
+          & np.isfinite(data["global_orient"]).all(-1))
+    if not ok.any():
+        raise InputError(f"{smpl_path} holds no fitted frame; there is nobody to place in the world")
+    fps = float(data.get("fps", 0.0)) or 30.0
+    feet = foot_vertex_groups(smpl.smplx.lbs_weights.double().numpy())
+    joints, foot = _bodies(smpl, data, ok, feet)
+    n_left = len(feet[0])
+    group_index = (np.arange(n_left), np.arange(n_left, n_left + len(feet[1])))
+    t_all, p_all = ok.shape
+    # one plane for everybody: stack the people's frames (rows of other people are NaN-separated)
+    stacked_joints = joints.transpose(1, 0, 2, 3).reshape(-1, 24, 3)
+    stacked_feet = foot.transpose(1, 0, 2, 3).reshape(-1, foot.shape[2], 3)
+    from scipy.spatial.transform import Rotation
+
+    body_up = Rotation.from_rotvec(data["global_orient"][ok].astype(np.float64)).apply([0.0, 1.0, 0.0]).mean(0)
+    plane = fit_ground_plane(stacked_feet, stacked_joints, fps, group_index, body_up / np.linalg.norm(body_up))
+    main = int(np.argmax(ok.sum(0)))
+    frame = world_frame(plane, joints[np.flatnonzero(ok[:, main])[0], main, 0])
+
+    out = {name: np.full((t_all, p_all, 3), np.nan) for name in ("global_orient", "transl_refined", "transl_unrefined")}
+    joints_w = frame.points(joints)
+    joints_refined = joints_w.copy()
+    contacts = np.zeros((t_all, p_all, 2), bool)
+    rotation = torch.as_tensor(frame.rotation)
+    for p in range(p_all):
+        rows = np.flatnonzero(ok[:, p])
+        if not len(rows):
+            continue
+        with torch.no_grad():
+            root = smpl.rest_root(torch.as_tensor(data["betas"][rows, p], dtype=torch.float32)).double()
+        orient, transl = rigid_transform_params(
+            torch.as_tensor(data["global_orient"][rows, p], dtype=torch.float64),
+            torch.as_tensor(data["transl"][rows, p], dtype=torch.float64), root, rotation,
+            torch.as_tensor(frame.camera_position))
+        out["global_orient"][rows, p] = orient.numpy()
+        out["transl_unrefined"][rows, p] = transl.numpy()
+        sole = np.stack([plane.height(foot[rows, p][:, g]).min(-1) for g in group_index], -1)  # (R, 2)
+        foot_points = joints_w[rows, p][:, list(FOOT_JOINTS)]
+        contacts[rows, p] = contact_labels(foot_points, sole, fps)
+        refined = refine_translation(transl.numpy(), foot_points, sole, contacts[rows, p])
+        out["transl_refined"][rows, p] = refined
+        joints_refined[rows, p] += (refined - transl.numpy())[:, None]
+    return save_npz(
+        out_path, schema_version=np.int64(SCHEMA_VERSION),
+        global_orient=out["global_orient"].astype(np.float32),
+        transl=out["transl_refined" if refine else "transl_unrefined"].astype(np.float32),
+        transl_unrefined=out["transl_unrefined"].astype(np.float32), transl_refined=out["transl_refined"].astype(np.float32),
+        joints=(joints_refined if refine else joints_w).astype(np.float32),
+        joints_unrefined=joints_w.astype(np.float32), joints_refined=joints_refined.astype(np.float32),
+        contacts=contacts, contact_names=np.array(CONTACT_NAMES), valid=ok, refined=np.bool_(refine),
+        camera_rotation=frame.rotation, camera_position=frame.camera_position,
+        ground_plane=plane.coefficients, ground_inliers=np.int64(plane.inliers), fps=np.float64(fps),
+        track_ids=data.get("track_ids", np.arange(p_all)), frame_indices=data.get("frame_indices", np.arange(t_all)))
