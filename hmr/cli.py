@@ -67,7 +67,7 @@ def _pipeline_options(args: argparse.Namespace):
         boxes=args.boxes, flip=not args.no_flip, device=_device(args.device), precision=args.precision,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
-        world=not args.no_world, refine_contacts=args.refine_contacts,
+        smooth=args.smooth, world=not args.no_world, refine_contacts=args.refine_contacts,
         export=parse_formats(args.export) if args.export else ())
 
 
@@ -179,6 +179,8 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     p.add_argument("--no-skeleton", action="store_true", help="no 2D skeletons on the overlay")
     p.add_argument("--side-by-side", action="store_true", help="add a panel with the lifter's 3D joints to the overlay")
+    p.add_argument("--smooth", default="none",
+                   help="none, one-euro or temporal: smooth the SMPL parameters and 3D joints over time (default: none)")
     p.add_argument("--no-world", action="store_true", help="skip world.npz (ground plane, world frame, contacts)")
     p.add_argument("--refine-contacts", action="store_true",
                    help="pin the feet in contact in world.npz (removes sliding, may add drift)")

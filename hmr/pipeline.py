@@ -80,6 +80,9 @@ class PipelineOptions:
         overlay: write overlay.mp4 (needs the video).
         skeleton: draw the 2D keypoints on the overlay too.
         side_by_side: add a panel with the lifter's 3D joints beside each overlay frame.
+        smooth: ``none``, ``one-euro`` or ``temporal`` smoothing over time of the SMPL
+            parameters (rotations on the rotation manifold) and the lifter's 3D joints
+            (``hmr.world.smoothing``); ``smpl_unsmoothed.npz`` keeps the fit as it was.
         world: place the people in a world frame for a static camera (``world.npz``,
             ``hmr.world``): ground plane, contacts.
         refine_contacts: pin contact feet in ``world.npz`` (the contact-aware refinement; off
@@ -112,6 +115,7 @@ class PipelineOptions:
     overlay: bool = True
     skeleton: bool = True
     side_by_side: bool = False
+    smooth: str = "none"
     world: bool = True
     refine_contacts: bool = False
     export: tuple[str, ...] = ()
@@ -239,6 +243,10 @@ def stage_lift(keypoints_path: Path, out_dir: Path, options: PipelineOptions) ->
 
     written = lift_keypoints_file(keypoints_path, options.lifter_weights, out_dir, flip=options.flip,
                                   precision=options.precision)
+    if options.smooth != "none":
+        from hmr.world.smoothing import smooth_joints3d_file
+
+        smooth_joints3d_file(written["npz"], options.smooth)
     return {"joints3d": written["npz"], "joints3d_json": written["json"]}
 
 
@@ -331,8 +339,15 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
             temporal_weight=options.temporal_weight, iterations=options.smplify_iterations, meshes=False,
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
             initial=regressor_path, progress=_absolute(progress))
-        return {"smpl": out_dir / "smpl.npz"}
-    return {"smpl": _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)}
+        smpl_path = out_dir / "smpl.npz"
+    else:
+        smpl_path = _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)
+    if options.smooth != "none":
+        from body_models.smpl import load_smpl
+        from hmr.world.smoothing import smooth_smpl_file
+
+        smooth_smpl_file(smpl_path, load_smpl(options.body_model, gender=options.gender), options.smooth)
+    return {"smpl": smpl_path}
 
 
 def _absolute(step: Callable[[int], None] | None) -> Callable[[int, int], None] | None:
@@ -523,6 +538,9 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     from hmr.fastpath import resolve_precision
 
     options = dataclasses.replace(options, precision=resolve_precision(options.precision, options.device))
+    from hmr.world.smoothing import check_method
+
+    check_method(options.smooth)
     source = Path(source)
     if not source.exists():
         raise MissingFileError(f"input not found: {source}")
@@ -574,7 +592,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     record.data["intrinsics"] = camera_intrinsics(kp, options).to_json()
 
     if options.lifter_weights is not None:
-        run("lift", _options_for(options, "lifter_weights", "flip", "precision"), [keypoints_path, options.lifter_weights],
+        run("lift", _options_for(options, "lifter_weights", "flip", "precision", "smooth"),
+            [keypoints_path, options.lifter_weights],
             lambda: stage_lift(keypoints_path, out_dir, options))
     else:
         result.skipped["lift"] = "no lifter weights given (--lifter-weights or HMR_WEIGHTS_VP3D_COCO)"
@@ -595,7 +614,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     if options.smplify or regressor_path is not None:
         smpl_path = run(
             "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
-                                "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params"),
+                                "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params",
+                                "smooth"),
             [keypoints_path, regressor_path, options.prior, options.calibration],
             lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,
                               progress_for("fit", int(kp.valid.sum()))))["smpl"]

@@ -199,13 +199,14 @@ def test_amass_npz_through_the_smpl_layer_gives_the_same_joints(run_dir, mannequ
 
 
 def _keypoints_file(path, smpl, frames=4):
-    """A keypoints2d.npz of the mannequin standing 4 m in front of a 320x240 camera (f = 400 px)."""
+    """A keypoints2d.npz of the mannequin standing 4 m in front of a 320x240 camera (f = 400 px),
+    jumping 10 cm sideways every frame."""
     from hmr.keypoints_io import empty_keypoints, save_keypoints2d
 
     kp = empty_keypoints(frames, 1)
     with torch.no_grad():
         body = smpl(global_orient=torch.tensor([[np.pi, 0.0, 0.0]]).repeat(frames, 1),
-                    body_pose=torch.zeros(frames, 69), transl=torch.tensor([[0.0, 0.0, 4.0]]).repeat(frames, 1))
+                    body_pose=torch.zeros(frames, 69), transl=torch.tensor([[0.0, 0.0, 4.0]]) + 0.05 * torch.tensor([[(-1.0) ** t, 0, 0] for t in range(frames)]))
     joints = body.joint_set("coco_17").numpy()
     kp.keypoints[..., 0, :, :2] = 400 * joints[..., :2] / joints[..., 2:] + [160, 120]
     kp.keypoints[..., 0, :, 2] = 0.9
@@ -223,7 +224,9 @@ def test_run_export_and_hmr_export_write_the_files(tmp_path, capsys, mannequin_s
     out = tmp_path / "run"
     source = _keypoints_file(tmp_path / "kp.npz", mannequin_smpl)
     assert main(["run", str(source), "--out", str(out), "--iterations", "2", "--quiet", "--no-overlay",
-                 "--no-meshes", "--export", "bvh,amass"]) == 0
+                 "--no-meshes", "--export", "bvh,amass", "--smooth", "temporal"]) == 0
+    with np.load(out / "smpl.npz") as smoothed, np.load(out / "smpl_unsmoothed.npz") as raw:
+        assert str(smoothed["smoothing"]) == "temporal" and not np.allclose(smoothed["transl"], raw["transl"])
     assert Bvh((out / "export" / "person_0.bvh").read_text()).nframes == 4
     with np.load(out / "export" / "person_0_amass.npz", allow_pickle=False) as z:
         assert z["poses"].shape == (4, 72) and str(z["body_model"]) == "mannequin"
@@ -234,7 +237,8 @@ def test_run_export_and_hmr_export_write_the_files(tmp_path, capsys, mannequin_s
                         (["export", str(tmp_path / "x"), "--format", "bvh"], ("smpl.npz", "hmr run")),
                         (["export", str(out), "--person", "4"], ("track IDs are 0",)),
                         (["export", str(out), "--up", "x"], ("up axis",)),
-                        (["run", str(source), "--out", str(out), "--export", "obj"], ("obj", "bvh"))):
+                        (["run", str(source), "--out", str(out), "--export", "obj"], ("obj", "bvh")),
+                        (["run", str(source), "--out", str(out), "--smooth", "kalman"], ("kalman", "one-euro"))):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and all(w in err for w in words), err
