@@ -107,6 +107,19 @@ def _temporal_rotations(rotvec: np.ndarray, sigma: float) -> np.ndarray:
     return Rotation.from_matrix(projected.reshape(-1, 3, 3)).as_rotvec().reshape(n, k, 3)
 
 
+def _per_run(x: np.ndarray, valid: np.ndarray, method: str, one_euro, temporal) -> np.ndarray:
+    """Apply the method's filter to each person's runs of consecutive valid frames of (T, P, ...)."""
+    check_method(method)
+    out = np.array(x, dtype=np.float64, copy=True)
+    if method == "none":
+        return out
+    for p in range(valid.shape[1]):
+        for run in _runs(valid[:, p]):
+            if run.stop - run.start >= 2:
+                out[run, p] = (one_euro if method == "one-euro" else temporal)(out[run, p])
+    return out
+
+
 def smooth_vectors(x: np.ndarray, valid: np.ndarray, fps: float, method: str,
                    params: SmoothingParams = SmoothingParams()) -> np.ndarray:
     """Smooth (T, P, ..., D) vectors along time (metres, or any unit), person by person.
@@ -117,37 +130,17 @@ def smooth_vectors(x: np.ndarray, valid: np.ndarray, fps: float, method: str,
         fps: frames per second.
         method: one of ``METHODS``.
     """
-    check_method(method)
-    out = np.array(x, dtype=np.float64, copy=True)
-    if method == "none":
-        return out
-    for p in range(valid.shape[1]):
-        for run in _runs(valid[:, p]):
-            seg = out[run, p]
-            if len(seg) < 2:
-                continue
-            if method == "one-euro":
-                out[run, p] = _one_euro_vectors(seg, fps, params)
-            else:
-                out[run, p] = np.einsum("ts,s...->t...", _gaussian_weights(len(seg), params.sigma_frames), seg)
-    return out
+    def temporal(seg):
+        return np.einsum("ts,s...->t...", _gaussian_weights(len(seg), params.sigma_frames), seg)
+
+    return _per_run(x, valid, method, lambda seg: _one_euro_vectors(seg, fps, params), temporal)
 
 
 def smooth_rotations(rotvec: np.ndarray, valid: np.ndarray, fps: float, method: str,
                      params: SmoothingParams = SmoothingParams()) -> np.ndarray:
     """Smooth (T, P, K, 3) axis-angle rotations (radians) along time on the rotation manifold."""
-    check_method(method)
-    out = np.array(rotvec, dtype=np.float64, copy=True)
-    if method == "none":
-        return out
-    for p in range(valid.shape[1]):
-        for run in _runs(valid[:, p]):
-            seg = out[run, p]
-            if len(seg) < 2:
-                continue
-            out[run, p] = (_one_euro_rotations(seg, fps, params) if method == "one-euro"
-                           else _temporal_rotations(seg, params.sigma_frames))
-    return out
+    return _per_run(rotvec, valid, method, lambda seg: _one_euro_rotations(seg, fps, params),
+                    lambda seg: _temporal_rotations(seg, params.sigma_frames))
 
 
 def smooth_smpl_arrays(data: dict, smpl, method: str, params: SmoothingParams = SmoothingParams()) -> dict:
