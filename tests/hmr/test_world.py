@@ -89,3 +89,20 @@ def test_exports_use_the_world_frame_when_there_is_one(tmp_path, mannequin_smpl)
     assert motion.frame == "world" and "world frame" in motion.to_up("y", mannequin_smpl).frame_description
     joints = motion.to_up("y", mannequin_smpl).smpl_output(mannequin_smpl).joints.numpy()
     assert np.abs(joints - world["joints"][:, 0]).max() < 1e-3
+
+
+def test_demo_world_scores_are_zero_for_the_truth_itself(tmp_path, mannequin_smpl):
+    from hmr.demo import score_outputs
+    from hmr.world.world import make_world
+
+    path, truth, _ = _clip(tmp_path, mannequin_smpl, "idle")
+    with np.load(path) as z:
+        fit = dict(z)
+    gt = save_npz(tmp_path / "gt.npz", joints=truth[:, None], **{k: fit[k] for k in (
+        "valid", "betas", "body_pose", "global_orient", "transl", "fps")})
+    world = make_world(path, mannequin_smpl, tmp_path / "world.npz")
+    scores = score_outputs(gt, {"smpl": path, "world": world})
+    for key in ("root_transl_error_mm", "world_w_mpjpe_mm_unrefined", "world_wa_mpjpe_mm_unrefined",
+                "world_root_traj_error_mm_unrefined", "world_rte_percent_unrefined"):
+        assert scores[key] < 0.5, (key, scores[key])
+    assert "world_foot_skating_mm_refined" in scores and "world_jitter_mm_refined" in scores
