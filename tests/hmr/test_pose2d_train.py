@@ -263,3 +263,24 @@ def test_bad_inputs_are_one_line_errors(tiny, tmp_path, capsys):
     assert main(["eval", "coco-keypoints", str(annotations), "--images", str(images), "--checkpoint",
                  str(tmp_path / "lifter.pt"), "--out", str(tmp_path / "ev")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_clip_scores_count_missing_joints_against_pck():
+    from hmr.pose2d.evaluation import score_keypoint_sequence
+
+    truth = np.zeros((4, 17, 3))
+    truth[..., :2], truth[..., 2] = 100.0, 1.0
+    truth[0, 3, 2] = 0  # not scored
+    boxes = np.tile([[50.0, 0.0, 150.0, 200.0]], (4, 1))  # longer side 200: PCK radius 10 px
+    predicted = np.repeat(truth[:, None], 2, 1)
+    predicted[:, 1, :, :2] += 50  # a second, farther track is ignored
+    predicted[:, 0, :, 0] += 4.0
+    predicted[1, 0, 5, :2] = np.nan  # one joint not given
+    valid = np.ones((4, 2), bool)
+    valid[3, 0] = False  # a frame without the person
+    scores = score_keypoint_sequence(predicted, valid, truth, boxes)
+    scored = 4 * 17 - 1
+    given = scored - 1 - 17
+    assert scores["mean_px_error"] == pytest.approx(4.0)
+    assert scores["pck"] == pytest.approx(given / scored)
+    assert scores["detected"] == pytest.approx(given / scored)
