@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -72,3 +73,37 @@ def save_npz(path: str | os.PathLike, compressed: bool = False, **arrays: Any) -
     buffer = io.BytesIO()
     (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
     return write_bytes(path, buffer.getvalue())
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def contained_path(folder: str | os.PathLike, name: str, suffix: str = "") -> Path:
+    """``folder / (name + suffix)`` with ``name`` made into one plain file name that cannot leave
+    ``folder``: separators and other unsafe characters become ``_``, and leading dots are dropped
+    (so ``../../etc`` is ``_.._etc``). For names read from data files (sequence names, keys)."""
+    safe = _UNSAFE.sub("_", str(name)).lstrip(".") or "_"
+    path = Path(folder) / f"{safe}{suffix}"
+    if path.resolve().parent != Path(folder).resolve():  # pragma: no cover - the rules above prevent it
+        raise ValueError(f"{name!r} would leave {folder}")
+    return path
+
+
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[^.]+)?$")  # what atomic_path names them
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that ``atomic_path`` left in ``folder`` (and below) when a
+    process was killed outright (kill -9, power loss) before it could clean up; returns them.
+
+    Call it before writing into a folder that an earlier, killed command wrote to."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.rglob(".*.tmp*"):
+        if path.is_file() and _TEMPORARY.match(path.name):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed

@@ -98,3 +98,21 @@ def load_torch_file(path: str | os.PathLike, what: str, source_hint: str) -> Any
     except (RuntimeError, EOFError, OSError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())[:300]
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {reason})") from None
+
+
+def require_finite(state: Any, source: str | os.PathLike) -> None:
+    """Refuse weights holding NaN or infinity (a diverged training run): every prediction would be
+    NaN, or garbage where a layer happens to mask it.
+
+    Args:
+        state: a state dict (name → tensor).
+        source: the file, for the message.
+
+    Raises:
+        InputError: naming the first non-finite tensor.
+    """
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise InputError(f"{source}: weights {name!r} hold {bad} NaN or infinite values (a diverged training "
+                             "run?); use a checkpoint from before it diverged")

@@ -250,17 +250,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_FILE_OUTPUTS = {"fit-prior"}  # subcommands whose --out is a file, not a folder
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hmr`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = getattr(args, "out", None)
+    if out is not None and args.command not in _FILE_OUTPUTS and Path(out).exists() and not Path(out).is_dir():
+        print(f"hmr {args.command}: error: --out {out} is a file; give a folder (new or existing)", file=sys.stderr)
+        return 2
+    new_out = out is not None and not Path(out).exists()
+    if out is not None and Path(out).is_dir():
+        from body_models.atomic import remove_stale_temporaries
+
+        remove_stale_temporaries(out)  # left by an earlier command killed mid-write
+    code = 1
+    try:
+        code = _dispatch(args)
+        return code
+    finally:
+        if code != 0 and new_out:
+            _remove_if_empty(Path(out))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except HMRError as err:
         if args.debug:
             raise
         print(f"hmr {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"hmr {args.command}: interrupted; finished stages are kept, the same command resumes",
+              file=sys.stderr)
+        return 130
+    except (FileExistsError, NotADirectoryError) as err:
+        if args.debug:
+            raise
+        where = err.filename or getattr(args, "out", "")
+        print(f"hmr {args.command}: error: cannot make the folder {where}: a file is in the way; choose "
+              "another --out", file=sys.stderr)
         return 2
     except OSError as err:
         if args.debug or err.errno not in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT):
@@ -269,6 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hmr {args.command}: error: cannot write{where}: {err.strerror}; free some space or choose "
               "another --out", file=sys.stderr)
         return 2
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove an output folder this failed command made, if nothing useful is in it (only the
+    stage bookkeeping of a run that finished no stage)."""
+    import contextlib
+    import shutil
+
+    if not folder.is_dir():
+        return
+    entries = list(folder.iterdir())
+    if all(e.name == ".stages" and e.is_dir() and not any(e.iterdir()) for e in entries):
+        with contextlib.suppress(OSError):
+            shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

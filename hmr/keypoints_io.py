@@ -13,6 +13,7 @@ joint is NaN with confidence 0, and a missing person is NaN everywhere with ``va
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import warnings
@@ -24,6 +25,7 @@ import numpy as np
 from body_models import joints as js
 from body_models.atomic import save_npz, write_json
 from body_models.errors import InputError, MissingFileError
+from body_models.npz import load_npz, require_numeric
 
 SCHEMA_VERSION = 1
 
@@ -134,11 +136,7 @@ def save_keypoints2d(path: str | os.PathLike, kp: Keypoints2D) -> Path:
 def load_keypoints2d(path: str | os.PathLike) -> Keypoints2D:
     """Read our ``keypoints2d.npz``."""
     path = _existing(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = dict(z)
-    except ValueError as err:
-        raise InputError(f"{path} is not a keypoints2d.npz this project wrote ({err})") from None
+    data = load_npz(path, what="a keypoints2d.npz this project wrote")
     required = ("keypoints", "boxes", "valid", "track_ids", "joint_names", "image_size", "fps", "frame_indices")
     missing = [k for k in required if k not in data]
     if missing:
@@ -148,10 +146,30 @@ def load_keypoints2d(path: str | os.PathLike) -> Keypoints2D:
         raise InputError(f"{path} has schema_version {version}; this version of hmr reads up to {SCHEMA_VERSION}")
     names = tuple(str(n) for n in data["joint_names"])
     joint_set = str(data["joint_set"]) if "joint_set" in data else _joint_set_from_names(names, path)
-    return Keypoints2D(keypoints=data["keypoints"].astype(np.float32), boxes=data["boxes"].astype(np.float32),
-                       valid=data["valid"].astype(bool), track_ids=data["track_ids"].astype(np.int64),
-                       joint_set=joint_set, image_size=tuple(int(v) for v in data["image_size"]),
-                       fps=float(data["fps"]), frame_indices=data["frame_indices"].astype(np.int64))
+    numbers = {k: require_numeric(path, k, data[k]) for k in ("keypoints", "boxes", "image_size", "fps",
+                                                             "track_ids", "frame_indices")}
+    if numbers["image_size"].shape != (2,) or numbers["fps"].shape != ():
+        raise InputError(f"{path}: image_size must be (2,) and fps a scalar, got {numbers['image_size'].shape} "
+                         f"and {numbers['fps'].shape}")
+    size = tuple(int(v) for v in np.nan_to_num(numbers["image_size"]))
+    keypoints = _plausible(numbers["keypoints"], size, path)
+    return Keypoints2D(keypoints=keypoints, boxes=numbers["boxes"],
+                       valid=data["valid"].astype(bool), track_ids=numbers["track_ids"].astype(np.int64),
+                       joint_set=joint_set, image_size=size,
+                       fps=float(numbers["fps"]), frame_indices=numbers["frame_indices"].astype(np.int64))
+
+
+def _plausible(keypoints: np.ndarray, image_size, path) -> np.ndarray:
+    """Keypoints with values no frame can hold (1e30, inf) turned into missing joints, with a warning."""
+    from lifting.data import drop_implausible_keypoints
+
+    if keypoints.ndim != 4 or keypoints.shape[-1] != 3:
+        raise InputError(f"{path}: keypoints must be (T, P, J, 3) pixels x, y, confidence, got {keypoints.shape}")
+    keypoints, dropped = drop_implausible_keypoints(keypoints, image_size)
+    if dropped:
+        logging.getLogger(__name__).warning(f"{path}: {dropped} keypoints lie far outside the image (or are "
+                                            "infinite); they are treated as missing")
+    return keypoints
 
 
 def _joint_set_from_names(names: tuple[str, ...], path: Path) -> str:
@@ -183,16 +201,18 @@ def load_coco_keypoints(path: str | os.PathLike, image_size: tuple[int, int] | N
     path = _existing(path)
     data = _read_json(path)
     if isinstance(data, dict) and "annotations" in data:
-        images = data.get("images", [])
-        records = data["annotations"]
-        order = [im["id"] for im in images] or sorted({r["image_id"] for r in records})
+        images, records = data.get("images", []), data["annotations"]
+        if not isinstance(images, list) or not isinstance(records, list):
+            raise InputError(f"{path}: 'images' and 'annotations' must be lists; expected a COCO annotation file")
+        order = ([_record_field(im, "id", path, "an image") for im in images]
+                 or sorted({_record_field(r, "image_id", path) for r in records}, key=_sort_key))
         sizes = {(im.get("width"), im.get("height")) for im in images if "width" in im}
         if image_size is None and len(sizes) == 1:
             image_size = tuple(int(v) for v in sizes.pop())
         annotation_file = True
     elif isinstance(data, list):
         records, annotation_file = data, False
-        order = sorted({_record_field(r, "image_id", path) for r in records})
+        order = sorted({_record_field(r, "image_id", path) for r in records}, key=_sort_key)
     else:
         raise InputError(f"{path} is neither a COCO results list nor a COCO annotation file")
     frame_of = {image_id: i for i, image_id in enumerate(order)}
@@ -200,18 +220,18 @@ def load_coco_keypoints(path: str | os.PathLike, image_size: tuple[int, int] | N
     for r in records:
         if r.get("category_id", 1) != 1:
             continue
-        values = np.asarray(_record_field(r, "keypoints", path), dtype=np.float64)
+        values = _numbers(_record_field(r, "keypoints", path), path, "keypoints")
         if values.shape != (51,):
             raise InputError(f"{path}: a record has {values.size} keypoint values; COCO-17 has 51 (x, y, v per joint)")
         joints = values.reshape(17, 3)
         if annotation_file:  # visibility flags 0/1/2 -> confidence 0/1
             joints[:, 2] = (joints[:, 2] > 0).astype(np.float64)
-        score = float(r.get("score", joints[:, 2].mean()))
+        score = float(_numbers([r.get("score", joints[:, 2].mean())], path, "score")[0])
         key = r.get("track_id")
         frame = frame_of.get(_record_field(r, "image_id", path))
         if frame is not None:
             per_frame[frame].append((-score if key is None else float(key), len(per_frame[frame]), joints))
-    return _assemble(per_frame, "coco_17", image_size, fps, np.asarray(order) if _all_int(order) else None)
+    return _assemble(per_frame, "coco_17", image_size, fps, np.asarray(order) if _all_int(order) else None, path)
 
 
 def save_coco_keypoints(path: str | os.PathLike, kp: Keypoints2D, image_ids=None) -> Path:
@@ -271,7 +291,8 @@ def load_openpose_folder(path: str | os.PathLike, image_size: tuple[int, int] | 
             raise InputError(f"{file} is not an OpenPose keypoints file (no 'people' list)")
         per_frame[t] = []
         for person in people:
-            values = np.asarray(person.get("pose_keypoints_2d", []), dtype=np.float64)
+            values = _numbers(person.get("pose_keypoints_2d", []) if isinstance(person, dict) else None,
+                              file, "pose_keypoints_2d")
             if values.size == 54:
                 raise InputError(f"{file} holds OpenPose COCO-18 keypoints; re-run OpenPose with the BODY_25 model")
             if values.size != 75:
@@ -281,7 +302,7 @@ def load_openpose_folder(path: str | os.PathLike, image_size: tuple[int, int] | 
             pid = pid[0] if isinstance(pid, list) and pid else pid
             key = float(pid) if isinstance(pid, (int, float)) and pid >= 0 else -float(joints[:, 2].mean())
             per_frame[t].append((key, len(per_frame[t]), joints))
-    return _assemble(per_frame, "openpose_25", image_size, fps, np.asarray(frame_indices))
+    return _assemble(per_frame, "openpose_25", image_size, fps, np.asarray(frame_indices), folder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +323,7 @@ def load_keypoints_file(path: str | os.PathLike, image_size: tuple[int, int] | N
 
 
 def _assemble(per_frame: dict[int, list[tuple[float, int, np.ndarray]]], joint_set: str,
-              image_size, fps: float, frame_indices) -> Keypoints2D:
+              image_size, fps: float, frame_indices, path: Path) -> Keypoints2D:
     """Stack per-frame people (sorted by key) into (T, P, J, 3); zero confidence → NaN x, y."""
     num_frames = len(per_frame)
     num_people = max((len(v) for v in per_frame.values()), default=0)
@@ -314,6 +335,8 @@ def _assemble(per_frame: dict[int, list[tuple[float, int, np.ndarray]]], joint_s
             joints[joints[:, 2] <= 0, 2] = 0.0
             kp.keypoints[t, p] = joints
             kp.valid[t, p] = bool((joints[:, 2] > 0).any())
+    kp.keypoints[:] = _plausible(kp.keypoints, image_size or (0, 0), path)
+    kp.valid &= (kp.keypoints[..., 2] > 0).any(-1)
     kp.boxes[:] = boxes_from_keypoints(kp.keypoints)
     kp.keypoints[~kp.valid] = np.nan
     kp.keypoints[~kp.valid, :, 2] = 0.0
@@ -328,10 +351,27 @@ def _all_int(values) -> bool:
     return all(isinstance(v, (int, np.integer)) for v in values)
 
 
-def _record_field(record, key: str, path: Path):
+def _record_field(record, key: str, path: Path, what: str = "a record"):
     if not isinstance(record, dict) or key not in record:
-        raise InputError(f"{path}: a record has no {key!r}; expected COCO keypoint results")
-    return record[key]
+        raise InputError(f"{path}: {what} has no {key!r}; expected COCO keypoint results or annotations")
+    value = record[key]
+    if key in ("id", "image_id") and not isinstance(value, (int, str)) or isinstance(value, bool):
+        raise InputError(f"{path}: {what} has {key} {value!r}; image ids are integers or strings")
+    return value
+
+
+def _sort_key(image_id):
+    return (isinstance(image_id, str), image_id)
+
+
+def _numbers(values, path: Path, name: str) -> np.ndarray:
+    """A JSON list of numbers as float64, or a one-line error (strings, nulls, nesting)."""
+    if not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        shown = values if not isinstance(values, list) else next(
+            (v for v in values if not isinstance(v, (int, float)) or isinstance(v, bool)), None)
+        raise InputError(f"{path}: {name} must be a list of numbers; found {shown!r:.40}")
+    return np.asarray(values, dtype=np.float64)
 
 
 def _existing(path: str | os.PathLike) -> Path:

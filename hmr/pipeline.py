@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from body_models.atomic import save_npz, write_json
+from body_models.atomic import remove_stale_temporaries, save_npz, write_json
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, SMPL_24
 from body_models.meshes import save_obj_sequence
@@ -52,7 +52,8 @@ class PipelineOptions:
 
     Attributes:
         hrnet_weights: HRNet checkpoint (needed for video input).
-        lifter_weights: VideoPose3D checkpoint taking COCO-17 (``joints3d`` is skipped without).
+        lifter_weights: VideoPose3D checkpoint taking COCO-17 (default: the shipped demo lifter,
+            ``lifting.DEMO_WEIGHTS``, a synthetic-trained stand-in).
         hmr_weights: SPIN/HMR checkpoint; SMPLify then starts from its estimate.
         mean_params: SPIN's ``smpl_mean_params.npz`` (the mannequin's by default).
         body_model: ``"mannequin"`` or an SMPL model file or folder.
@@ -149,36 +150,51 @@ class StageCache:
 
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
         for path in inputs:
-            if path is None:
-                digest.update(b"-")
-            elif Path(path).is_dir():
-                for child in sorted(Path(path).iterdir()):
-                    if child.is_file():
-                        digest.update(child.name.encode() + file_sha256(child).encode())
-            else:
-                digest.update(file_sha256(path).encode())
+            digest.update(b"-" if path is None or not Path(path).exists() else content_digest(path).encode())
         return digest.hexdigest()
 
-    def fresh(self, stage: str, fingerprint: str) -> dict[str, Path] | None:
-        """The stage's recorded outputs if it finished with this fingerprint and they all exist."""
+    def fresh(self, stage: str, fingerprint: str) -> tuple[dict[str, Path], float] | None:
+        """The stage's recorded outputs and the seconds it took, if it finished with this
+        fingerprint and every output is still there with the content it was written with (a
+        file truncated or edited since is recomputed)."""
         path = self.dir / f"{stage}.json"
         if not path.is_file():
             return None
         try:
             record = json.loads(path.read_text())
-        except json.JSONDecodeError:
+            outputs = {k: Path(v) for k, v in record["outputs"].items()}
+            digests = record["digests"]
+            seconds = float(record.get("seconds", 0.0))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
             return None
-        outputs = {k: Path(v) for k, v in record.get("outputs", {}).items()}
-        if record.get("fingerprint") != fingerprint or not all(p.exists() for p in outputs.values()):
+        if record.get("fingerprint") != fingerprint:
             return None
-        return outputs
+        for role, output in outputs.items():
+            if not output.exists() or digests.get(role) != content_digest(output):
+                return None
+        return outputs, seconds
 
-    def store(self, stage: str, fingerprint: str, outputs: dict[str, Path]) -> None:
+    def store(self, stage: str, fingerprint: str, outputs: dict[str, Path], seconds: float) -> None:
         write_json(self.dir / f"{stage}.json",
-                   {"fingerprint": fingerprint, "outputs": {k: str(v) for k, v in outputs.items()}})
+                   {"fingerprint": fingerprint, "outputs": {k: str(v) for k, v in outputs.items()},
+                    "digests": {k: content_digest(v) for k, v in outputs.items()}, "seconds": seconds})
 
     def forget(self, stage: str) -> None:
         (self.dir / f"{stage}.json").unlink(missing_ok=True)
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (names and contents, recursively)."""
+    import hashlib
+
+    path = Path(path)
+    if not path.is_dir():
+        return file_sha256(path)
+    digest = hashlib.sha256()
+    for child in sorted(path.rglob("*")):
+        if child.is_file() and ".tmp" not in child.name:
+            digest.update(str(child.relative_to(path)).encode() + file_sha256(child).encode())
+    return digest.hexdigest()
 
 
 def _options_for(options: PipelineOptions, *names: str) -> dict:
@@ -217,7 +233,7 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
                                                    options.frame_offset)
             kp.fps = check_fps(kp.fps, video.fps, source, video.path)
         if kp.image_size == (0, 0):
-            raise InputError(f"{source} does not record the image size; pass --image-size W H")
+            raise InputError(f"{source} does not record the image size; pass --image-size W H (or --video)")
         # The lifter and the rest of the pipeline take COCO-17 (HRNet's output); OpenPose's
         # BODY_25 joints are picked by name.
         return {"keypoints2d": save_keypoints2d(out_dir / "keypoints2d.npz", kp.to_joint_set("coco_17"))}
@@ -502,7 +518,7 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
                 panel = (skeleton_panel(lifted[0][t], lifted[1][t], image.shape[0]) if t is not None
                          else np.full((image.shape[0], image.shape[0], 3), 24, np.uint8))
                 image = np.concatenate([image, panel], axis=1)
-            writer.write(image)
+            writer.write(image, frame.time_s)
             if progress:
                 progress(1)
     return {"overlay": out_dir / "overlay.mp4"}
@@ -546,6 +562,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         raise MissingFileError(f"input not found: {source}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)  # left by a run killed mid-write (kill -9)
     frames_source = Path(video) if video is not None else (None if is_keypoints_file(source) else source)
     cache = StageCache(out_dir)
     result = PipelineResult(out_dir)
@@ -566,15 +583,16 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         fingerprint = cache.fingerprint({"stage": stage, **settings}, inputs)
         cached = cache.fresh(stage, fingerprint)
         if cached is not None:
+            outputs, seconds = cached
             result.cached.append(stage)
-            result.seconds[stage] = 0.0
-            result.outputs.update(cached)
-            return cached
+            result.seconds[stage] = seconds  # the time of the run that computed it
+            result.outputs.update(outputs)
+            return outputs
         cache.forget(stage)
         start = time.perf_counter()
         outputs = fn()
         result.seconds[stage] = round(time.perf_counter() - start, 3)
-        cache.store(stage, fingerprint, outputs)
+        cache.store(stage, fingerprint, outputs, result.seconds[stage])
         result.outputs.update(outputs)
         return outputs
 
@@ -583,20 +601,26 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     info = probe_video(frames_source) if frames_source is not None else None
     num_frames = info.num_frames if info is not None else 0
 
-    kp_out = run("keypoints", {**_options_for(options, "hrnet_weights", "boxes", "flip", "image_size", "precision",
-                                              "frame_offset"), "video": str(frames_source)},
-                 [source, options.hrnet_weights, options.boxes],
+    body_file = None if options.body_model == "mannequin" else Path(options.body_model)
+    kp_out = run("keypoints", {**_options_for(options, "hrnet_weights", "boxes", "detector", "flip", "image_size",
+                                              "precision", "frame_offset"), "video": str(frames_source)},
+                 [source, options.hrnet_weights, options.boxes, frames_source,
+                  Path(options.detector) if options.detector.lower().endswith(".onnx") else None],
                  lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info))
     keypoints_path = kp_out["keypoints2d"]
     kp = load_keypoints2d(keypoints_path)
     record.data["intrinsics"] = camera_intrinsics(kp, options).to_json()
 
-    if options.lifter_weights is not None:
-        run("lift", _options_for(options, "lifter_weights", "flip", "precision", "smooth"),
-            [keypoints_path, options.lifter_weights],
-            lambda: stage_lift(keypoints_path, out_dir, options))
-    else:
-        result.skipped["lift"] = "no lifter weights given (--lifter-weights or HMR_WEIGHTS_VP3D_COCO)"
+    if options.lifter_weights is None:  # one rule for defaults: the shipped lifter, as in `hmr lift`
+        from lifting import DEMO_WEIGHTS
+
+        options = dataclasses.replace(options, lifter_weights=DEMO_WEIGHTS)
+        record.data.setdefault("stand_ins", {})["lift"] = (
+            f"{DEMO_WEIGHTS.name}, the project's synthetic-trained demo lifter (no VideoPose3D weights given: "
+            "--lifter-weights or HMR_WEIGHTS_VP3D_COCO)")
+    run("lift", _options_for(options, "lifter_weights", "flip", "precision", "smooth"),
+        [keypoints_path, options.lifter_weights],
+        lambda: stage_lift(keypoints_path, out_dir, options))
 
     regressor_path = None
     if options.hmr_weights is not None and frames_source is not None:
@@ -616,20 +640,21 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
             "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
                                 "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params",
                                 "smooth"),
-            [keypoints_path, regressor_path, options.prior, options.calibration],
+            [keypoints_path, regressor_path, options.prior, options.calibration, body_file, options.mean_params,
+             options.j_regressor_extra],
             lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,
                               progress_for("fit", int(kp.valid.sum()))))["smpl"]
     else:
         result.skipped["fit"] = "SMPLify is off and there is no HMR estimate"
 
     if smpl_path is not None and options.meshes:
-        run("meshes", _options_for(options, "body_model", "gender"), [smpl_path],
+        run("meshes", _options_for(options, "body_model", "gender"), [smpl_path, body_file],
             lambda: stage_meshes(smpl_path, out_dir, options, progress_for("meshes", int(kp.valid.sum()))))
     if options.overlay and frames_source is not None:
         joints3d_path = result.outputs.get("joints3d")
         run("overlay", _options_for(options, "skeleton", "side_by_side", "body_model", "gender", "focal_length", "fov"),
             [frames_source, smpl_path, keypoints_path, joints3d_path if options.side_by_side else None,
-             options.calibration],
+             options.calibration, body_file],
             lambda: stage_overlay(frames_source, smpl_path, keypoints_path, out_dir, options,
                                   progress_for("overlay", num_frames), joints3d_path=joints3d_path))
     elif options.overlay:
@@ -658,7 +683,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     elif options.export:
         result.skipped["export"] = "no SMPL output to export"
 
-    for role, path in (("input", source if source.is_file() else None), ("hrnet_weights", options.hrnet_weights),
+    for role, path in (("input", source if source.is_file() else None), ("video", video),
+                       ("body_model", body_file), ("hrnet_weights", options.hrnet_weights),
                        ("lifter_weights", options.lifter_weights), ("hmr_weights", options.hmr_weights),
                        ("mean_params", options.mean_params), ("pose_prior", options.prior),
                        ("j_regressor_extra", options.j_regressor_extra), ("calibration", options.calibration)):

@@ -34,6 +34,7 @@ from body_models.atomic import atomic_path
 from body_models.errors import InputError, MissingFileError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+VFR_TICKS_PER_S = 90_000  # the encoder's clock: fine enough for any source frame timing
 ENCODE_PRESET = "veryfast"  # 76 fps at 720p on 2 cores; "medium" is 2.4x slower for ~15% smaller files
 ENCODE_CRF = 23
 
@@ -119,8 +120,9 @@ def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None
                 fps: float | None = None) -> Iterator[VideoFrame]:
     """Frames ``start`` ≤ index < ``stop`` of a video or image folder, one at a time.
 
-    For a video, ``start`` > 0 seeks to the keyframe before it and decodes forward (exact frame,
-    assuming a constant frame rate for the index → timestamp conversion).
+    For a video, frame ``index`` is the frame's position in presentation order and ``time_s`` its
+    own timestamp, so variable-frame-rate videos are numbered and timed correctly; ``start`` > 0
+    decodes (without converting) the frames before it.
 
     Args:
         path: a video file or an image folder (sorted by name, numbers in names compared as
@@ -144,16 +146,10 @@ def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None
     with _open_container(path) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
-        first_pts = stream.start_time or 0
-        if start > 0:
-            target = first_pts + int(round(start / rate / stream.time_base))
-            container.seek(target, stream=stream, backward=True, any_frame=False)
-        index = None
-        for frame in _decode(container, stream, path):
-            if frame.pts is None:
-                index = start if index is None else index + 1
-            else:  # frame number from the timestamp, so a seek lands on the exact frame
-                index = int(round((frame.pts - first_pts) * stream.time_base * rate))
+        # Frames are numbered in the order they are shown, not from their timestamps: in a
+        # variable-frame-rate video, timestamp × average rate gives duplicate and skipped numbers.
+        # So there is no seeking either; frames before ``start`` are decoded but not converted.
+        for index, frame in enumerate(_decode(container, stream, path)):
             if index < start:
                 continue
             if stop is not None and index >= stop:
@@ -277,9 +273,13 @@ class VideoWriter:
         self._container = None
         self._stream = None
         self._size: tuple[int, int] | None = None
+        self._first_time: float | None = None
+        self._last_pts = -1
 
-    def write(self, image: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame."""
+    def write(self, image: np.ndarray, time_s: float | None = None) -> None:
+        """Append one (H, W, 3) uint8 RGB frame, shown at ``time_s`` seconds when given (the
+        source frame's timestamp, so a variable-frame-rate input keeps its timing), else at the
+        next tick of ``fps``."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
         if self._container is None:
@@ -290,6 +290,16 @@ class VideoWriter:
         if pad_h or pad_w:
             image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        tick = self._stream.codec_context.time_base
+        if time_s is not None and np.isfinite(time_s):
+            if self._first_time is None:
+                self._first_time = float(time_s)
+            pts = int(round((float(time_s) - self._first_time) / tick))
+        else:
+            pts = 0 if self._last_pts < 0 else self._last_pts + int(round(1 / (self.fps * tick)))
+        frame.pts = max(pts, self._last_pts + 1)  # strictly increasing, as the encoder needs
+        frame.time_base = tick
+        self._last_pts = frame.pts
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self.frames_written += 1
@@ -302,6 +312,7 @@ class VideoWriter:
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        stream.codec_context.time_base = Fraction(1, VFR_TICKS_PER_S)
         self._stream = stream
 
     def close(self) -> Path:

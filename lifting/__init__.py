@@ -1,22 +1,20 @@
 """VideoPose3D lifting: 2D keypoint sequences to 3D joints (depends only on ``body_models``)."""
 
-from lifting.checkpoints import load_pretrained, load_trajectory_model, save_checkpoint
-from lifting.inference import DEMO_WEIGHTS, LiftResult, lift_keypoints, lift_keypoints_file
-from lifting.model import LiftingConfig, TemporalModel, TemporalModelOptimized1f
-from lifting.train import TrainConfig, TrainResult, train_lifter
+import importlib
 
-__all__ = [
-    "DEMO_WEIGHTS",
-    "LiftResult",
-    "LiftingConfig",
-    "TemporalModel",
-    "TemporalModelOptimized1f",
-    "TrainConfig",
-    "TrainResult",
-    "lift_keypoints",
-    "lift_keypoints_file",
-    "load_pretrained",
-    "load_trajectory_model",
-    "save_checkpoint",
-    "train_lifter",
-]
+_HOME = {
+    "load_pretrained": "lifting.checkpoints", "load_trajectory_model": "lifting.checkpoints",
+    "save_checkpoint": "lifting.checkpoints", "DEMO_WEIGHTS": "lifting.inference", "LiftResult": "lifting.inference",
+    "lift_keypoints": "lifting.inference", "lift_keypoints_file": "lifting.inference",
+    "LiftingConfig": "lifting.model", "TemporalModel": "lifting.model", "TemporalModelOptimized1f": "lifting.model",
+    "TrainConfig": "lifting.train", "TrainResult": "lifting.train", "train_lifter": "lifting.train",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    """The public names, imported on first use (so ``import lifting`` alone does not load torch)."""
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'lifting' has no attribute {name!r}")

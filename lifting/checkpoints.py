@@ -33,7 +33,7 @@ import torch
 
 from body_models.atomic import atomic_path
 from body_models.errors import InputError
-from body_models.safe_torch import load_torch_file
+from body_models.safe_torch import load_torch_file, require_finite
 from lifting.model import LiftingConfig, TemporalModel, TemporalModelOptimized1f
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "OFFICIAL_WEIGHTS_SOURCE", "load_checkpoint", "training_info",
@@ -201,6 +201,7 @@ def _build(config: LiftingConfig, state: Mapping[str, torch.Tensor], source: str
         problems.append("shape mismatch (file vs model): " + ", ".join(wrong))
     if problems:
         raise InputError(f"{source}: weights do not fit {config}: " + "; ".join(problems))
+    require_finite(state, source)
     state = OrderedDict((k, v.to(dtype=expected[k].dtype)) for k, v in state.items())
     try:
         model.load_state_dict(state, strict=True)

@@ -31,7 +31,7 @@ from body_models.atomic import save_npz, write_json
 from body_models.cameras import normalize_screen_coordinates
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17, JointSet
-from lifting.data import fill_missing_joints
+from lifting.data import drop_implausible_keypoints, fill_missing_joints
 from lifting.evaluate import predict_sequence
 
 __all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
@@ -182,20 +182,27 @@ def _layout_of(joint_names: np.ndarray, path: Path) -> str:
 
 
 def _read_keypoints2d(path: Path) -> dict[str, np.ndarray]:
+    from body_models.npz import load_npz, require_numeric
+
     if not path.is_file():
         raise MissingFileError(f"keypoints file not found: {path}; make one with the keypoints stage")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError) as error:
-        raise InputError(f"{path}: not a keypoints2d.npz ({' '.join(str(error).split())})") from None
+    if path.suffix.lower() != ".npz":
+        raise InputError(f"{path}: the lifter reads a keypoints2d.npz; `hmr lift` also takes COCO JSON and "
+                         "OpenPose folders and converts them")
+    arrays = load_npz(path, what="a keypoints2d.npz")
     missing = [key for key in ("keypoints", "image_size") if key not in arrays]
     if missing:
         raise InputError(f"{path}: no {', '.join(repr(k) for k in missing)} array (has {', '.join(sorted(arrays))}); "
                          "not a keypoints2d.npz")
-    keypoints = arrays["keypoints"]
+    keypoints = require_numeric(path, "keypoints", arrays["keypoints"])
     if keypoints.ndim != 4 or keypoints.shape[-1] != 3:
         raise InputError(f"{path}: 'keypoints' must be (T, P, J, 3) pixels x, y, confidence, got {keypoints.shape}")
+    size = require_numeric(path, "image_size", arrays["image_size"])
+    arrays["keypoints"], dropped = drop_implausible_keypoints(keypoints, size if size.shape == (2,) else None)
+    if dropped:
+        logging.getLogger(__name__).warning(f"{path}: {dropped} keypoints lie far outside the "
+                                            f"{size[0]:.0f}x{size[1]:.0f} image (or are infinite); they are "
+                                            "treated as missing")
     return arrays
 
 
@@ -244,8 +251,8 @@ def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.Pat
     for person in range(people):
         sequence = keypoints[:, person].copy()
         sequence[~valid_in[:, person]] = np.nan
-        if not np.isfinite(sequence[..., :2]).all(axis=(1, 2)).any():
-            continue  # this track has no frame at all
+        if not np.isfinite(sequence[..., :2]).any():
+            continue  # this track has no keypoint at all
         result = lift_keypoints(model, sequence, arrays["image_size"], layout=layout,
                                 trajectory_model=traj_model, flip=flip, precision=precision,
                                 chunk_frames=chunk_frames or CHUNK_FRAMES)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
@@ -46,14 +47,39 @@ def _lift(args: argparse.Namespace) -> int:
     from hmr.standins import stand_in_lines
     from lifting.inference import lift_keypoints_file
 
+    if args.weights is None:
+        from lifting import DEMO_WEIGHTS
+
+        args.weights = DEMO_WEIGHTS
     for line in stand_in_lines(lifter_weights=args.weights):
         print(line)
-    written = lift_keypoints_file(keypoints_path=args.keypoints, weights=args.weights, out_dir=args.out,
+    keypoints = _as_keypoints2d(args.keypoints, args.out, tuple(args.image_size) if args.image_size else None)
+    written = lift_keypoints_file(keypoints_path=keypoints, weights=args.weights, out_dir=args.out,
                                   flip=not args.no_flip, trajectory=not args.no_trajectory,
                                   chunk_frames=args.chunk_frames, precision=resolve_precision(args.precision))
     for role, path in written.items():
         print(f"{role:>4}: {path}")
     return 0
+
+
+def _as_keypoints2d(source: Path, out_dir: Path, image_size: tuple[int, int] | None) -> Path:
+    """``source`` itself when it is a keypoints2d.npz, else the COCO JSON or OpenPose folder
+    converted to ``out_dir/keypoints2d.npz`` (COCO-17), as ``hmr run`` does."""
+    from body_models.errors import InputError
+    from hmr.keypoints_io import load_keypoints_file, save_keypoints2d
+
+    if Path(source).suffix.lower() == ".npz" and image_size is None:
+        return Path(source)
+    kp = load_keypoints_file(source, image_size=image_size)
+    if image_size is not None:
+        kp = dataclasses.replace(kp, image_size=image_size)
+    if min(kp.image_size) <= 0:
+        raise InputError(f"{source} does not record the image size; pass --image-size W H")
+    try:
+        kp = kp if kp.joint_set in ("coco_17", "h36m_17") else kp.to_joint_set("coco_17")
+    except KeyError:
+        raise InputError(f"{source}: {kp.joint_set} keypoints cannot give the lifter's COCO-17 joints") from None
+    return save_keypoints2d(Path(out_dir) / "keypoints2d.npz", kp)
 
 
 def _make_synthetic(args: argparse.Namespace) -> int:
@@ -90,8 +116,6 @@ def _motion_coverage(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``train-lifter``, ``lift`` and ``make-synthetic-h36m`` on the ``hmr`` parser."""
-    from lifting.inference import DEMO_WEIGHTS
-
     train = sub.add_parser("train-lifter", help="train a VideoPose3D lifter from a recipe (configs/lifting/train_*.yaml)")
     train.add_argument("--config", type=Path, required=True, help="training recipe (YAML, TrainConfig keys)")
     train.add_argument("--out", type=Path, default=None,
@@ -102,9 +126,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(func=_train_lifter)
 
     lift = sub.add_parser("lift", help="lift a keypoints2d.npz to 3D joints (joints3d.npz + joints3d.json)")
-    lift.add_argument("keypoints", type=Path, help="keypoints2d.npz (COCO-17 or H36M-17 joints)")
-    lift.add_argument("--weights", type=Path, default=DEMO_WEIGHTS,
-                      help=f"lifter weights, official .bin or project .pt taking that layout (default: {DEMO_WEIGHTS.name})")
+    lift.add_argument("keypoints", type=Path,
+                      help="keypoints2d.npz (COCO-17 or H36M-17 joints), a COCO keypoint .json or an OpenPose folder")
+    lift.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+                      help="image width and height, pixels (COCO results and OpenPose files lack it)")
+    lift.add_argument("--weights", type=Path, default=None,
+                      help="lifter weights, official .bin or project .pt taking that layout (default: the shipped "
+                           "demo lifter demo_27f_256c_coco.pt, a synthetic-trained stand-in)")
     lift.add_argument("--out", type=Path, required=True, help="output folder")
     lift.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     lift.add_argument("--no-trajectory", action="store_true", help="skip the trajectory model even if the weights have one")

@@ -10,6 +10,19 @@ def _weights(args: argparse.Namespace) -> int:
     checks = check_all(config=args.config, data_dir=args.data_dir, hash_files=not args.no_hash)
     print(f"config file: {config_path(args.config)}")
     print(format_checks(checks))
+    print("shipped with the package (synthetic-trained stand-ins, used where the file above is not configured):")
+    from lifting import DEMO_WEIGHTS
+
+    print(f"{'demo_lifter':<18} {DEMO_WEIGHTS.name:<38} {'shipped':<15} stands in for vp3d_coco in run, lift, demo")
+    print(f"{'':<18} VideoPose3D 27 frames, 256 channels, COCO-17 input, trained on mannequin motion only "
+          "(configs/lifting/train_demo.yaml)")
+    print(f"{'':<18} path {DEMO_WEIGHTS}")
+    if not args.no_hash:
+        from hmr.provenance import file_sha256
+
+        print(f"{'':<18} sha256 {file_sha256(DEMO_WEIGHTS)}")
+    print(f"{'mannequin':<18} {'(generated on first use)':<38} {'shipped':<15} stands in for smpl_neutral, "
+          "gmm_08, spin_mean_params, j_regressor_*")
     return 1 if any(c.status in ("MISMATCH", "missing") for c in checks) else 0
 
 

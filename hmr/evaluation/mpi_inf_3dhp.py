@@ -77,11 +77,20 @@ def read_annotations(path: Path) -> dict[str, np.ndarray]:
         for key in ("annot2", "univ_annot3"):
             if key not in handle:
                 raise InputError(f"{path}: missing {key}; expected annot2, univ_annot3, valid_frame")
-        annot2 = np.asarray(handle["annot2"], dtype=np.float64)
-        annot3 = np.asarray(handle["univ_annot3"], dtype=np.float64)
-        valid = np.asarray(handle["valid_frame"]).reshape(-1) != 0
-        activity = (np.asarray(handle["activity_annotation"]).reshape(-1).astype(np.int64)
-                    if "activity_annotation" in handle else np.zeros(len(valid), dtype=np.int64))
+        arrays = {}
+        for key in ("annot2", "univ_annot3", "valid_frame", "activity_annotation"):
+            if key not in handle:
+                continue
+            value = handle[key]
+            if not isinstance(value, h5py.Dataset) or value.dtype.kind not in "biuf":
+                kind = value.dtype if isinstance(value, h5py.Dataset) else type(value).__name__
+                raise InputError(f"{path}: {key} holds {kind}, not numbers; expected the test set's annot_data.mat "
+                                 f"as published ({SOURCE})")
+            arrays[key] = np.asarray(value, dtype=np.float64)
+        annot2, annot3 = arrays["annot2"], arrays["univ_annot3"]
+        valid = arrays["valid_frame"].reshape(-1) != 0
+        activity = (arrays["activity_annotation"].reshape(-1).astype(np.int64)
+                    if "activity_annotation" in arrays else np.zeros(len(valid), dtype=np.int64))
     n = len(valid)
     if annot2.shape != (n, 1, 17, 2) or annot3.shape != (n, 1, 17, 3):
         raise InputError(f"{path}: annot2 {annot2.shape} / univ_annot3 {annot3.shape} are not (n, 1, 17, 2/3) "

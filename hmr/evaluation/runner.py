@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from body_models import joints as js
-from body_models.atomic import save_npz
+from body_models.atomic import contained_path, save_npz
 from body_models.errors import InputError, MissingFileError
 from body_models.smpl import SMPL
 
@@ -294,7 +294,7 @@ class MeshEvaluator:
         stored: list[StoredSequence | None] = []
         todo = 0
         for spec in sequences:
-            path = self.sequence_dir / f"{spec.key}.npz"
+            path = contained_path(self.sequence_dir, spec.key, ".npz")
             done = StoredSequence.load(path, self.fingerprint) if self.resume and path.is_file() else None
             stored.append(done)
             todo += 0 if done is not None else len(spec)
@@ -304,7 +304,7 @@ class MeshEvaluator:
                     self.reused.append(spec.key)
                     continue
                 result = self._sequence(spec, bar)
-                result.save(self.sequence_dir / f"{spec.key}.npz", self.fingerprint)
+                result.save(contained_path(self.sequence_dir, spec.key, ".npz"), self.fingerprint)
                 self.computed.append(spec.key)
                 stored[i] = result
         return [s for s in stored if s is not None]

@@ -25,7 +25,7 @@ import torch
 
 from body_models.atomic import atomic_path
 from body_models.errors import InputError
-from body_models.safe_torch import load_torch_file
+from body_models.safe_torch import load_torch_file, require_finite
 from hmr.pose2d.hrnet import HRNet, HRNetConfig
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "load_pretrained", "save_checkpoint", "config_from_state_dict"]
@@ -189,6 +189,7 @@ def load_pretrained(path: str | os.PathLike, image_size: tuple[int, int] | None 
         config = config_from_state_dict(state_dict, image_size=image_size, source=source)
 
     model = HRNet(config)
+    require_finite(state_dict, source)
     _load_strict(model, state_dict, source)
     return model.eval()
 

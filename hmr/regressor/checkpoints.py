@@ -30,7 +30,7 @@ import torch
 
 from body_models.atomic import atomic_path
 from body_models.errors import InputError, MissingFileError
-from body_models.safe_torch import load_torch_file
+from body_models.safe_torch import load_torch_file, require_finite
 from hmr.regressor.model import (
     CAM_DIM,
     HMR,
@@ -202,6 +202,7 @@ def load_pretrained(path: str | os.PathLike, mean_params: str | os.PathLike | No
              for key, value in state.items() if key in expected_shapes and value.shape != expected_shapes[key]]
     if wrong:
         raise InputError(f"{path}: tensor shapes do not match the {config.head} regressor: {_key_list(wrong)}")
+    require_finite(state, path)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         _raise_key_mismatch(path, config, model, state)
