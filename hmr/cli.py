@@ -79,14 +79,16 @@ def _device(name: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _summary(out_dir: Path, outputs: dict, seconds: dict, cached: list, skipped: dict) -> None:
+def _summary(out_dir: Path, outputs: dict, seconds: dict, cached: list, skipped: dict, notes=()) -> None:
     print(f"outputs in {out_dir}:")
     for role, path in outputs.items():
         print(f"  {role:>13}: {path}")
     print("time per stage: " + ", ".join(
-        f"{stage} {'cached' if stage in cached else f'{t:.1f} s'}" for stage, t in seconds.items()))
+        f"{stage} {t:.1f} s" + (" (cached)" if stage in cached else "") for stage, t in seconds.items()))
     for stage, why in skipped.items():
         print(f"  skipped {stage}: {why}")
+    for note in notes:
+        print(note)
 
 
 def _print_stand_ins(options) -> None:
@@ -108,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         result = run_pipeline(args.input, args.out, options, video=args.video, on_progress=bars)
     finally:
         bars.close()
-    _summary(result.out_dir, result.outputs, result.seconds, result.cached, result.skipped)
+    _summary(result.out_dir, result.outputs, result.seconds, result.cached, result.skipped, result.notes)
     return 0
 
 
@@ -122,7 +124,7 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         bars.close()
     result = demo.pipeline
-    _summary(result.out_dir, demo.outputs, result.seconds, result.cached, result.skipped)
+    _summary(result.out_dir, demo.outputs, result.seconds, result.cached, result.skipped, result.notes)
     print("stages:")
     for stage, what in demo.stages.items():
         print(f"  {stage:>9}: {what}")

@@ -124,13 +124,15 @@ class PipelineOptions:
 
 @dataclass
 class PipelineResult:
-    """Where the outputs went and how long each stage took (0 when it came from the cache)."""
+    """Where the outputs went, how long each stage took (in the run that computed it), and
+    one-line notes for the user (e.g. fits above the loss threshold)."""
 
     out_dir: Path
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,6 +535,19 @@ def camera_intrinsics(kp: Keypoints2D, options: PipelineOptions):
                               calibration=options.calibration)
 
 
+def _record_over_threshold(smpl_path: Path, record: RunRecord, result: PipelineResult) -> None:
+    """The fits above SPIN's loss threshold, from ``smpl.npz``, into run.json and the notes."""
+    from hmr.smplify.fit import SMPLifyConfig
+    from hmr.smplify.video import over_threshold_hint, over_threshold_report
+
+    data = _smpl_arrays(smpl_path)
+    over = data.get("over_threshold", np.zeros((0, 2), np.int64))
+    record.data["over_threshold"] = over_threshold_report(over, SMPLifyConfig().loss_threshold)
+    hint = over_threshold_hint(over)
+    if hint:
+        result.notes.append(hint)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -647,6 +662,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     else:
         result.skipped["fit"] = "SMPLify is off and there is no HMR estimate"
 
+    if smpl_path is not None:
+        _record_over_threshold(smpl_path, record, result)
     if smpl_path is not None and options.meshes:
         run("meshes", _options_for(options, "body_model", "gender"), [smpl_path, body_file],
             lambda: stage_meshes(smpl_path, out_dir, options, progress_for("meshes", int(kp.valid.sum()))))

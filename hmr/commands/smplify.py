@@ -42,6 +42,11 @@ def _fit(args: argparse.Namespace) -> int:
           f"{summary.num_people} people; {summary.valid_fits} below the loss threshold, "
           f"{summary.betas_zeroed} with betas reset) in {summary.seconds:.1f} s, "
           f"focal length {summary.focal_length:.0f} px")
+    from hmr.smplify.video import over_threshold_hint
+
+    hint = over_threshold_hint(summary.over_threshold)
+    if hint:
+        print(hint)
     print(f"wrote {summary.smpl_path}")
     if summary.mesh_dir is not None:
         print(f"wrote {summary.mesh_dir}/<track>/<frame>.obj")

@@ -32,7 +32,7 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ from body_models.cameras import SPIN_CROP_SIZE, SPIN_FOCAL_LENGTH, perspective_p
 from body_models.configs import config_from_dict, config_from_yaml
 from body_models.errors import InputError
 from body_models.priors import GMMPrior, MaxMixturePrior, load_gmm
-from body_models.rotations import matrix_to_axis_angle, rot6d_to_matrix
+from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 from body_models.smpl import SMPL
 from hmr.smplify import losses
 from hmr.smplify.adam import Adam
@@ -90,6 +90,11 @@ class SMPLifyConfig:
         joints_only: inside the optimisation, compute only the joints the loss reads
             (``body_models.joints_only``: skinning of the few vertices the keypoint regressors
             use) instead of the full mesh; equal to rounding. The returned mesh is always full.
+        try_turned: also fit from the start orientation turned 180° about the camera's vertical
+            axis and keep, per sample (per sequence with the temporal term), the start whose fit
+            has the lower stage-2 objective, as the original SMPLify does. A start facing away
+            from the person (the mean pose faces the camera; a person walks away) otherwise
+            ends sideways in a local minimum. Doubles the work.
     """
 
     num_iters: int = 100
@@ -108,6 +113,7 @@ class SMPLifyConfig:
     max_abs_beta: float | None = 3.0
     loss_threshold: float = 100.0
     joints_only: bool = True
+    try_turned: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ignore_joints", tuple(self.ignore_joints))
@@ -178,6 +184,8 @@ class SMPLifyResult:
             below ``loss_threshold`` (SPIN's ``valid_fit``).
         betas_zeroed: (...,) bool, the returned betas had some |β| > ``max_abs_beta`` and were
             set to zero (SPIN's rule).
+        start: (lead0,) int, which start orientation won: 0 the given one, 1 its 180° turn
+            (with ``try_turned``), then the ``extra_orients`` in order.
     """
 
     global_orient: Tensor
@@ -192,6 +200,7 @@ class SMPLifyResult:
     fitted: Tensor
     valid_fit: Tensor
     betas_zeroed: Tensor
+    start: Tensor | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,8 +401,83 @@ class SMPLify:
 
     def __call__(self, keypoints, global_orient: Tensor | None = None, body_pose: Tensor | None = None,
                  betas: Tensor | None = None, transl: Tensor | None = None, joint_set: str = "coco_17",
-                 focal_length=None, principal_point=None, fix_betas: bool = False) -> SMPLifyResult:
-        """Fit SMPL to 2D keypoints.
+                 focal_length=None, principal_point=None, fix_betas: bool = False,
+                 extra_orients: Tensor | None = None,
+                 on_step: Callable[[float], None] | None = None) -> SMPLifyResult:
+        """Fit SMPL to 2D keypoints, from the start orientation, its 180° turn about the camera's
+        vertical axis (``SMPLifyConfig.try_turned``) and any ``extra_orients``; the best fit of
+        each sample (each sequence with the temporal term) is returned.
+
+        Args:
+            keypoints, global_orient, body_pose, betas, transl, joint_set, focal_length,
+                principal_point, fix_betas: as for ``fit_once``.
+            extra_orients: (K, ..., 3) axis-angle more start orientations (e.g. from the lifter's
+                3D joints); NaN rows fall back to the start orientation.
+            on_step: called after every Adam step with the fraction of the work done (0-1].
+        """
+        keypoints = torch.as_tensor(keypoints, dtype=self.body_model.smplx.v_template.dtype,
+                                    device=self.body_model.smplx.v_template.device)
+        starts = [global_orient]
+        if self.config.try_turned or extra_orients is not None:
+            lead = tuple(keypoints.shape[:-2])
+            ref = keypoints
+            if global_orient is None:
+                base = self.mean["global_orient"].expand(*lead, 3)
+            else:
+                base = _as_axis_angle(torch.as_tensor(global_orient, dtype=ref.dtype, device=ref.device), 1,
+                                      "global_orient", lead)
+            starts = [base]
+            if self.config.try_turned:
+                starts.append(turned_about_vertical(base))
+            for extra in ([] if extra_orients is None else torch.as_tensor(extra_orients, dtype=ref.dtype,
+                                                                          device=ref.device)):
+                if extra.shape != base.shape:
+                    raise InputError(f"extra_orients must be (K, {', '.join(map(str, lead))}, 3); got {tuple(extra.shape)}")
+                starts.append(torch.where(torch.isfinite(extra).all(-1, keepdim=True), extra, base))
+        if len(starts) == 1:
+            return self.fit_once(keypoints, global_orient, body_pose, betas, transl, joint_set, focal_length,
+                                 principal_point, fix_betas=fix_betas, on_step=on_step)
+        k = len(starts)
+
+        def repeat(value):  # (lead..., ...) → (k·lead0, lead1..., ...), the starts one after another
+            if value is None:
+                return None
+            value = torch.as_tensor(value, dtype=keypoints.dtype, device=keypoints.device)
+            return value.repeat(k, *([1] * (value.ndim - 1))) if value.ndim >= 1 else value
+
+        lead = tuple(keypoints.shape[:-2])
+        per_sample = lambda v: v is not None and torch.as_tensor(v).ndim >= 1 and tuple(  # noqa: E731
+            torch.as_tensor(v).shape[:len(lead)]) == lead
+        result = self.fit_once(
+            repeat(keypoints), torch.cat(starts, 0), repeat(body_pose), repeat(betas), repeat(transl), joint_set,
+            repeat(focal_length) if per_sample(focal_length) else focal_length,
+            repeat(principal_point) if per_sample(principal_point) and torch.as_tensor(principal_point).ndim > 1
+            else principal_point, fix_betas=fix_betas, on_step=on_step)
+        objective = self.objective(result, joint_set).reshape(k, lead[0], -1).sum(-1)  # (k, lead0)
+        objective = torch.where(result.attempted.reshape(k, lead[0], -1).any(-1), objective,
+                                torch.full_like(objective, float("inf")))
+        best = objective.argmin(0)  # (lead0,): 0 where nothing was attempted
+        rows = best * lead[0] + torch.arange(lead[0], device=best.device)
+        picked = {f.name: getattr(result, f.name)[rows] for f in dataclasses.fields(result)}
+        picked["start"] = best
+        return SMPLifyResult(**picked)
+
+    def objective(self, result: "SMPLifyResult", joint_set: str) -> Tensor:
+        """(...,) the stage-2 objective of a result's parameters without the temporal term:
+        reprojection summed over joints plus the weighted pose, angle and shape priors."""
+        cfg = self.config
+        num_j = len(js.JOINT_SETS[joint_set])
+        pose = result.body_pose.reshape(-1, 69)
+        prior = (cfg.pose_prior_weight ** 2 * self.pose_prior(pose) + cfg.angle_prior_weight ** 2
+                 * losses.angle_prior(pose) + cfg.shape_prior_weight ** 2
+                 * losses.shape_prior(result.betas.reshape(pose.shape[0], -1)))
+        return result.reprojection_loss * num_j + prior.reshape(result.reprojection_loss.shape)
+
+    def fit_once(self, keypoints, global_orient: Tensor | None = None, body_pose: Tensor | None = None,
+                 betas: Tensor | None = None, transl: Tensor | None = None, joint_set: str = "coco_17",
+                 focal_length=None, principal_point=None, fix_betas: bool = False,
+                 on_step: Callable[[float], None] | None = None) -> SMPLifyResult:
+        """Fit SMPL to 2D keypoints from one start.
 
         Args:
             keypoints: (B, J, 3) or (S, T, J, 3) pixels x, y, confidence, in the order of
@@ -502,6 +586,7 @@ class SMPLify:
         pose = init_pose.clone()
         shape = init_betas.clone()
         cam_t = start_transl.clone().requires_grad_(True)
+        steps_done, steps_total = 0, max(2 * cfg.num_iters, 1)
         with torch.enable_grad():
             # Stage 1: camera translation and global orientation on the torso.
             optimizer = Adam([orient, cam_t], lr=cfg.step_size, betas=(0.9, 0.999))
@@ -514,6 +599,9 @@ class SMPLify:
                 optimizer.zero_grad()
                 (loss * mask).sum().backward()
                 optimizer.step()
+                steps_done += 1
+                if on_step is not None:
+                    on_step(steps_done / steps_total)
 
             # Stage 2: body pose, betas and global orientation (camera fixed, as SPIN).
             pose.requires_grad_(True)
@@ -535,6 +623,9 @@ class SMPLify:
                 optimizer.zero_grad()
                 (loss * mask).sum().backward()
                 optimizer.step()
+                steps_done += 1
+                if on_step is not None:
+                    on_step(steps_done / steps_total)
 
         with torch.no_grad():
             fit = (orient.detach(), pose.detach(), shape.detach(), cam_t.detach())
@@ -572,4 +663,12 @@ class SMPLify:
             transl=shaped(chosen[3]), joints=shaped(out.joints), vertices=shaped(out.vertices),
             reprojection_loss=shaped(loss), initial_reprojection_loss=shaped(init_loss),
             attempted=shaped(attempted), fitted=shaped(improved), valid_fit=shaped(valid_fit),
-            betas_zeroed=shaped(zeroed))
+            betas_zeroed=shaped(zeroed), start=torch.zeros(lead[:1], dtype=torch.long, device=ref.device))
+
+
+def turned_about_vertical(global_orient: Tensor) -> Tensor:
+    """(..., 3) axis-angle → the same orientation turned 180° about the camera's vertical (y)
+    axis: the body faces the other way, upright as before."""
+    turn = torch.tensor([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]], dtype=global_orient.dtype,
+                        device=global_orient.device)
+    return matrix_to_axis_angle(turn @ axis_angle_to_matrix(global_orient))

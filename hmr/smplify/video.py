@@ -72,6 +72,8 @@ class FitSummary:
         betas_zeroed: person-frames whose betas were reset by SPIN's |β| > 3 rule.
         focal_length: pixels, the full image's.
         seconds: wall time of the fitting.
+        over_threshold: (N, 2) int64 frame index and track id of each fit whose reprojection
+            loss is not below the threshold (also ``smpl.npz``'s ``over_threshold``).
     """
 
     smpl_path: Path
@@ -84,6 +86,7 @@ class FitSummary:
     betas_zeroed: int
     focal_length: float
     seconds: float
+    over_threshold: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 2), np.int64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,16 +382,21 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                 init["betas"] = torch.from_numpy(track_betas[p_idx])
             if temporal:
                 init = {name: value[None] for name, value in init.items()}
+            in_batch = int(present[t_idx, p_idx].sum())
+
+            def on_step(fraction: float, before: int = done, in_batch: int = in_batch) -> None:
+                if progress is not None:
+                    progress(before + in_batch * fraction, total)
             if temporal:  # one sequence: (1, W, ...)
                 result = smplify(torch.from_numpy(crop_kp[None]).float(), joint_set=kp.joint_set, **init,
                                  focal_length=torch.from_numpy(crop_focal[None]).float(),
                                  principal_point=torch.from_numpy(crop_center[None]).float(),
-                                 fix_betas=track_betas is not None)
+                                 fix_betas=track_betas is not None, on_step=on_step)
             else:
                 result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set, **init,
                                  focal_length=torch.from_numpy(crop_focal).float(),
                                  principal_point=torch.from_numpy(crop_center).float(),
-                                 fix_betas=track_betas is not None)
+                                 fix_betas=track_betas is not None, on_step=on_step)
             ok = result.attempted.reshape(-1).numpy()
             rows = (t_idx[ok], p_idx[ok])
             for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
@@ -405,14 +413,19 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                     mine = rows[1] == p
                     save_obj_sequence(mesh_dir / str(int(kp.track_ids[p])), vertices[mine], smpl.faces,
                                       frame_indices=kp.frame_indices[rows[0][mine]], header=header)
-            done += int(present[t_idx, p_idx].sum())
+            done += in_batch
             if progress is not None:
                 progress(done, total)
     seconds = time.perf_counter() - start_time
 
+    over = flags["valid"] & ~flags["valid_fit"]
+    over_rows = np.argwhere(over)  # (N, 2) frame row, person column
+    over_threshold = np.stack([kp.frame_indices[over_rows[:, 0]], kp.track_ids[over_rows[:, 1]]], -1).astype(np.int64)
+    record.data["over_threshold"] = over_threshold_report(over_threshold, cfg.loss_threshold)
     with record.stage("export"):
         smpl_path = save_npz(
             out_dir / "smpl.npz",
+            over_threshold=over_threshold.reshape(-1, 2),
             schema_version=np.int64(SCHEMA_VERSION),
             **{name: value.astype(np.float32) for name, value in out.items()},
             **flags,
@@ -432,4 +445,25 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
     return FitSummary(smpl_path=smpl_path, mesh_dir=mesh_dir, num_frames=t_all, num_people=p_all,
                       attempted=int(flags["valid"].sum()), fitted=int(flags["fitted"].sum()),
                       valid_fits=int(flags["valid_fit"].sum()), betas_zeroed=int(flags["betas_zeroed"].sum()),
-                      focal_length=focal, seconds=seconds)
+                      focal_length=focal, seconds=seconds, over_threshold=over_threshold)
+
+
+def over_threshold_report(over_threshold: np.ndarray, loss_threshold: float) -> dict:
+    """``run.json``'s record of the fits above SPIN's loss threshold: a count and, per track,
+    the frame indices. ``over_threshold`` is (N, 2) int frame index, track id."""
+    frames: dict[str, list[int]] = {}
+    for frame, track in np.asarray(over_threshold).reshape(-1, 2).tolist():
+        frames.setdefault(str(track), []).append(int(frame))
+    return {"count": int(len(np.asarray(over_threshold).reshape(-1, 2))), "loss_threshold": float(loss_threshold),
+            "frames_by_track": frames}
+
+
+def over_threshold_hint(over_threshold: np.ndarray, shown: int = 8) -> str | None:
+    """One line for the summary naming the frames above the loss threshold, or None."""
+    rows = np.asarray(over_threshold).reshape(-1, 2)
+    if not len(rows):
+        return None
+    listed = ", ".join(f"{f}" + (f" (track {t})" if len(np.unique(rows[:, 1])) > 1 else "") for f, t in rows[:shown])
+    more = f" and {len(rows) - shown} more" if len(rows) > shown else ""
+    return (f"{len(rows)} fits above the loss threshold, frames {listed}{more} (smpl.npz over_threshold); "
+            "check their keypoints, or fit longer with --iterations")

@@ -229,3 +229,28 @@ def test_bad_files_are_one_line_errors(npz_fit, tmp_path, capsys):
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+def test_fits_above_the_loss_threshold_are_listed(npz_fit, scene, tmp_path, capsys):
+    smpl, out = npz_fit
+    over = smpl["over_threshold"]  # (N, 2) frame index, track id
+    expected = np.argwhere(smpl["valid"] & ~smpl["valid_fit"])
+    assert over.shape == (len(expected), 2)
+    np.testing.assert_array_equal(over[:, 0], smpl["frame_indices"][expected[:, 0]])
+    np.testing.assert_array_equal(over[:, 1], smpl["track_ids"][expected[:, 1]])
+    run = json.loads((out / "run.json").read_text())
+    assert run["over_threshold"]["count"] == len(expected)
+
+    # A fit that cannot converge (no steps, a large noise) leaves every fit above the threshold.
+    noisy = scene["coco"].copy()
+    noisy[..., :2] += np.random.default_rng(0).normal(0, 40, noisy[..., :2].shape).astype(np.float32)
+    path = save_keypoints2d(tmp_path / "noisy.npz", _keypoints2d(noisy))
+    capsys.readouterr()
+    assert main(["fit", "--keypoints", str(path), "--out", str(tmp_path / "o"), "--iterations", "0", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    with np.load(tmp_path / "o" / "smpl.npz") as z:
+        count = int((z["valid"] & ~z["valid_fit"]).sum())
+        assert count == len(z["over_threshold"]) and count > 0
+    hint = [line for line in printed.splitlines() if "above the loss threshold" in line]
+    assert len(hint) == 1 and f"{count} fits" in hint[0] and "frames 10" in hint[0]
+    assert json.loads((tmp_path / "o" / "run.json").read_text())["over_threshold"]["count"] == count

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from body_models import mannequin
+from body_models.atomic import save_npz
 from body_models.cameras import perspective_project
 from body_models.errors import InputError
 from body_models.motion import sample_poses
@@ -23,6 +25,7 @@ from body_models.npz import load_npz
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.cli import main
 from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
+from hmr.video import write_video
 
 W, H = 320, 240
 FOCAL_PX = math.hypot(W, H)
@@ -308,6 +311,85 @@ def test_variable_frame_rate_video_keeps_its_timing(tmp_path):
         for frame in frames:
             writer.write(frame.image, frame.time_s)
     np.testing.assert_allclose([f.time_s for f in iter_frames(tmp_path / "copy.mp4")], np.array(pts) / 10, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# the stage cache of `hmr run`: keyed on the content of every file a stage reads
+
+
+@pytest.fixture(scope="module")
+def body_files(tmp_path_factory):
+    model, _, extra, mean, prior = mannequin.export_files(tmp_path_factory.mktemp("mannequin"))
+    return {"model": model, "extra": extra, "mean": mean, "prior": prior}
+
+
+def _run(out, source, files, *extra):
+    argv = ["run", str(source), "--out", str(out), "--iterations", "1", "--no-meshes", "--no-flip", "--quiet",
+            "--body-model", str(files["model"]), "--prior", str(files["prior"]),
+            "--mean-params", str(files["mean"]), "--j-regressor-extra", str(files["extra"]), *extra]
+    assert main(argv) == 0
+    return json.loads((out / "run.json").read_text())
+
+
+def _nudge_npz(path, key):
+    arrays = dict(np.load(path))
+    arrays[key] = arrays[key] + np.float32(1e-4)
+    save_npz(path, **arrays)
+
+
+def test_changed_body_files_rerun_the_fit_and_timings_survive_the_cache(mannequin_smpl, body_files, tmp_path):
+    files = {k: tmp_path / v.name for k, v in body_files.items()}
+    for key, path in files.items():
+        path.write_bytes(body_files[key].read_bytes())
+    kp = _save(tmp_path / "kp.npz", _scene(mannequin_smpl, frames=1, people=1))
+    out = tmp_path / "out"
+    first = _run(out, kp, files, "--no-overlay")
+    assert first["cached_stages"] == [] and "lift" not in first["skipped_stages"], "the shipped lifter runs"
+    assert "demo" in first["stand_ins"]["lift"]
+    for role in ("input", "body_model", "pose_prior", "mean_params", "j_regressor_extra", "lifter_weights"):
+        assert len(first["files"][role]["sha256"]) == 64, role
+
+    again = _run(out, kp, files, "--no-overlay")
+    assert set(again["cached_stages"]) == {"keypoints", "lift", "fit"}
+    assert again["timings_s"] == first["timings_s"], "a cached stage keeps the time of the run that made it"
+
+    _nudge_npz(files["mean"], "shape")
+    assert _run(out, kp, files, "--no-overlay")["cached_stages"] == ["keypoints", "lift"]
+    extra = np.load(files["extra"])
+    np.save(files["extra"], extra * np.float32(1.0001))
+    assert _run(out, kp, files, "--no-overlay")["cached_stages"] == ["keypoints", "lift"]
+    _nudge_npz(files["model"], "v_template")
+    assert _run(out, kp, files, "--no-overlay")["cached_stages"] == ["keypoints", "lift"]
+
+    smpl = out / "smpl.npz"
+    smpl.write_bytes(smpl.read_bytes()[:100])  # truncated by the user
+    rerun = _run(out, kp, files, "--no-overlay")
+    assert rerun["cached_stages"] == ["keypoints", "lift"]
+    with np.load(smpl) as z:
+        assert np.isfinite(z["transl"]).all()
+
+
+def test_the_video_gives_image_size_and_fps_and_is_part_of_the_key(mannequin_smpl, body_files, tmp_path):
+    walk = _scene(mannequin_smpl, frames=2, people=1)
+    coco = tmp_path / "kp.json"  # COCO results record no image size
+    save_coco_keypoints(coco, Keypoints2D(
+        keypoints=walk, boxes=boxes_from_keypoints(walk), valid=np.ones(walk.shape[:2], bool),
+        track_ids=np.arange(1), joint_set="coco_17", image_size=(W, H), fps=0.0, frame_indices=np.arange(2)))
+    video = tmp_path / "clip.mp4"
+    write_video(video, [np.full((H, W, 3), 90, np.uint8)] * 2, fps=12.0)
+    out = tmp_path / "out"
+    first = _run(out, coco, body_files, "--video", str(video), "--no-overlay")
+    assert len(first["files"]["video"]["sha256"]) == 64
+    with np.load(out / "keypoints2d.npz") as z:
+        assert tuple(z["image_size"]) == (W, H) and float(z["fps"]) == 12.0
+    with np.load(out / "joints3d.npz") as z:
+        assert float(z["fps"]) == 12.0
+
+    write_video(video, [np.full((H, W, 3), 10, np.uint8)] * 2, fps=15.0)  # replaced in place
+    second = _run(out, coco, body_files, "--video", str(video), "--no-overlay")
+    assert "keypoints" not in second["cached_stages"]
+    with np.load(out / "keypoints2d.npz") as z:
+        assert float(z["fps"]) == 15.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -300,3 +300,39 @@ def test_malicious_prior_pickle_is_refused(mannequin_smpl, tmp_path):
     path.write_bytes(pickle.dumps({"means": _Boom()}, protocol=2))
     with pytest.raises(UnsafeFileError):
         SMPLify(mannequin_smpl, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Starts facing the wrong way
+
+
+def _facing_angle_deg(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B,) angle between the directions two (B, 3) orientations make the body face (its +z),
+    seen from above (in the camera's x-z plane), degrees."""
+    fa = (axis_angle_to_matrix(a) @ torch.tensor([0.0, 0.0, 1.0]))[:, [0, 2]]
+    fb = (axis_angle_to_matrix(b) @ torch.tensor([0.0, 0.0, 1.0]))[:, [0, 2]]
+    cos = (fa * fb).sum(-1) / (fa.norm(dim=-1) * fb.norm(dim=-1))
+    return torch.rad2deg(torch.arccos(cos.clamp(-1.0, 1.0)))
+
+
+def test_a_person_seen_from_behind_is_fitted_facing_away(mannequin_smpl, gmm):
+    """Walkers seen from behind (yaw 180° ± 25°) fitted from the mean start, which faces the
+    camera: the fit keeps the start that faces the way the keypoints' left and right imply."""
+    smpl = mannequin_smpl
+    b = 3
+    pose = torch.from_numpy(sample_poses(b, seed=7))
+    yaw = torch.tensor([math.pi - 0.4, math.pi, math.pi + 0.4])
+    orient = _upright(torch.stack([torch.zeros(b), yaw, torch.zeros(b)], dim=-1))
+    pelvis = torch.tensor([[-0.3, 0.1, 4.0], [0.0, 0.0, 5.0], [0.4, 0.1, 6.0]])
+    _, gt = _scene(smpl, pose, torch.zeros(b, 10), orient, pelvis)
+    keypoints = torch.cat([_coco_pixels(gt), torch.ones(b, 17, 1)], dim=-1)
+    config = SMPLifyConfig(focal_length=FOCAL_PX, principal_point=CENTER_PX, num_iters=40)
+    start = _facing_angle_deg(SMPLify(smpl, gmm, config, mean_params=mannequin.mean_params()).mean[
+        "global_orient"].expand(b, 3), orient)
+    assert (start > 150).all(), "the mean start faces the camera, the walkers face away"
+
+    result = SMPLify(smpl, gmm, config, mean_params=mannequin.mean_params())(keypoints)
+    error = _facing_angle_deg(result.global_orient, orient)
+    print(f"\nfacing error from behind: {error.tolist()} degrees; starts kept {result.start.tolist()}")
+    assert (error < 30).all()
+    assert (result.start == 1).all(), "the turned start won"
