@@ -9,8 +9,9 @@ track ids):
 - ``Detector``: any callable ``frame (H, W, 3) uint8 RGB → (N, 5) boxes + score``, loaded from a
   ``module:factory`` import path with ``load_detector``.
 
-``IoUTracker`` gives several people stable track ids: greedy matching of each frame's people to
-the tracks of the frames before, by box IoU, or by OKS when keypoints are known.
+``IoUTracker`` gives several people stable track ids: Hungarian matching of each frame's people
+to the tracks of the frames before, by box IoU (boxes moved on by their velocity), or by OKS
+when keypoints are known. Detectors live in ``hmr.pose2d.detectors``.
 
 Plugging in a detector. Write a module on your ``PYTHONPATH``, e.g. ``my_detector.py``::
 
@@ -363,15 +364,17 @@ class _Track:
     box: np.ndarray
     keypoints: np.ndarray | None
     last_frame: int
+    velocity: np.ndarray | None = None  # (4,) pixels per frame
 
 
 @dataclass
 class IoUTracker:
-    """Greedy frame-to-frame matching of people to tracks.
+    """Frame-to-frame matching of people to tracks (Hungarian, ``scipy.optimize``).
 
-    Each frame, every (person, live track) pair gets a similarity: the larger of box IoU and,
-    when both have COCO-17 keypoints, OKS. Pairs are taken best first, one per person and track,
-    when IoU or OKS reaches its threshold; unmatched people start new tracks. A track not seen for more than
+    Each frame, every (person, live track) pair gets a similarity: the larger of the IoU with the
+    track's box moved on by its velocity and, when both have COCO-17 keypoints, OKS. The
+    assignment with the largest total similarity is taken, one person per track, keeping pairs
+    whose IoU or OKS reaches its threshold; unmatched people start new tracks. A track not seen for more than
     ``max_gap`` frames is closed.
 
     Attributes:
@@ -401,30 +404,35 @@ class IoUTracker:
         self._tracks = [t for t in self._tracks if frame - t.last_frame <= self.max_gap]
         ids = np.full(len(boxes), -1, np.int64)
         if len(boxes) and self._tracks:
-            score, allowed = self._similarity(boxes, keypoints)
-            order = np.argsort(-score, axis=None, kind="stable")
-            used_people, used_tracks = set(), set()
-            for flat in order:
-                p, t = np.unravel_index(flat, score.shape)
-                if not allowed[p, t] or p in used_people or t in used_tracks:
-                    continue
-                used_people.add(p)
-                used_tracks.add(t)
-                ids[p] = self._tracks[t].track_id
+            from scipy.optimize import linear_sum_assignment
+
+            score, allowed = self._similarity(boxes, keypoints, frame)
+            # Hungarian matching: the assignment with the largest total similarity, allowed pairs only.
+            people, tracks = linear_sum_assignment(np.where(allowed, -score, 1e6))
+            for p, t in zip(people, tracks):
+                if allowed[p, t]:
+                    ids[p] = self._tracks[t].track_id
         for p in range(len(boxes)):
             if ids[p] < 0:
                 ids[p] = self._next_id
                 self._next_id += 1
                 self._tracks.append(_Track(int(ids[p]), boxes[p], None, frame))
             track = next(t for t in self._tracks if t.track_id == ids[p])
+            if track.last_frame < frame:  # box motion per frame, for the prediction
+                step = (boxes[p] - track.box) / (frame - track.last_frame)
+                track.velocity = step if track.velocity is None else 0.5 * (track.velocity + step)
             track.box, track.last_frame = boxes[p], frame
             track.keypoints = None if keypoints is None else np.asarray(keypoints[p], np.float64)
         return ids
 
-    def _similarity(self, boxes: np.ndarray, keypoints: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _similarity(self, boxes: np.ndarray, keypoints: np.ndarray | None,
+                    frame: int) -> tuple[np.ndarray, np.ndarray]:
         """(N, T) ranking score and whether each pair may match: max(IoU, OKS), and IoU or OKS
-        above its threshold (OKS only where both sides have COCO-17 keypoints)."""
-        iou = box_iou(boxes, np.stack([t.box for t in self._tracks]))
+        above its threshold (OKS only where both sides have COCO-17 keypoints). A track's box
+        is moved on by its recent velocity over the frames since it was seen."""
+        predicted = np.stack([t.box + (0 if t.velocity is None else t.velocity * (frame - t.last_frame))
+                              for t in self._tracks])
+        iou = box_iou(boxes, predicted)
         score, allowed = iou.copy(), iou >= self.iou_threshold
         if keypoints is not None and np.shape(keypoints)[1:] == (17, 3):
             for t, track in enumerate(self._tracks):

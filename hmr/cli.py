@@ -64,7 +64,8 @@ def _pipeline_options(args: argparse.Namespace):
         smplify_iterations=args.iterations, temporal_weight=args.temporal_weight,
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
-        boxes=args.boxes, flip=not args.no_flip, device=_device(args.device), precision=args.precision,
+        boxes=args.boxes, detector=args.detector, flip=not args.no_flip, device=_device(args.device),
+        precision=args.precision,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
         smooth=args.smooth, world=not args.no_world, refine_contacts=args.refine_contacts,
@@ -173,6 +174,9 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
                    help="added to a keypoints file's frame numbers (COCO image_id) to give the video's frame "
                         "indices, e.g. -1 when image_id 1 is the first frame (default 0)")
     p.add_argument("--boxes", type=Path, default=None, help="person boxes file (JSON or CSV)")
+    p.add_argument("--detector", default="hog",
+                   help="person detector without --boxes: hog (OpenCV's built-in, the default), a .onnx file "
+                        "(MMDeploy layout), module:factory, or keypoints (one person, followed by its keypoints)")
     p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last")

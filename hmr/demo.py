@@ -177,6 +177,7 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
         clip = make_synthetic_clip(out_dir / "synthetic", motion=motion, num_frames=num_frames, seed=seed, **CAMERA)
     if options.hrnet_weights is not None:
         source, video = clip.video, None
+        options = dataclasses.replace(options, detector="keypoints")  # one person, known to be there
         stages["keypoints"] = f"learned: HRNet {options.hrnet_weights.name}"
     else:
         source = noisy_keypoints(clip.ground_truth, out_dir / "synthetic" / "keypoints2d_noisy.npz", seed=seed)

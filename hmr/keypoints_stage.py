@@ -3,8 +3,9 @@
     result = run_keypoints("clip.mp4", "out/", weights="pose_hrnet_w32_256x192.pth")
     result.keypoints.keypoints  # (T, P, 17, 3) pixels x, y, confidence
 
-People come from a boxes file, from a detector, or (neither given) from the single-person
-keypoint tracker (``hmr.boxes``). Frames are streamed; only the crops of one batch and the
+People come from a boxes file, from a person detector (``hmr.pose2d.detectors``: OpenCV's HOG
+by default in the pipeline, an ONNX model, or your own) with Hungarian tracking, or from the
+single-person keypoint tracker (``hmr.boxes``). Frames are streamed; only the crops of one batch and the
 keypoints are held in memory. A frame without a person is recorded with ``valid`` False and
 NaN, never an error.
 """
@@ -22,10 +23,10 @@ import numpy as np
 import torch
 
 from body_models.errors import InputError
-from hmr.boxes import (Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, load_detector,
-                       no_detections, run_detector)
+from hmr.boxes import Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, no_detections, run_detector
 from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, save_keypoints2d, save_vp3d_custom
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
+from hmr.pose2d.detectors import make_detector
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
 from hmr.fastpath import inference_copy
 from hmr.imagenet import normalize_images
@@ -170,6 +171,19 @@ def _track_boxes(frames, network: _Network, boxes_of: Callable[[int, np.ndarray]
     return people
 
 
+def _drop_short_tracks(people: dict[int, list[_Person]], min_frames: int) -> dict[int, list[_Person]]:
+    """The same frames without the tracks seen in fewer than ``min_frames`` frames (a detector's
+    one-off false positives), unless none would be left."""
+    seen: dict[int, int] = {}
+    for persons in people.values():
+        for person in persons:
+            seen[person.track_id] = seen.get(person.track_id, 0) + 1
+    keep = {t for t, n in seen.items() if n >= min_frames}
+    if not keep:
+        return people
+    return {index: [p for p in persons if p.track_id in keep] for index, persons in people.items()}
+
+
 def _assemble(people: dict[int, list[_Person]], num_joints: int, info, fps: float) -> Keypoints2D:
     frames = sorted(people)
     track_ids = sorted({p.track_id for persons in people.values() for p in persons}) or [0]
@@ -207,6 +221,7 @@ def run_keypoints(
     min_score: float = 0.0,
     export_coco: str | os.PathLike | None = None,
     export_vp3d: str | os.PathLike | None = None,
+    min_track_frames: int = 3,
 ) -> KeypointsStageResult:
     """Top-down HRNet keypoints for every frame of a video or image folder.
 
@@ -216,8 +231,10 @@ def run_keypoints(
         weights: HRNet weights (official, MMPose or project checkpoint), or an ``HRNet`` already
             built; None builds a random-weight W32, for tests only.
         boxes: a boxes file (JSON or CSV, see ``hmr.boxes.load_boxes_file``).
-        detector: a person detector, or its ``"module:factory"`` import path; used when no
-            boxes file is given. With neither, one person is followed by the keypoint tracker.
+        detector: a person detector callable, or its name for ``hmr.pose2d.detectors.make_detector``
+            ("hog", a ``.onnx`` file, ``"module:factory"``, or "keypoints"); used when no boxes
+            file is given. With neither (or "keypoints"), one person is followed by the keypoint
+            tracker. The pipeline and the CLI default to "hog".
         flip: HRNet's flip test (twice the network time, slightly better keypoints).
         refine: None for the official quarter-cell decoding, "dark" for DARK refinement.
         smooth: One-Euro settings to smooth the keypoints in time; None leaves them raw.
@@ -230,6 +247,8 @@ def run_keypoints(
         min_score: detector boxes below this score are dropped.
         export_coco: also write COCO keypoint results JSON here.
         export_vp3d: also write VideoPose3D's custom 2D layout (first track) here.
+        min_track_frames: with a detector, tracks seen in fewer frames are dropped as false
+            detections (unless that would drop every track).
 
     Returns:
         ``KeypointsStageResult``.
@@ -257,9 +276,9 @@ def run_keypoints(
         if beyond:
             raise InputError(f"{boxes}: has boxes for frame {beyond[0]} but {video} has only {len(people)} frames; "
                              "is it the boxes file of another video?")
-    elif detector is not None:
-        detect = load_detector(detector) if isinstance(detector, str) else detector
+    elif (detect := make_detector(detector) if isinstance(detector, str) else detector) is not None:
         people = _track_boxes(frames, network, lambda index, image: run_detector(detect, image, min_score), progress)
+        people = _drop_short_tracks(people, min_track_frames)
     else:
         people = _track_single(frames, network, (info.width, info.height), progress)
 

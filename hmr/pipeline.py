@@ -71,6 +71,9 @@ class PipelineOptions:
         frame_offset: added to a keypoints file's frame indices (COCO image ids) to give the
             video's frame numbers.
         boxes: a person boxes file for the keypoints stage.
+        detector: the person detector when no boxes file is given: "hog" (OpenCV's, built in),
+            an ``.onnx`` file, ``module:factory``, or "keypoints" (one person, followed by its
+            keypoints); see ``hmr.pose2d.detectors``.
         flip: HRNet's and the lifter's flip test.
         device: "cpu", "cuda", ...
         precision: "fp32" (the exact official outputs), "bf16" (autocast for the networks, with
@@ -108,6 +111,7 @@ class PipelineOptions:
     image_size: tuple[int, int] | None = None
     frame_offset: int = 0
     boxes: Path | None = None
+    detector: str = "hog"
     flip: bool = True
     device: str = "cpu"
     precision: str = "fp32"
@@ -247,11 +251,13 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
         weights = require("hrnet_w32")
     else:
         weights = options.hrnet_weights
-    result = run_keypoints(source, out_dir, weights=weights, boxes=options.boxes, flip=options.flip,
+    result = run_keypoints(source, out_dir, weights=weights, boxes=options.boxes, detector=options.detector,
+                           flip=options.flip,
                            batch_size=options.batch_size, device=options.device, precision=options.precision,
                            progress=progress)
     if not result.keypoints.valid.any():
-        raise InputError(f"no person was found in {source}; give a boxes file (--boxes) or check the video")
+        raise InputError(f"no person was found in {source} by the {options.detector} detector; give a boxes file "
+                         "(--boxes), another --detector, or check the video")
     return {"keypoints2d": result.path}
 
 

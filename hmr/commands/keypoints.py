@@ -80,9 +80,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boxes", type=Path, default=None,
                    help="person boxes per frame: JSON {frame: [[x1,y1,x2,y2,(score)], ...]} or CSV "
                         "frame,x1,y1,x2,y2[,score][,track_id]")
-    p.add_argument("--detector", default=None,
-                   help="person detector as module:factory; factory() returns a callable frame RGB -> (N, 5) "
-                        "boxes+score (without --boxes or --detector one person is followed by its keypoints)")
+    p.add_argument("--detector", default="hog",
+                   help="person detector without --boxes: hog (OpenCV's built-in, the default), a .onnx file "
+                        "(MMDeploy layout: dets, labels), module:factory whose factory() returns a callable "
+                        "frame RGB -> (N, 5) boxes+score, or keypoints (one person, followed by its keypoints)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (about 2x faster)")
     p.add_argument("--refine", choices=["dark"], default=None, help="sub-pixel refinement of the heatmap peaks")
     p.add_argument("--smooth", action="store_true", help="One-Euro temporal smoothing of the keypoints")
