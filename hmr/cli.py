@@ -105,6 +105,12 @@ def _run(args: argparse.Namespace) -> int:
     from hmr.pipeline import run_pipeline
 
     options = _pipeline_options(args)
+    if options.lifter_weights is None:  # the shipped lifter, as in `hmr lift` and `hmr demo`
+        import dataclasses
+
+        from lifting import DEMO_WEIGHTS
+
+        options = dataclasses.replace(options, lifter_weights=DEMO_WEIGHTS)
     _print_stand_ins(options)
     bars = _Bars(args.quiet)
     try:
