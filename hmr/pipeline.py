@@ -30,12 +30,13 @@ import torch
 
 from body_models.atomic import remove_stale_temporaries, save_npz, write_json
 from body_models.errors import InputError, MissingFileError
-from body_models.joints import COCO_17, SMPL_24
+from body_models.joints import SMPL_24
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
 from hmr.input_checks import align_frame_indices, check_fps, check_image_size
 from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
 from hmr.provenance import RunRecord, file_sha256
+from hmr.skeletons import skeleton_panel
 
 SCHEMA_VERSION = 1
 CACHE_DIR = ".stages"
@@ -456,39 +457,13 @@ def stage_meshes(smpl_path: Path, out_dir: Path, options: PipelineOptions,
     return {"meshes": out_dir / "meshes"}
 
 
-SIDE_VIEW_YAW_DEG = 35.0  # the 3D panel looks at the joints from a little to the side
-SIDE_VIEW_HEIGHT_M = 2.2  # metres of body the 3D panel's height spans
-
-
-def skeleton_panel(joints: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
-    """(size, size, 3) uint8: the H36M-17 skeletons of one frame, root-relative, seen from the
-    side at ``SIDE_VIEW_YAW_DEG`` (orthographic; camera frame, so y points down)."""
-    import cv2
-
-    from body_models.joints import H36M_17
-
-    panel = np.full((size, size, 3), 24, np.uint8)
-    yaw = np.radians(SIDE_VIEW_YAW_DEG)
-    rotation = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
-    colors = [(230, 120, 60), (60, 160, 240), (120, 220, 120), (220, 200, 80)]
-    for person, (points, ok) in enumerate(zip(joints, valid)):
-        if not ok or not np.isfinite(points).all():
-            continue
-        uv = (points @ rotation.T)[:, :2] * (size / SIDE_VIEW_HEIGHT_M) + size / 2
-        for parent, child in H36M_17.edges:
-            cv2.line(panel, tuple(int(v) for v in uv[parent]), tuple(int(v) for v in uv[child]),
-                     colors[person % len(colors)], 2, cv2.LINE_AA)
-    return panel
-
-
 def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out_dir: Path,
                   options: PipelineOptions, progress: Callable[[int], None] | None = None,
                   joints3d_path: Path | None = None) -> dict[str, Path]:
     """The input frames with the meshes (and optionally the 2D skeletons) drawn on top, and with
     ``options.side_by_side`` a panel of the lifter's 3D joints beside them."""
-    import cv2
-
     from hmr.render import Camera, MeshRenderer
+    from hmr.skeletons import PANEL_BACKGROUND, draw_skeleton_2d
     from hmr.video import VideoWriter, iter_frames, probe_video
 
     info = probe_video(video)
@@ -499,7 +474,6 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
     if bodies is not None:
         camera = camera_intrinsics(kp, options)
         renderer = MeshRenderer(Camera(info.width, info.height, (camera.fx, camera.fy), (camera.cx, camera.cy)))
-    edges = [(a, b) for a, b in COCO_17.edges]
     lifted = None
     if options.side_by_side and joints3d_path is not None:
         with np.load(joints3d_path, allow_pickle=False) as z:
@@ -514,17 +488,12 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
                 if len(people):
                     vertices = _vertices(smpl, data, np.full(len(people), t), people)
                     image = renderer.overlay(image, [(v.astype(np.float64), smpl.faces) for v in vertices])
-            if t is not None and options.skeleton:
-                image = image.copy()
+            if t is not None and options.skeleton:  # left blue, right orange (hmr.skeletons)
                 coco = kp.to_joint_set("coco_17").keypoints[t] if kp.joint_set != "coco_17" else kp.keypoints[t]
-                for person in coco:
-                    for a, b in edges:
-                        if person[a, 2] > 0.2 and person[b, 2] > 0.2:
-                            cv2.line(image, tuple(int(v) for v in person[a, :2]), tuple(int(v) for v in person[b, :2]),
-                                     (40, 220, 90), 2, cv2.LINE_AA)
+                image = draw_skeleton_2d(image, coco, "coco_17")
             if lifted is not None:
                 panel = (skeleton_panel(lifted[0][t], lifted[1][t], image.shape[0]) if t is not None
-                         else np.full((image.shape[0], image.shape[0], 3), 24, np.uint8))
+                         else np.full((image.shape[0], image.shape[0], 3), PANEL_BACKGROUND, np.uint8))
                 image = np.concatenate([image, panel], axis=1)
             writer.write(image, frame.time_s)
             if progress:
