@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 from functools import lru_cache
-
-import torch
+from typing import TYPE_CHECKING
 
 from body_models.errors import InputError
+
+if TYPE_CHECKING:  # torch is imported where it is used, so `hmr --help` does not load it
+    import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -42,6 +44,8 @@ def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if precision != "auto":
         return precision
+    import torch
+
     kind = torch.device(device).type
     if kind == "cuda":
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
@@ -53,6 +57,8 @@ def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str
 def autocast(device: str | torch.device, precision: str):
     """bfloat16 autocast on the device for ``"bf16"``; a no-op context for ``"fp32"``."""
     if precision == "bf16":
+        import torch
+
         return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -60,6 +66,8 @@ def autocast(device: str | torch.device, precision: str):
 def inference_copy(model: torch.nn.Module) -> torch.nn.Module:
     """An eval-mode copy with BatchNorm folded into the convolutions, in channels_last layout
     (inputs may stay contiguous: the first convolution converts them)."""
+    import torch
+
     from hmr.pose2d.topdown import fold_batchnorm
 
     return fold_batchnorm(model).to(memory_format=torch.channels_last)

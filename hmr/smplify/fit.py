@@ -415,8 +415,7 @@ class SMPLify:
                 3D joints); NaN rows fall back to the start orientation.
             on_step: called after every Adam step with the fraction of the work done (0-1].
         """
-        keypoints = torch.as_tensor(keypoints, dtype=self.body_model.smplx.v_template.dtype,
-                                    device=self.body_model.smplx.v_template.device)
+        keypoints = _checked_keypoints(keypoints, self.body_model.smplx.v_template)
         starts = [global_orient]
         if self.config.try_turned or extra_orients is not None:
             lead = tuple(keypoints.shape[:-2])
@@ -438,6 +437,13 @@ class SMPLify:
             return self.fit_once(keypoints, global_orient, body_pose, betas, transl, joint_set, focal_length,
                                  principal_point, fix_betas=fix_betas, on_step=on_step)
         k = len(starts)
+        lead = tuple(keypoints.shape[:-2])
+        if body_pose is not None:  # shape errors name the caller's batch, not the repeated one
+            body_pose = _as_axis_angle(torch.as_tensor(body_pose, dtype=keypoints.dtype, device=keypoints.device),
+                                       23, "body_pose", lead)
+        for name, value, width in (("betas", betas, self.body_model.num_betas), ("transl", transl, 3)):
+            if value is not None and tuple(torch.as_tensor(value).shape) != (*lead, width):
+                raise InputError(f"{name} must have shape {(*lead, width)}; got {tuple(torch.as_tensor(value).shape)}")
 
         def repeat(value):  # (lead..., ...) → (k·lead0, lead1..., ...), the starts one after another
             if value is None:
@@ -445,7 +451,6 @@ class SMPLify:
             value = torch.as_tensor(value, dtype=keypoints.dtype, device=keypoints.device)
             return value.repeat(k, *([1] * (value.ndim - 1))) if value.ndim >= 1 else value
 
-        lead = tuple(keypoints.shape[:-2])
         per_sample = lambda v: v is not None and torch.as_tensor(v).ndim >= 1 and tuple(  # noqa: E731
             torch.as_tensor(v).shape[:len(lead)]) == lead
         result = self.fit_once(
@@ -500,10 +505,7 @@ class SMPLify:
         """
         cfg = self.config
         ref = self.body_model.smplx.v_template
-        keypoints = torch.as_tensor(keypoints, dtype=ref.dtype, device=ref.device)
-        if keypoints.ndim not in (3, 4) or keypoints.shape[-1] != 3:
-            raise InputError(f"keypoints must have shape (B, J, 3) or (S, T, J, 3) pixels x, y, confidence; "
-                             f"got {tuple(keypoints.shape)}")
+        keypoints = _checked_keypoints(keypoints, ref)
         names = js.JOINT_SETS[joint_set].names if joint_set in js.JOINT_SETS else None
         if names is None:
             raise InputError(f"unknown joint set {joint_set!r}; known: {', '.join(js.JOINT_SETS)}")
@@ -664,6 +666,15 @@ class SMPLify:
             reprojection_loss=shaped(loss), initial_reprojection_loss=shaped(init_loss),
             attempted=shaped(attempted), fitted=shaped(improved), valid_fit=shaped(valid_fit),
             betas_zeroed=shaped(zeroed), start=torch.zeros(lead[:1], dtype=torch.long, device=ref.device))
+
+
+def _checked_keypoints(keypoints, ref: Tensor) -> Tensor:
+    """Keypoints as a tensor like ``ref``, or an ``InputError`` when not (B, J, 3) / (S, T, J, 3)."""
+    keypoints = torch.as_tensor(keypoints, dtype=ref.dtype, device=ref.device)
+    if keypoints.ndim not in (3, 4) or keypoints.shape[-1] != 3:
+        raise InputError(f"keypoints must have shape (B, J, 3) or (S, T, J, 3) pixels x, y, confidence; "
+                         f"got {tuple(keypoints.shape)}")
+    return keypoints
 
 
 def turned_about_vertical(global_orient: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.cli import main
 from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
 from hmr.video import write_video
+from lifting import DEMO_WEIGHTS
 
 W, H = 320, 240
 FOCAL_PX = math.hypot(W, H)
@@ -345,7 +346,7 @@ def test_changed_body_files_rerun_the_fit_and_timings_survive_the_cache(mannequi
     out = tmp_path / "out"
     first = _run(out, kp, files, "--no-overlay")
     assert first["cached_stages"] == [] and "lift" not in first["skipped_stages"], "the shipped lifter runs"
-    assert first["files"]["lifter_weights"]["path"].endswith("demo_27f_256c_coco.pt")
+    assert first["files"]["lifter_weights"]["path"].endswith(DEMO_WEIGHTS.name)
     for role in ("input", "body_model", "pose_prior", "mean_params", "j_regressor_extra", "lifter_weights"):
         assert len(first["files"][role]["sha256"]) == 64, role
 
