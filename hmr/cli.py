@@ -62,6 +62,7 @@ def _pipeline_options(args: argparse.Namespace):
         body_model=args.body_model, gender=args.gender, prior=args.prior,
         j_regressor_extra=args.j_regressor_extra, smplify=not args.no_smplify,
         smplify_iterations=args.iterations, temporal_weight=args.temporal_weight,
+        orient_from_lifter=args.orient_from_lifter,
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
         boxes=args.boxes, detector=args.detector, flip=not args.no_flip, device=_device(args.device),
@@ -170,6 +171,8 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-smplify", action="store_true", help="skip SMPLify (meshes come from HMR alone)")
     p.add_argument("--iterations", type=int, default=None, help="SMPLify Adam steps per stage (default 100)")
     p.add_argument("--temporal-weight", type=float, default=0.0, help="SMPLify smoothness over frames (0: off)")
+    p.add_argument("--orient-from-lifter", action="store_true",
+                   help="SMPLify also starts from the body orientation of the lifter's 3D joints (1.5x the fit time)")
     p.add_argument("--focal-length", type=float, default=None, help="pixels (default: the image diagonal)")
     p.add_argument("--fov", type=float, default=None, help="horizontal field of view, degrees (instead of --focal-length)")
     p.add_argument("--calibration", type=Path, default=None,

@@ -64,6 +64,7 @@ class PipelineOptions:
         smplify: refine the body with SMPLify against the 2D keypoints.
         smplify_iterations: Adam steps per SMPLify stage (SPIN's 100 by default).
         temporal_weight: SMPLify smoothness over frames (0: off).
+        orient_from_lifter: SMPLify also starts from the orientation of the lifter's 3D joints.
         focal_length: full-image focal length, pixels (default: the image diagonal).
         fov: horizontal field of view, degrees (used when ``focal_length`` is None).
         calibration: an OpenCV-style calibration file (K and distortion; ``hmr.intrinsics``),
@@ -106,6 +107,7 @@ class PipelineOptions:
     smplify: bool = True
     smplify_iterations: int | None = None
     temporal_weight: float = 0.0
+    orient_from_lifter: bool = False
     focal_length: float | None = None
     fov: float | None = None
     calibration: Path | None = None
@@ -347,9 +349,10 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
 
 
 def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, options: PipelineOptions,
-              progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+              progress: Callable[[int], None] | None = None, joints3d_path: Path | None = None) -> dict[str, Path]:
     """SMPL bodies → ``smpl.npz``: SMPLify against the 2D keypoints, started from the HMR
-    estimate when there is one; or the HMR estimate alone when SMPLify is off."""
+    estimate when there is one (and with ``joints3d_path`` also from the lifter's orientation);
+    or the HMR estimate alone when SMPLify is off."""
     from hmr.smplify.video import fit_keypoints_file
 
     if options.smplify:
@@ -363,7 +366,7 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
             focal_length=camera.fx, principal_point=(camera.cx, camera.cy),
             temporal_weight=options.temporal_weight, iterations=options.smplify_iterations, meshes=False,
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
-            initial=regressor_path, progress=_absolute(progress))
+            initial=regressor_path, progress=_absolute(progress), orientation_joints=joints3d_path)
         smpl_path = out_dir / "smpl.npz"
     else:
         smpl_path = _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)
@@ -626,14 +629,15 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
 
     smpl_path = None
     if options.smplify or regressor_path is not None:
+        lifted = result.outputs.get("joints3d") if options.orient_from_lifter else None
         smpl_path = run(
             "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
                                 "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params",
-                                "smooth"),
+                                "smooth", "orient_from_lifter"),
             [keypoints_path, regressor_path, options.prior, options.calibration, body_file, options.mean_params,
-             options.j_regressor_extra],
+             options.j_regressor_extra, lifted],
             lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,
-                              progress_for("fit", int(kp.valid.sum()))))["smpl"]
+                              progress_for("fit", int(kp.valid.sum())), joints3d_path=lifted))["smpl"]
     else:
         result.skipped["fit"] = "SMPLify is off and there is no HMR estimate"
 

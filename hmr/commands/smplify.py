@@ -33,7 +33,8 @@ def _fit(args: argparse.Namespace) -> int:
             image_size=tuple(args.image_size) if args.image_size else None,
             temporal_weight=args.temporal_weight, iterations=args.iterations, meshes=args.meshes,
             batch_size=args.batch_size, mean_params=args.mean_params,
-            j_regressor_extra=args.j_regressor_extra, progress=None if args.quiet else progress,
+            j_regressor_extra=args.j_regressor_extra, orientation_joints=args.orientations,
+            progress=None if args.quiet else progress,
             betas="frame" if args.betas_per_frame else "track", shape_frames=args.shape_frames)
     finally:
         for bar in bars:
@@ -85,6 +86,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--batch-size", type=int, default=64, help="person-frames per batch (default 64)")
     fit.add_argument("--mean-params", type=Path, default=None,
                      help="SPIN's smpl_mean_params.npz for the start pose (default: the mannequin's)")
+    fit.add_argument("--orientations", type=Path, default=None,
+                     help="joints3d.npz lifted from these keypoints: SMPLify also starts from its body orientations")
     fit.add_argument("--j-regressor-extra", type=Path, default=None,
                      help="J_regressor_extra.npy (COCO-17 keypoints with a real SMPL model need it)")
     fit.add_argument("--meshes", action="store_true", help="also write meshes/<track>/<frame>.obj")

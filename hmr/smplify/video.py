@@ -187,6 +187,25 @@ def _initial_estimate(path, kp: Keypoints2D, mean: dict[str, np.ndarray]) -> dic
     return values
 
 
+def _orientations(path, kp: Keypoints2D) -> np.ndarray | None:
+    """(T, P, 3) axis-angle orientations from a joints3d.npz's H36M-17 joints (NaN where the
+    lifter has no person), or None without a file."""
+    if path is None:
+        return None
+    from body_models.npz import load_npz
+    from hmr.smplify.orientation import orientation_from_joints
+
+    arrays = load_npz(path, what="a joints3d.npz")
+    if "joints" not in arrays or arrays["joints"].shape[:2] != (kp.num_frames, kp.num_people):
+        shape = arrays["joints"].shape if "joints" in arrays else "none"
+        raise InputError(f"{path}: joints {shape} do not match the keypoints' {kp.num_frames} frames and "
+                         f"{kp.num_people} people; give the joints3d.npz lifted from these keypoints")
+    orient = orientation_from_joints(arrays["joints"])
+    if "valid" in arrays:
+        orient[~arrays["valid"].astype(bool)] = np.nan
+    return orient
+
+
 def _batches(kp: Keypoints2D, present: np.ndarray, batch_size: int, temporal: bool):
     """Yield lists of (t, p) index arrays: flat batches, or per-person windows of frames."""
     if not temporal:
@@ -241,7 +260,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        initial: str | os.PathLike | None = None,
                        principal_point: tuple[float, float] | None = None,
                        progress: Callable[[int, int], None] | None = None,
-                       betas: str = "track", shape_frames: int = SHAPE_FRAMES) -> FitSummary:
+                       betas: str = "track", shape_frames: int = SHAPE_FRAMES,
+                       orientation_joints: str | os.PathLike | None = None) -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
 
     Args:
@@ -274,6 +294,9 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             full-image camera frame), e.g. the pipeline's HMR ``regressor.npz``; rows holding NaN
             start from the mean pose. None starts everyone from the mean pose.
         principal_point: (cx, cy) pixels of the full image; None means the image centre.
+        orientation_joints: a ``joints3d.npz`` (the lifter's, same T and P as the keypoints);
+            SMPLify also starts from the orientation its joints give
+            (``hmr.smplify.orientation``), besides the start and its 180° turn.
         progress: called as ``progress(done, total)`` in person-frames after each batch.
         betas: "track" (default): one shape per person for the whole file. A first pass fits
             the ``shape_frames`` frames of each track with the most keypoint confidence, the
@@ -321,6 +344,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
         cfg = dataclasses.replace(cfg, **overrides)
         smplify = SMPLify(smpl, prior_path, cfg, mean_params=_mean_params(mean_params))
         start_from = _initial_estimate(initial, kp, mean_params_to_axis_angle(_mean_params(mean_params)))
+        lifted_orient = _orientations(orientation_joints, kp)
     if Path(keypoints_path).is_file():
         record.add_file("keypoints", keypoints_path)
     record.add_file("pose_prior", prior_path)
@@ -383,6 +407,9 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             if temporal:
                 init = {name: value[None] for name, value in init.items()}
             in_batch = int(present[t_idx, p_idx].sum())
+            if lifted_orient is not None:  # (K = 1, ..., 3)
+                extra = torch.from_numpy(lifted_orient[t_idx, p_idx])
+                init["extra_orients"] = extra[None, None] if temporal else extra[None]
 
             def on_step(fraction: float, before: int = done, in_batch: int = in_batch) -> None:
                 if progress is not None:

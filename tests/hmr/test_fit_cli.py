@@ -254,3 +254,38 @@ def test_fits_above_the_loss_threshold_are_listed(npz_fit, scene, tmp_path, caps
     hint = [line for line in printed.splitlines() if "above the loss threshold" in line]
     assert len(hint) == 1 and f"{count} fits" in hint[0] and "frames 10" in hint[0]
     assert json.loads((tmp_path / "o" / "run.json").read_text())["over_threshold"]["count"] == count
+
+
+def test_the_lifters_orientation_is_a_start(mannequin_smpl, tmp_path):
+    """A walker seen from behind, fitted without the turned start: from the mean start it ends
+    facing the camera; with the orientation of (here: true) 3D joints as a start it faces away."""
+    import dataclasses
+
+    from hmr.smplify.fit import SMPLifyConfig
+    from hmr.smplify.video import fit_keypoints_file
+
+    away = axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0])) @ axis_angle_to_matrix(torch.tensor([0.0, 2.9, 0.0]))
+    orient = matrix_to_axis_angle(away)[None]
+    with torch.no_grad():
+        rest = mannequin_smpl(global_orient=orient)
+        body = mannequin_smpl(global_orient=orient, transl=torch.tensor([[0.0, 0.1, 4.5]]) - rest.joints[:, 0])
+    uv = perspective_project(body.joint_set("coco_17"), FOCAL_PX, torch.tensor([W / 2, H / 2])).numpy()
+    kp = np.concatenate([uv, np.ones((1, 17, 1))], -1).reshape(1, 1, 17, 3).astype(np.float32)
+    keypoints = save_keypoints2d(tmp_path / "kp.npz", Keypoints2D(
+        keypoints=kp, boxes=boxes_from_keypoints(kp), valid=np.ones((1, 1), bool), track_ids=np.arange(1),
+        joint_set="coco_17", image_size=(W, H), fps=25.0, frame_indices=np.arange(1)))
+    joints = body.joint_set("h36m_17").numpy()
+    lifted = tmp_path / "joints3d.npz"
+    np.savez(lifted, joints=(joints - joints[:, :1]).reshape(1, 1, 17, 3), valid=np.ones((1, 1), bool))
+    config = dataclasses.replace(SMPLifyConfig(), try_turned=False, num_iters=30)
+
+    def facing(out):
+        with np.load(out / "smpl.npz") as z:
+            fitted = axis_angle_to_matrix(torch.from_numpy(z["global_orient"][0, 0]))
+        front = (fitted @ torch.tensor([0.0, 0.0, 1.0]))[[0, 2]]
+        truth = (away @ torch.tensor([0.0, 0.0, 1.0]))[[0, 2]]
+        return math.degrees(math.acos(float(front @ truth / (front.norm() * truth.norm()))))
+
+    fit_keypoints_file(keypoints, tmp_path / "plain", config=config)
+    fit_keypoints_file(keypoints, tmp_path / "lifted", config=config, orientation_joints=lifted)
+    assert facing(tmp_path / "plain") > 90 and facing(tmp_path / "lifted") < 30

@@ -336,3 +336,19 @@ def test_a_person_seen_from_behind_is_fitted_facing_away(mannequin_smpl, gmm):
     print(f"\nfacing error from behind: {error.tolist()} degrees; starts kept {result.start.tolist()}")
     assert (error < 30).all()
     assert (result.start == 1).all(), "the turned start won"
+
+
+def test_orientation_from_3d_joints(mannequin_smpl):
+    from hmr.smplify.orientation import orientation_from_joints
+
+    b = 5
+    yaw = torch.tensor([0.0, 1.0, math.pi, -2.0, 2.8])
+    orient = _upright(torch.stack([torch.zeros(b), yaw, torch.zeros(b)], dim=-1))
+    with torch.no_grad():
+        joints = mannequin_smpl(body_pose=torch.from_numpy(sample_poses(b, seed=2)), global_orient=orient).joint_set(
+            "h36m_17")
+    found = torch.from_numpy(orientation_from_joints(joints.numpy()))
+    assert (_facing_angle_deg(found, orient) < 15).all()
+    missing = joints.numpy().copy()
+    missing[0, 1] = np.nan
+    assert np.isnan(orientation_from_joints(missing)[0]).all() and np.isfinite(orientation_from_joints(missing)[1:]).all()
