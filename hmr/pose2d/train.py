@@ -22,9 +22,7 @@ are averaged by DistributedDataParallel; rank 0 writes the files.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from body_models.atomic import atomic_path, write_json, write_text
 from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError, MissingFileError
 from body_models.safe_torch import load_torch_file
+from body_models.training import read_log, torchrun_environment, write_log
 from hmr.pose2d.checkpoints import load_pretrained, save_checkpoint
 from hmr.pose2d.data import Augmentation, CocoKeypoints
 from hmr.pose2d.hrnet import HRNet, HRNetConfig
@@ -285,26 +284,6 @@ def _batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[
         ([mine.tolist()] if len(mine) else [])
 
 
-def _read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
-
-
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
-
-
-def _distributed() -> tuple[bool, int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return False, 0, 1
-    return True, int(os.environ.get("RANK", "0")), world
 
 
 def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: bool = False,
@@ -325,7 +304,7 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
     from hmr.pose2d.evaluation import evaluate_dataset
 
     out_dir = Path(out_dir)
-    ddp, rank, world = _distributed()
+    ddp, rank, world = torchrun_environment()
     device = torch.device(device)
     own_group = ddp and not torch.distributed.is_initialized()
     if ddp:
@@ -349,14 +328,14 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
         write_json(out_dir / "config.json", config.to_dict())
     trainer = Pose2DTrainer(config, device, ddp)
     step, epoch, done_in_epoch = trainer.load_state(saved, checkpoint_path) if saved is not None else (0, 0, 0)
-    rows: list[dict[str, Any]] = _read_log(log_path, step) if is_main else []
+    rows: list[dict[str, Any]] = read_log(log_path, step) if is_main else []
 
     def save(step: int, epoch: int, batch_in_epoch: int) -> None:
         if is_main:
             with atomic_path(checkpoint_path) as tmp:
                 torch.save(trainer.state(step, epoch, batch_in_epoch), tmp)
             save_checkpoint(model_path, trainer.model)
-            _write_log(log_path, rows)
+            write_log(log_path, rows, LOG_COLUMNS)
 
     history: list[tuple[int, float]] = []
     began = time.perf_counter()

@@ -24,9 +24,7 @@ writes the files.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError, MissingFileError
 from body_models.rotations import axis_angle_to_matrix
 from body_models.safe_torch import load_torch_file
+from body_models.training import read_log, torchrun_environment, write_log
 from hmr.discriminator import Discriminator, adversarial_loss, discriminator_loss
 from hmr.regressor.checkpoints import load_mean_params, save_checkpoint
 from hmr.regressor.data import (
@@ -347,27 +346,6 @@ def load_train_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return dict(state)
 
 
-def _read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
-
-
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
-
-
-def _distributed() -> tuple[bool, int, int]:
-    """(use DDP, rank, world size) from torchrun's environment variables."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return False, 0, 1
-    return True, int(os.environ.get("RANK", "0")), world
 
 
 def build_batch_source(config: RegressorTrainConfig, out_dir: Path, rank: int = 0, is_main: bool = True) -> BatchSource:
@@ -417,7 +395,7 @@ def train_regressor(
             missing or malformed.
     """
     out_dir = Path(out_dir)
-    ddp, rank, _ = _distributed()
+    ddp, rank, _ = torchrun_environment()
     device = torch.device(device)
     own_group = ddp and not torch.distributed.is_initialized()
     if ddp:
@@ -436,7 +414,7 @@ def train_regressor(
     source = build_batch_source(config, out_dir, rank, is_main)  # data errors surface before the models are built
     trainer = RegressorTrainer(config, device, ddp)
     start = trainer.load_state(saved, checkpoint_path) if saved is not None else 0
-    rows: list[dict[str, Any]] = _read_log(log_path, start) if is_main else []
+    rows: list[dict[str, Any]] = read_log(log_path, start) if is_main else []
     steps = range(start + 1, config.steps + 1)
     if config.num_workers > 0:
         batches = iter(torch.utils.data.DataLoader(source, batch_size=None, sampler=list(steps),
@@ -449,7 +427,7 @@ def train_regressor(
             with atomic_path(checkpoint_path) as tmp:
                 torch.save(trainer.state(step), tmp)
             save_checkpoint(model_path, trainer.model)
-            _write_log(log_path, rows)
+            write_log(log_path, rows, LOG_COLUMNS)
 
     history: list[tuple[int, StepLosses]] = []
     began = time.perf_counter()

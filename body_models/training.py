@@ -1,0 +1,42 @@
+"""Small pieces every training loop of the project shares (the lifter's, HRNet's and HMR's): the
+CSV training log that a resumed run continues, and torchrun's process layout.
+
+Kept here, at the bottom of the stack beside ``atomic`` and ``configs``, so that every package may
+use them without importing sideways.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from body_models.atomic import write_text
+
+
+def read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
+    """The rows of a training log (``train_log.csv``) up to and including ``up_to_step``, so a run
+    resumed from that step rewrites nothing it had not logged; none when there is no log yet."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
+
+
+def write_log(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Write the whole training log atomically, one row per logged step, in ``columns`` order."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
+
+
+def torchrun_environment() -> tuple[bool, int, int]:
+    """(use DDP, rank, world size) from torchrun's ``WORLD_SIZE`` and ``RANK`` variables."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return False, 0, 1
+    return True, int(os.environ.get("RANK", "0")), world
