@@ -11,9 +11,11 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from body_models.atomic import write_text
+from body_models.errors import InputError, MissingFileError
+from body_models.safe_torch import load_torch_file
 
 
 def read_log(path: Path, up_to_step: int) -> list[dict[str, str]]:
@@ -32,6 +34,31 @@ def write_log(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]
     writer.writeheader()
     writer.writerows(rows)
     write_text(path, buffer.getvalue())
+
+
+def read_training_checkpoint(path: str | os.PathLike, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """A resumable training state (``checkpoint.pt``) written by one of the project's training
+    commands: loaded with ``weights_only``, its ``format`` and ``version`` checked.
+
+    Args:
+        path: the checkpoint.
+        fmt: the ``format`` string the command writes.
+        version: the ``version`` it writes.
+        what: what the checkpoint is, for errors (``"pose2d"``, ``"regressor"``).
+
+    Raises:
+        MissingFileError: no file at ``path``.
+        InputError: another command's checkpoint, or another version of this one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"no training checkpoint at {path}; run without --resume to start")
+    state = load_torch_file(path, "training checkpoint", "resume from a checkpoint this command wrote")
+    if not isinstance(state, Mapping) or state.get("format") != fmt:
+        raise InputError(f"{path}: not a {what} training checkpoint (format {fmt!r})")
+    if state.get("version") != version:
+        raise InputError(f"{path}: training checkpoint version {state.get('version')!r} is not supported")
+    return dict(state)
 
 
 def torchrun_environment() -> tuple[bool, int, int]:

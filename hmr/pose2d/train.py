@@ -34,11 +34,10 @@ import torch
 from torch import nn
 
 from body_models import joints as js
-from body_models.atomic import atomic_path, write_json, write_text
+from body_models.atomic import atomic_path, write_json
 from body_models.configs import config_from_dict, read_yaml
-from body_models.errors import InputError, MissingFileError
-from body_models.safe_torch import load_torch_file
-from body_models.training import read_log, torchrun_environment, write_log
+from body_models.errors import InputError
+from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
 from hmr.pose2d.checkpoints import load_pretrained, save_checkpoint
 from hmr.pose2d.data import Augmentation, CocoKeypoints
 from hmr.pose2d.hrnet import HRNet, HRNetConfig
@@ -260,15 +259,7 @@ class Pose2DTrainer:
 
 def load_train_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a ``checkpoint.pt`` written by ``train_pose2d`` (weights_only, format checked)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"no training checkpoint at {path}; run without --resume to start")
-    state = load_torch_file(path, "training checkpoint", "resume from a checkpoint this command wrote")
-    if not isinstance(state, Mapping) or state.get("format") != TRAIN_CHECKPOINT_FORMAT:
-        raise InputError(f"{path}: not a pose2d training checkpoint (format {TRAIN_CHECKPOINT_FORMAT!r})")
-    if state.get("version") != TRAIN_CHECKPOINT_VERSION:
-        raise InputError(f"{path}: training checkpoint version {state.get('version')!r} is not supported")
-    return dict(state)
+    return read_training_checkpoint(path, TRAIN_CHECKPOINT_FORMAT, TRAIN_CHECKPOINT_VERSION, "pose2d")
 
 
 def epoch_order(num_people: int, seed: int, epoch: int) -> np.ndarray:

@@ -35,13 +35,12 @@ import torch
 from torch import nn
 
 from body_models import joints as js
-from body_models.atomic import atomic_path, write_json, write_text
+from body_models.atomic import atomic_path, write_json
 from body_models.cameras import weak_perspective_project
 from body_models.configs import config_from_dict, read_yaml
-from body_models.errors import InputError, MissingFileError
+from body_models.errors import InputError
 from body_models.rotations import axis_angle_to_matrix
-from body_models.safe_torch import load_torch_file
-from body_models.training import read_log, torchrun_environment, write_log
+from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
 from hmr.discriminator import Discriminator, adversarial_loss, discriminator_loss
 from hmr.regressor.checkpoints import load_mean_params, save_checkpoint
 from hmr.regressor.data import (
@@ -334,16 +333,8 @@ class RegressorTrainer:
 
 
 def load_train_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a `checkpoint.pt` written by `train_regressor` (weights_only, format checked)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"no training checkpoint at {path}; run without --resume to start")
-    state = load_torch_file(path, "training checkpoint", "resume from a checkpoint this command wrote")
-    if not isinstance(state, Mapping) or state.get("format") != TRAIN_CHECKPOINT_FORMAT:
-        raise InputError(f"{path}: not a regressor training checkpoint (format {TRAIN_CHECKPOINT_FORMAT!r})")
-    if state.get("version") != TRAIN_CHECKPOINT_VERSION:
-        raise InputError(f"{path}: training checkpoint version {state.get('version')!r} is not supported")
-    return dict(state)
+    """Read a ``checkpoint.pt`` written by ``train_regressor`` (weights_only, format checked)."""
+    return read_training_checkpoint(path, TRAIN_CHECKPOINT_FORMAT, TRAIN_CHECKPOINT_VERSION, "regressor")
 
 
 
