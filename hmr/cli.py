@@ -185,7 +185,8 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--boxes", type=Path, default=None, help="person boxes file (JSON or CSV)")
     p.add_argument("--detector", default="hog",
                    help="person detector without --boxes: hog (OpenCV's built-in, the default), a .onnx file "
-                        "(MMDeploy layout), module:factory, or keypoints (one person, followed by its keypoints)")
+                        "(MMDeploy layout), module:factory, keypoints (one person, followed by its keypoints), or "
+                        "keypoints+hog (the same, found by HOG when lost)")
     p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last")

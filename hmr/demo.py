@@ -32,6 +32,8 @@ from hmr.keypoints_io import empty_keypoints, save_keypoints2d
 from hmr.pipeline import PipelineOptions, PipelineResult, Progress, run_pipeline
 from hmr.provenance import RunRecord
 from hmr.synthetic_clip import make_synthetic_clip
+from hmr.keypoints_stage import FOLLOW_PREFIX
+from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET  # hmr/pose2d/weights/demo_*.pt
 from lifting import DEMO_WEIGHTS
 
 DEMO_LIFTER = DEMO_WEIGHTS  # lifting/weights/demo_*.pt, installed with the package
@@ -144,6 +146,19 @@ def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str 
     return {k: round(float(v), 2) if np.isfinite(v) else None for k, v in scores.items()}
 
 
+def lifter_on_true_2d(ground_truth: Path, out_dir: Path, options: PipelineOptions) -> dict[str, float]:
+    """The lifter's MPJPE and PA-MPJPE (mm) on the clip's true 2D keypoints, beside its scores on
+    the keypoints stage's output: how much of its error the 2D keypoints cause."""
+    from hmr.fastpath import resolve_precision
+    from lifting.inference import lift_keypoints_file
+
+    true_2d = noisy_keypoints(ground_truth, out_dir / "keypoints2d_true.npz", noise_px=0.0, dropout=0.0)
+    lifted = lift_keypoints_file(true_2d, options.lifter_weights, out_dir / "lift_true_2d", flip=options.flip,
+                                 precision=resolve_precision(options.precision, options.device))
+    scores = score_outputs(ground_truth, {"joints3d": lifted["npz"]})
+    return {f"{name}_on_true_2d": value for name, value in scores.items()}
+
+
 def score_keypoints(ground_truth: Path, keypoints2d: Path) -> dict[str, float]:
     """The keypoints stage against the ground truth: mean error over the visible joints (image
     pixels), PCK@0.05 of the longer side of the true box and the fraction of joints given, in %."""
@@ -175,10 +190,19 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
     stages = {}
     with record.stage("synthesise"):
         clip = make_synthetic_clip(out_dir / "synthetic", motion=motion, num_frames=num_frames, seed=seed, **CAMERA)
+    if options.hrnet_weights is None and DEMO_HRNET.is_file():
+        options = dataclasses.replace(options, hrnet_weights=DEMO_HRNET)
+        stages["keypoints"] = (f"learned (synthetic): the project's demo HRNet {DEMO_HRNET.name}, trained on the "
+                               "synthetic image world, on the clip's pixels")
+    elif options.hrnet_weights is not None:
+        stages["keypoints"] = f"learned: HRNet {options.hrnet_weights.name}, on the clip's pixels"
     if options.hrnet_weights is not None:
         source, video = clip.video, None
-        options = dataclasses.replace(options, detector="keypoints")  # one person, known to be there
-        stages["keypoints"] = f"learned: HRNet {options.hrnet_weights.name}"
+        # One person, known to be there: followed by its own keypoints, found by HOG when lost
+        # (the first frame), so that no box comes from the ground truth.
+        if options.detector == PipelineOptions.detector:
+            options = dataclasses.replace(options, detector=FOLLOW_PREFIX + "hog")
+        stages["keypoints"] += f", boxes from the {options.detector} tracker"
     else:
         source = noisy_keypoints(clip.ground_truth, out_dir / "synthetic" / "keypoints2d_noisy.npz", seed=seed)
         video = clip.video
@@ -197,6 +221,8 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
         scores = score_outputs(clip.ground_truth, result.outputs, options.body_model)
         motion = motion_scores(clip.ground_truth, result.outputs["joints3d"]) if "joints3d" in result.outputs else {}
         keypoint_scores = score_keypoints(clip.ground_truth, result.outputs["keypoints2d"])
+        if "joints3d" in result.outputs:
+            scores.update(lifter_on_true_2d(clip.ground_truth, out_dir / "synthetic", options))
     scores_path = write_json(out_dir / "scores.json", {"scores_mm": scores, "motion_following": motion,
                                                        "keypoints_px": keypoint_scores, "stages": stages})
     record.data["scores_mm"] = scores

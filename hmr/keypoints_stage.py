@@ -34,6 +34,7 @@ from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, pr
 from hmr.video import iter_frames, probe_video
 
 OUTPUT_NAME = "keypoints2d.npz"
+FOLLOW_PREFIX = "keypoints+"  # "keypoints+hog": one person followed by keypoints, searched for by HOG
 
 
 @dataclass
@@ -115,13 +116,20 @@ class _Network:
         return self.keypoints(crops.images, crops.center, crops.scale)[0]
 
 
-def _track_single(frames, network: _Network, image_size, progress) -> dict[int, list[_Person]]:
-    """Single-person mode: each frame's box from the last frame's keypoints."""
+def _track_single(frames, network: _Network, image_size, progress, search=None,
+                  min_score: float = 0.0) -> dict[int, list[_Person]]:
+    """Single-person mode: each frame's box from the last frame's keypoints. When nobody is
+    followed, the frame is searched whole, or with ``search`` (a detector: its best box)."""
     tracker = KeypointBoxTracker(image_size=image_size)
     people: dict[int, list[_Person]] = {}
     for frame in frames:
         searching = tracker.searching
-        keypoints = network.one(frame.image, tracker.box())
+        box = tracker.box()
+        if searching and search is not None:
+            detections = run_detector(search, frame.image, min_score)
+            if len(detections):
+                box = detections.boxes[int(np.argmax(detections.scores))]
+        keypoints = network.one(frame.image, box)
         found = tracker.update(keypoints)
         if found and searching:  # found on a whole-frame search: look again, closer
             keypoints = network.one(frame.image, tracker.box())
@@ -234,7 +242,9 @@ def run_keypoints(
         detector: a person detector callable, or its name for ``hmr.pose2d.detectors.make_detector``
             ("hog", a ``.onnx`` file, ``"module:factory"``, or "keypoints"); used when no boxes
             file is given. With neither (or "keypoints"), one person is followed by the keypoint
-            tracker. The pipeline and the CLI default to "hog".
+            tracker, which searches the whole frame when it has nobody; "keypoints+hog" (or
+            "keypoints+" any detector) searches with that detector's best box instead. The
+            pipeline and the CLI default to "hog".
         flip: HRNet's flip test (twice the network time, slightly better keypoints).
         refine: None for the official quarter-cell decoding, "dark" for DARK refinement.
         smooth: One-Euro settings to smooth the keypoints in time; None leaves them raw.
@@ -276,6 +286,9 @@ def run_keypoints(
         if beyond:
             raise InputError(f"{boxes}: has boxes for frame {beyond[0]} but {video} has only {len(people)} frames; "
                              "is it the boxes file of another video?")
+    elif isinstance(detector, str) and detector.startswith(FOLLOW_PREFIX):
+        search = make_detector(detector[len(FOLLOW_PREFIX):])
+        people = _track_single(frames, network, (info.width, info.height), progress, search, min_score)
     elif (detect := make_detector(detector) if isinstance(detector, str) else detector) is not None:
         people = _track_boxes(frames, network, lambda index, image: run_detector(detect, image, min_score), progress)
         people = _drop_short_tracks(people, min_track_frames)

@@ -83,7 +83,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", default="hog",
                    help="person detector without --boxes: hog (OpenCV's built-in, the default), a .onnx file "
                         "(MMDeploy layout: dets, labels), module:factory whose factory() returns a callable "
-                        "frame RGB -> (N, 5) boxes+score, or keypoints (one person, followed by its keypoints)")
+                        "frame RGB -> (N, 5) boxes+score, keypoints (one person, followed by its keypoints), or "
+                        "keypoints+hog (the same, found by HOG when lost)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (about 2x faster)")
     p.add_argument("--refine", choices=["dark"], default=None, help="sub-pixel refinement of the heatmap peaks")
     p.add_argument("--smooth", action="store_true", help="One-Euro temporal smoothing of the keypoints")

@@ -11,16 +11,25 @@ def _weights(args: argparse.Namespace) -> int:
     print(f"config file: {config_path(args.config)}")
     print(format_checks(checks))
     print("shipped with the package (synthetic-trained stand-ins, used where the file above is not configured):")
-    from lifting import DEMO_WEIGHTS
+    from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET
+    from lifting import DEMO_WEIGHTS as DEMO_LIFTER
 
-    print(f"{'demo_lifter':<18} {DEMO_WEIGHTS.name:<38} {'shipped':<15} stands in for vp3d_coco in run, lift, demo")
-    print(f"{'':<18} VideoPose3D 27 frames, 256 channels, COCO-17 input, trained on mannequin motion only "
-          "(configs/lifting/train_demo.yaml)")
-    print(f"{'':<18} path {DEMO_WEIGHTS}")
-    if not args.no_hash:
-        from hmr.provenance import file_sha256
+    shipped = [
+        ("demo_hrnet", DEMO_HRNET, "stands in for hrnet_w32 in demo",
+         "HRNet W16, 128x160 input, COCO-17, trained on the synthetic image world only "
+         "(configs/pose2d/train_demo.yaml); it knows the mannequin, not real people"),
+        ("demo_lifter", DEMO_LIFTER, "stands in for vp3d_coco in run, lift, demo",
+         "VideoPose3D 27 frames, 128 channels, COCO-17 input, trained on mannequin motion only "
+         "(configs/lifting/train_demo.yaml)"),
+    ]
+    for name, path, role, what in shipped:
+        print(f"{name:<18} {path.name:<38} {'shipped' if path.is_file() else 'missing':<15} {role}")
+        print(f"{'':<18} {what}")
+        print(f"{'':<18} path {path}")
+        if not args.no_hash and path.is_file():
+            from hmr.provenance import file_sha256
 
-        print(f"{'':<18} sha256 {file_sha256(DEMO_WEIGHTS)}")
+            print(f"{'':<18} sha256 {file_sha256(path)}")
     print(f"{'mannequin':<18} {'(generated on first use)':<38} {'shipped':<15} stands in for smpl_neutral, "
           "gmm_08, spin_mean_params, j_regressor_*")
     return 1 if any(c.status in ("MISMATCH", "missing") for c in checks) else 0

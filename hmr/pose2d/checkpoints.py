@@ -28,7 +28,8 @@ from body_models.errors import InputError
 from body_models.safe_torch import load_torch_file, require_finite
 from hmr.pose2d.hrnet import HRNet, HRNetConfig
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "load_pretrained", "save_checkpoint", "config_from_state_dict"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "DEMO_WEIGHTS", "load_pretrained", "save_checkpoint",
+           "config_from_state_dict"]
 
 CHECKPOINT_FORMAT = "hmr-video/hrnet"
 CHECKPOINT_VERSION = 1
@@ -36,6 +37,9 @@ OFFICIAL_SOURCE = (
     "the model zoo of github.com/leoxiaobin/deep-high-resolution-net.pytorch (MIT licence), "
     "e.g. pose_hrnet_w32_256x192.pth or pose_hrnet_w48_384x288.pth"
 )
+# The project's demo HRNet (W16, 128x160), trained on the synthetic image world only
+# (configs/pose2d/train_demo.yaml); installed with the package. It knows the mannequin, not people.
+DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_w16_128x160_coco.pt"
 # Input size the official COCO models were trained at, by width (FORMATS.md §1.2).
 DEFAULT_IMAGE_SIZE = {32: (192, 256), 48: (288, 384)}
 _SIGMA_BY_HEIGHT = {256: 2.0, 384: 3.0}

@@ -170,3 +170,35 @@ def test_unknown_precision_is_refused(tmp_path):
     video = write_video(tmp_path / "v.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 2, fps=10.0)
     with pytest.raises(InputError, match="precision"):
         run_keypoints(video, tmp_path / "out", precision="fp8")
+
+
+def test_follow_mode_searches_with_the_detector_only_when_nobody_is_followed(tmp_path, video):
+    """"keypoints+hog": the keypoint tracker follows one person, and a lost person is looked for
+    with the detector's best box, not the whole frame (where a small person is missed)."""
+    from types import SimpleNamespace
+
+    from hmr.keypoints_stage import _track_single
+
+    frames = [SimpleNamespace(index=i, image=np.zeros((HEIGHT, WIDTH, 3), np.uint8)) for i in range(5)]
+    person = np.array([40.0, 20.0, 80.0, 90.0])
+    detector_calls, crops = [], []
+
+    def detector(frame):
+        detector_calls.append(len(crops))
+        return np.array([[0, 0, 10, 10, 0.2], [*person, 0.9]])  # the best box is the person
+
+    class Network:  # joints only where the crop holds the person; frame 2 loses them
+        def one(self, image, box):
+            crops.append(np.asarray(box, float))
+            inside = box[0] <= person[0] + 1 and box[2] >= person[2] - 1 and box[2] - box[0] < WIDTH
+            conf = 0.9 if inside and len(crops) != 4 else 0.0  # the 4th crop is frame 2's
+            xy = np.stack([np.linspace(person[0], person[2], 17), np.linspace(person[1], person[3], 17)], -1)
+            return np.concatenate([xy, np.full((17, 1), conf)], -1)
+
+    people = _track_single(frames, Network(), (WIDTH, HEIGHT), None, search=detector)
+    assert [len(people[i]) for i in range(5)] == [1, 1, 0, 1, 1]
+    # the detector ran on frame 0 and on frame 3, after the loss in frame 2, never while following
+    assert detector_calls == [0, 4]
+    assert all(c[2] - c[0] < WIDTH for c in crops)  # never a whole-frame crop
+    with pytest.raises(InputError, match="unknown detector"):
+        run_keypoints(video, tmp_path, weights=_small_hrnet(), detector="keypoints+nothing")
