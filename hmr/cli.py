@@ -98,20 +98,23 @@ def _print_stand_ins(options) -> None:
 
     fits = options.smplify or options.hmr_weights is not None
     for line in stand_in_lines(body_model=options.body_model if fits else None, lifter_weights=options.lifter_weights,
-                               regressor=(options.hmr_weights is not None) if options.smplify else None):
+                               regressor=(options.hmr_weights is not None) if options.smplify else None,
+                               hrnet_weights=options.hrnet_weights):
         print(line)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from hmr.pipeline import run_pipeline
+    import dataclasses
+
+    from hmr.pipeline import default_hrnet, is_keypoints_file, run_pipeline
 
     options = _pipeline_options(args)
     if options.lifter_weights is None:  # the shipped lifter, as in `hmr lift` and `hmr demo`
-        import dataclasses
-
         from lifting import DEMO_WEIGHTS
 
         options = dataclasses.replace(options, lifter_weights=DEMO_WEIGHTS)
+    if options.hrnet_weights is None and not is_keypoints_file(args.input):  # and the shipped HRNet
+        options = dataclasses.replace(options, hrnet_weights=default_hrnet())
     _print_stand_ins(options)
     bars = _Bars(args.quiet)
     try:

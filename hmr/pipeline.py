@@ -248,13 +248,7 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
         return {"keypoints2d": save_keypoints2d(out_dir / "keypoints2d.npz", kp.to_joint_set("coco_17"))}
     from hmr.keypoints_stage import run_keypoints
 
-    if options.hrnet_weights is None:
-        from hmr.weights import require
-
-        weights = require("hrnet_w32")
-    else:
-        weights = options.hrnet_weights
-    result = run_keypoints(source, out_dir, weights=weights, boxes=options.boxes, detector=options.detector,
+    result = run_keypoints(source, out_dir, weights=options.hrnet_weights or default_hrnet(), boxes=options.boxes, detector=options.detector,
                            flip=options.flip,
                            batch_size=options.batch_size, device=options.device, precision=options.precision,
                            progress=progress)
@@ -262,6 +256,15 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
         raise InputError(f"no person was found in {source} by the {options.detector} detector; give a boxes file "
                          "(--boxes), another --detector, or check the video")
     return {"keypoints2d": result.path}
+
+
+def default_hrnet() -> Path:
+    """The HRNet a run uses when none is given: the configured ``hrnet_w32`` (``hmr weights``),
+    else the shipped synthetic-trained demo HRNet (``hmr.pose2d.DEMO_WEIGHTS``)."""
+    from hmr.pose2d.checkpoints import DEMO_WEIGHTS
+    from hmr.weights import require, resolve
+
+    return require("hrnet_w32") if resolve("hrnet_w32").exists or not DEMO_WEIGHTS.is_file() else DEMO_WEIGHTS
 
 
 def stage_lift(keypoints_path: Path, out_dir: Path, options: PipelineOptions) -> dict[str, Path]:
@@ -595,6 +598,14 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     num_frames = info.num_frames if info is not None else 0
 
     body_file = None if options.body_model == "mannequin" else Path(options.body_model)
+    if options.hrnet_weights is None and frames_source == source:  # one rule for defaults, as for the lifter
+        options = dataclasses.replace(options, hrnet_weights=default_hrnet())
+    from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET
+
+    if options.hrnet_weights is not None and Path(options.hrnet_weights).resolve() == DEMO_HRNET.resolve():
+        record.data.setdefault("stand_ins", {})["keypoints"] = (
+            f"{DEMO_HRNET.name}, the project's demo HRNet trained on synthetic mannequin images (no HRNet "
+            "weights given: --hrnet-weights or HMR_WEIGHTS_HRNET_W32)")
     kp_out = run("keypoints", {**_options_for(options, "hrnet_weights", "boxes", "detector", "flip", "image_size",
                                               "precision", "frame_offset"), "video": str(frames_source)},
                  [source, options.hrnet_weights, options.boxes, frames_source,
@@ -604,10 +615,11 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     kp = load_keypoints2d(keypoints_path)
     record.data["intrinsics"] = camera_intrinsics(kp, options).to_json()
 
-    if options.lifter_weights is None:  # one rule for defaults: the shipped lifter, as in `hmr lift`
-        from lifting import DEMO_WEIGHTS
+    from lifting import DEMO_WEIGHTS
 
+    if options.lifter_weights is None:  # one rule for defaults: the shipped lifter, as in `hmr lift`
         options = dataclasses.replace(options, lifter_weights=DEMO_WEIGHTS)
+    if Path(options.lifter_weights).resolve() == DEMO_WEIGHTS.resolve():
         record.data.setdefault("stand_ins", {})["lift"] = (
             f"{DEMO_WEIGHTS.name}, the project's synthetic-trained demo lifter (no VideoPose3D weights given: "
             "--lifter-weights or HMR_WEIGHTS_VP3D_COCO)")

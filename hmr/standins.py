@@ -16,6 +16,8 @@ from body_models.smpl import MANNEQUIN
 
 __all__ = ["stand_in_lines"]
 
+DEMO_HRNET_NAME = "demo_w16_128x160_coco.pt"  # hmr.pose2d.DEMO_WEIGHTS, named here without importing torch
+
 
 def _synthetic_lifter(weights: str | os.PathLike) -> bool:
     from lifting.checkpoints import training_info
@@ -30,7 +32,8 @@ def _synthetic_lifter(weights: str | os.PathLike) -> bool:
         return False
 
 
-def stand_in_lines(body_model: str | os.PathLike | None = None, lifter_weights: str | os.PathLike | None = None, regressor: bool | None = None) -> list[str]:
+def stand_in_lines(body_model: str | os.PathLike | None = None, lifter_weights: str | os.PathLike | None = None,
+                   regressor: bool | None = None, hrnet_weights: str | os.PathLike | None = None) -> list[str]:
     """The stand-in lines for a command's settings (empty when nothing stands in).
 
     Args:
@@ -39,8 +42,13 @@ def stand_in_lines(body_model: str | os.PathLike | None = None, lifter_weights: 
         lifter_weights: the lifter in use; None when the command lifts nothing.
         regressor: False when SMPLify starts from the mean pose because no HMR weights were given;
             None when the command has no regressor stage.
+        hrnet_weights: the keypoint model in use; None when the command runs no HRNet.
     """
     lines = []
+    if hrnet_weights is not None and Path(hrnet_weights).name == DEMO_HRNET_NAME:
+        lines.append(f"stand-in: the keypoint model {DEMO_HRNET_NAME} was trained on synthetic mannequin images only "
+                     "(it knows the mannequin, not people); bring pose_hrnet_w32_256x192.pth (--hrnet-weights) for "
+                     "the published one")
     if body_model is not None and str(body_model) == MANNEQUIN:
         lines.append("stand-in: the body is the synthetic mannequin, not SMPL (its numbers say nothing about SMPL's); "
                      "bring SMPL_NEUTRAL.pkl (--body-model) and gmm_08.pkl (--prior) for the real body")

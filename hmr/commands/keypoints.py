@@ -29,6 +29,13 @@ def _keypoints(args: argparse.Namespace) -> int:
     from hmr.pose2d.smoothing import OneEuroParams
     from hmr.video import probe_video
 
+    if args.weights is None:  # one rule for defaults: the configured hrnet_w32, else the shipped demo HRNet
+        from hmr.pipeline import default_hrnet
+        from hmr.standins import stand_in_lines
+
+        args.weights = default_hrnet()
+        for line in stand_in_lines(hrnet_weights=args.weights):
+            print(line)
     if not args.weights.is_file():
         from body_models.errors import MissingFileError
 
@@ -74,8 +81,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``hmr keypoints``."""
     p = sub.add_parser("keypoints", help="2D keypoints (COCO-17) of a video or image folder with HRNet")
     p.add_argument("video", type=Path, help="video file, or a folder of .jpg/.png frames")
-    p.add_argument("--weights", type=Path, required=True,
-                   help="HRNet weights: official pose_hrnet_*.pth, an MMPose checkpoint or a project checkpoint")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="HRNet weights: official pose_hrnet_*.pth, an MMPose checkpoint or a project checkpoint "
+                        "(default: hrnet_w32 from `hmr weights`, else the shipped synthetic-trained demo HRNet)")
     p.add_argument("--out", type=Path, required=True, help="output folder for keypoints2d.npz")
     p.add_argument("--boxes", type=Path, default=None,
                    help="person boxes per frame: JSON {frame: [[x1,y1,x2,y2,(score)], ...]} or CSV "

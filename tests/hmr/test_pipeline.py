@@ -150,3 +150,26 @@ def test_missing_input_and_weights_are_one_line_errors(tmp_path, capsys):
                  "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "x.pth" in err and "\n" not in err
+
+
+def test_run_without_hrnet_weights_uses_the_shipped_demo_hrnet_and_says_so(clip, tmp_path, monkeypatch, capsys):
+    """One rule for defaults: with no HRNet given or configured, `hmr run` and `hmr keypoints`
+    use the shipped synthetic-trained HRNet, print that it stands in, and record it."""
+    from hmr.pose2d import DEMO_WEIGHTS
+
+    monkeypatch.setenv("HMR_CONFIG", str(tmp_path / "no_config.yaml"))
+    for name in ("HMR_WEIGHTS_HRNET_W32", "HMR_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    gt = np.load(clip.ground_truth)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({str(t): [gt["boxes"][t, 0].tolist()] for t in range(FRAMES)}))
+    out = tmp_path / "run"
+    assert main(["run", str(clip.video), "--out", str(out), "--boxes", str(boxes), "--no-smplify", "--no-overlay",
+                 "--no-meshes", "--no-world", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert f"stand-in: the keypoint model {DEMO_WEIGHTS.name}" in printed
+    run = json.loads((out / "run.json").read_text())
+    assert DEMO_WEIGHTS.name in run["stand_ins"]["keypoints"]
+    assert load_keypoints2d(out / "keypoints2d.npz").valid.all()
+    assert main(["keypoints", str(clip.video), "--out", str(tmp_path / "kp"), "--boxes", str(boxes), "--quiet"]) == 0
+    assert DEMO_WEIGHTS.name in capsys.readouterr().out and (tmp_path / "kp" / "keypoints2d.npz").is_file()
