@@ -5,7 +5,10 @@
 Generates a 720p H.264 clip with moving texture (written by ``hmr.video.write_video``), then
 times, in one run: streaming decode to RGB numpy frames with ``hmr.video.iter_frames``, plain
 PyAV and OpenCV; seeking to the middle frame; and encoding with the x264 presets. Prints frames
-per second, milliseconds, and ratios to ``hmr.video``.
+per second, milliseconds, and ratios to ``hmr.video``. Last, decode overlapped with a stage's
+work: each frame's person crop through a small HRNet (the demo's W16 at 128x160, crop and flip),
+with the frames read in the calling thread against ``hmr.video.prefetch`` (a background
+decode thread), in wall-clock seconds.
 """
 
 import argparse
@@ -18,7 +21,7 @@ import av
 import cv2
 import numpy as np
 
-from hmr.video import iter_frames, read_frame, write_video
+from hmr.video import PREFETCH_FRAMES, iter_frames, prefetch, read_frame, write_video
 
 
 def _clip_frames(n: int, width: int = 1280, height: int = 720):
@@ -66,6 +69,25 @@ def _timed(fn, *args):
     return time.perf_counter() - start, out
 
 
+def _stage_with_decode(path, depth: int) -> float:
+    """Wall seconds to decode every frame and run one crop (and its flip) through a small HRNet."""
+    import torch
+
+    from hmr.imagenet import normalize_images
+    from hmr.pose2d import HRNet, HRNetConfig
+    from hmr.pose2d.topdown import crop_people, predict_heatmaps
+
+    torch.manual_seed(0)
+    model = HRNet(HRNetConfig(width=16, image_size=(128, 160), num_modules=(1, 1, 1), num_blocks=(2, 2, 2))).eval()
+    box = np.array([[500.0, 100.0, 780.0, 650.0]])
+    start = time.perf_counter()
+    with torch.no_grad():
+        for frame in prefetch(iter_frames(path), depth=depth):
+            crops = crop_people(frame.image, box, image_size=model.config.image_size)
+            predict_heatmaps(model, normalize_images(crops.images), flip=True)
+    return time.perf_counter() - start
+
+
 def main(frames: int = 150, workdir: str | None = None) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     folder = Path(workdir or tempfile.mkdtemp(prefix="bench_video_"))
@@ -104,6 +126,11 @@ def main(frames: int = 150, workdir: str | None = None) -> None:
     print(f"\n{'seek to frame ' + str(middle):<44} {'ms':>8} {'exact frame':>12}")
     for name, seconds, exact in seek:
         print(f"{name:<44} {seconds * 1000:>8.1f} {str(exact):>12}")
+    overlap = [("iter_frames in the stage's thread", _stage_with_decode(clip, 0)),
+               (f"prefetch (decode thread, {PREFETCH_FRAMES} ahead)", _stage_with_decode(clip, PREFETCH_FRAMES))]
+    print(f"\n{'decode + HRNet W16 crop and flip':<38} {'s':>8} {'fps':>7} {'vs in-thread':>13}")
+    for name, seconds in overlap:
+        print(f"{name:<38} {seconds:>8.2f} {frames / seconds:>7.1f} {overlap[0][1] / seconds:>12.2f}x")
     base = encode[0][1]
     print(f"\n{'encode libx264 yuv420p CRF 23 (PyAV)':<38} {'fps':>8} {'MB':>7} {'vs veryfast':>13}")
     for preset, fps, size in encode:

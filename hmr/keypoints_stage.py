@@ -31,7 +31,7 @@ from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
 from hmr.fastpath import inference_copy
 from hmr.imagenet import normalize_images
 from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
-from hmr.video import iter_frames, probe_video
+from hmr.video import iter_frames, prefetch, probe_video
 
 OUTPUT_NAME = "keypoints2d.npz"
 FOLLOW_PREFIX = "keypoints+"  # "keypoints+hog": one person followed by keypoints, searched for by HOG
@@ -276,7 +276,7 @@ def run_keypoints(
     rate = info.fps if not info.is_image_folder else float(fps or 0.0)
     model = _load_model(weights)
     network = _Network(model, flip=flip, refine=refine, batch_size=batch_size, device=device, precision=precision)
-    frames = iter_frames(video, fps=rate or None)
+    frames = prefetch(iter_frames(video, fps=rate or None))  # decoded in a background thread
 
     if boxes is not None:
         per_frame = load_boxes_file(boxes, num_frames=info.num_frames or None)

@@ -291,7 +291,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     from hmr.fastpath import autocast, inference_copy
     from hmr.regressor import load_pretrained
     from hmr.regressor.crops import crop_boxes, full_image_translation
-    from hmr.video import iter_frames
+    from hmr.video import iter_frames, prefetch
 
     kp = load_keypoints2d(keypoints_path)
     model = load_pretrained(options.hmr_weights, mean_params=options.mean_params).to(options.device)
@@ -330,7 +330,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
 
     # Crops of several frames go through the network together (options.batch_size people).
     queued = 0
-    for frame in iter_frames(video):
+    for frame in prefetch(iter_frames(video)):
         t = row_of.get(frame.index)
         if t is None:
             continue
@@ -470,7 +470,7 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
     ``options.side_by_side`` a panel of the lifter's 3D joints beside them."""
     from hmr.render import Camera, MeshRenderer
     from hmr.skeletons import PANEL_BACKGROUND, draw_skeleton_2d
-    from hmr.video import VideoWriter, iter_frames, probe_video
+    from hmr.video import VideoWriter, iter_frames, prefetch, probe_video
 
     info = probe_video(video)
     kp = load_keypoints2d(keypoints_path)
@@ -485,7 +485,7 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
         with np.load(joints3d_path, allow_pickle=False) as z:
             lifted = (z["joints"], z["valid"])
     with VideoWriter(out_dir / "overlay.mp4", fps=info.fps or kp.fps or 30.0) as writer:
-        for frame in iter_frames(video):
+        for frame in prefetch(iter_frames(video)):
             image = frame.image
             t = row_of.get(frame.index)
             if t is not None and renderer is not None:

@@ -8,6 +8,7 @@ however long the video is.
     info = probe_video("clip.mp4")                 # size, fps, frame count, rotation
     for frame in iter_frames("clip.mp4"):          # or an image folder of .jpg/.png files
         frame.index, frame.time_s, frame.image
+    for frame in prefetch(iter_frames("clip.mp4")):  # decoded in a background thread, 8 ahead
     with VideoWriter("overlay.mp4", fps=info.fps) as out:
         out.write(image)
 
@@ -156,6 +157,69 @@ def iter_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None
                 break
             time_s = float(frame.time) if frame.time is not None else index / float(rate)
             yield VideoFrame(index=index, time_s=time_s, image=_to_rgb(frame))
+
+
+PREFETCH_FRAMES = 8  # decoded frames held ahead of the stages: 8 x 1080p RGB is 50 MB
+
+
+def prefetch(frames: Iterable[VideoFrame], depth: int = PREFETCH_FRAMES) -> Iterator[VideoFrame]:
+    """The same frames, decoded in a background thread up to ``depth`` ahead of the consumer.
+
+    Decoding (FFmpeg, the colour conversion, JPEG/PNG reads) releases the GIL, so it overlaps
+    the networks' work. The queue is bounded, so memory stays ``depth`` frames. An error in the
+    reader reaches the consumer at the frame where it happened; a consumer that stops early (a
+    ``break``, an exception) stops the reader and closes its file.
+
+    Args:
+        frames: an iterator of frames, e.g. ``iter_frames(path)``.
+        depth: frames decoded ahead; 0 reads in the calling thread (no thread).
+    """
+    import queue
+    import threading
+
+    if depth < 1:
+        yield from frames
+        return
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        source = iter(frames)
+        try:
+            for frame in source:
+                if not put(frame):
+                    break
+            else:
+                put(end)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            put(error)
+        finally:
+            if hasattr(source, "close"):
+                source.close()
+
+    reader = threading.Thread(target=read, name="hmr-decode", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def iter_batches(path: str | os.PathLike, batch_size: int, fps: float | None = None) -> Iterator[list[VideoFrame]]:

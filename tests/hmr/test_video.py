@@ -120,3 +120,37 @@ def test_writer_pads_odd_sizes_and_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(InputError, match="no frames"):
         VideoWriter(tmp_path / "none.mp4", fps=30).close()
     assert list(tmp_path.glob("*none*")) == []
+
+
+def test_prefetch_gives_the_same_frames_bounded_and_stops_with_the_consumer(clip):
+    import threading
+    import time
+
+    from hmr.video import prefetch
+
+    plain = [f.image for f in iter_frames(clip)]
+    fetched = list(prefetch(iter_frames(clip), depth=3))
+    assert [f.index for f in fetched] == list(range(12))
+    assert all(np.array_equal(a, f.image) for a, f in zip(plain, fetched))
+
+    made = []
+
+    def counted():
+        for i in range(1000):
+            made.append(i)
+            yield i
+    stream = prefetch(counted(), depth=4)
+    assert next(stream) == 0
+    time.sleep(0.2)  # the reader runs ahead, but only as far as the queue holds
+    assert len(made) <= 1 + 4 + 1
+    stream.close()  # the consumer stops: the reader thread ends and closes its source
+    assert not any(t.name == "hmr-decode" and t.is_alive() for t in threading.enumerate())
+
+    def failing():
+        yield 1
+        raise InputError("frame 2 of clip.mp4 is corrupt")
+    stream = prefetch(failing())
+    assert next(stream) == 1
+    with pytest.raises(InputError, match="corrupt"):  # the reader's error, at the frame where it happened
+        next(stream)
+    assert list(prefetch(iter([7, 8]), depth=0)) == [7, 8]
