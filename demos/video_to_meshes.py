@@ -3,8 +3,8 @@
     python demos/video_to_meshes.py [VIDEO] [--out DIR] [--frames N] [--iterations N]
 
 With no VIDEO it films a short synthetic clip of the mannequin walking (nothing downloaded) and
-runs the same pipeline as ``hmr run`` on it: HRNet (configured or shipped; with none, the clip's
-true 2D keypoints plus pixel noise stand in, as in ``hmr demo``), the shipped demo lifter, and
+runs the same pipeline as ``hmr run`` on it: HRNet (the configured one, else the shipped
+synthetic-trained demo HRNet), the shipped demo lifter, and
 SMPLify from the mean pose on the mannequin body. Prints every file written, the frames with a
 mesh and the lifter's MPJPE against the clip's ground truth.
 """
@@ -14,10 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from body_models.errors import MissingFileError
 from body_models.metrics import MM_PER_M, mpjpe
-from hmr.demo import noisy_keypoints
-from hmr.pipeline import PipelineOptions, default_hrnet, run_pipeline
+from hmr.pipeline import PipelineOptions, run_pipeline
 from hmr.synthetic_clip import make_synthetic_clip
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,22 +25,17 @@ parser.add_argument("--frames", type=int, default=8, help="frames of the synthet
 parser.add_argument("--iterations", type=int, default=10, help="SMPLify Adam steps per stage (default 10)")
 args = parser.parse_args()
 
-source, video, truth = args.video, None, None
+source, truth = args.video, None
 if args.video is None:
     clip = make_synthetic_clip(args.out / "synthetic", num_frames=args.frames, image_size=(320, 240),
                                focal_length=368.0, elevation_deg=15.0, azimuth_deg=25.0)
     source, truth = clip.video, clip.ground_truth
     print(f"wrote clip: {clip.video}\nwrote ground_truth: {truth}")
-    try:
-        default_hrnet()
-    except MissingFileError:  # no HRNet at all: noisy true 2D keypoints stand in for it
-        source, video = noisy_keypoints(truth, args.out / "synthetic" / "keypoints2d_noisy.npz"), clip.video
-        print(f"stand-in for HRNet (no weights): the true 2D keypoints + noise\nwrote keypoints: {source}")
 
 # The clip's one person is followed by their keypoints (found by HOG when lost); a video: HOG.
 detector = "keypoints+hog" if truth is not None else PipelineOptions.detector
 options = PipelineOptions(detector=detector, smplify_iterations=args.iterations)
-result = run_pipeline(source, args.out, options, video=video)
+result = run_pipeline(source, args.out, options)
 for role, path in result.outputs.items():
     print(f"wrote {role}: {path}")
 for stage, why in result.skipped.items():

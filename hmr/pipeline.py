@@ -248,7 +248,8 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
         return {"keypoints2d": save_keypoints2d(out_dir / "keypoints2d.npz", kp.to_joint_set("coco_17"))}
     from hmr.keypoints_stage import run_keypoints
 
-    result = run_keypoints(source, out_dir, weights=options.hrnet_weights or default_hrnet(), boxes=options.boxes, detector=options.detector,
+    result = run_keypoints(source, out_dir, weights=options.hrnet_weights or default_hrnet(), boxes=options.boxes,
+                           detector=options.detector,
                            flip=options.flip,
                            batch_size=options.batch_size, device=options.device, precision=options.precision,
                            progress=progress)

@@ -15,7 +15,7 @@ def _weights(args: argparse.Namespace) -> int:
     from lifting import DEMO_WEIGHTS as DEMO_LIFTER
 
     shipped = [
-        ("demo_hrnet", DEMO_HRNET, "stands in for hrnet_w32 in demo",
+        ("demo_hrnet", DEMO_HRNET, "stands in for hrnet_w32 in run, keypoints",
          "HRNet W16, 128x160 input, COCO-17, trained on the synthetic image world only "
          "(configs/pose2d/train_demo.yaml); it knows the mannequin, not real people"),
         ("demo_lifter", DEMO_LIFTER, "stands in for vp3d_coco in run, lift, demo",
