@@ -208,7 +208,8 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
         source = noisy_keypoints(clip.ground_truth, out_dir / "synthetic" / "keypoints2d_noisy.npz", seed=seed)
         video = clip.video
         stages["keypoints"] = (f"stand-in: ground-truth 2D + {KEYPOINT_NOISE_PX:g} px noise, "
-                               f"{KEYPOINT_DROPOUT:.0%} joints dropped (no HRNet given; the shipped demo HRNet is below the demo's bar)")
+                               f"{KEYPOINT_DROPOUT:.0%} joints dropped (no HRNet given; the shipped demo HRNet is "
+                               "below the demo's bar)")
     if options.lifter_weights is None:
         options = dataclasses.replace(options, lifter_weights=DEMO_LIFTER)
         stages["lift"] = "learned (synthetic): the project's demo lifter, trained on mannequin data"
