@@ -131,10 +131,14 @@ def _read_checkpoint(path: Path) -> tuple[HMRConfig | None, dict[str, torch.Tens
 
 
 def _config_from_keys(state: Mapping[str, torch.Tensor]) -> HMRConfig:
-    """The head and widths a state dict reveals (SPIN's file and bare state dicts carry no config)."""
+    """The head, widths and trunk a state dict reveals (SPIN's file and bare state dicts carry no
+    config): basic blocks have no `conv3`, and ResNet-34 has a fourth block in `layer2`."""
     head = "axis_angle" if "dectheta.weight" in state else "rot6d"
     hidden = state["fc2.weight"].shape[0] if "fc2.weight" in state else HMRConfig.hidden_dim
-    return HMRConfig(head=head, hidden_dim=int(hidden))
+    backbone = "resnet50"
+    if "layer1.0.conv1.weight" in state and "layer1.0.conv3.weight" not in state:
+        backbone = "resnet34" if "layer2.3.conv1.weight" in state else "resnet18"
+    return HMRConfig(head=head, hidden_dim=int(hidden), backbone=backbone)
 
 
 def _buffer_values(config: HMRConfig, mean_params: MeanParams) -> dict[str, np.ndarray]:

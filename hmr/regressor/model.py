@@ -28,7 +28,7 @@ from torch import nn
 from body_models.configs import config_from_dict, config_from_yaml
 from body_models.errors import InputError
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
-from hmr.regressor.resnet import FEATURE_DIM, ResNet50Trunk
+from hmr.regressor.resnet import ResNetTrunk
 
 NUM_JOINTS = 24
 NUM_BETAS = 10
@@ -39,6 +39,8 @@ THETA_DIM = CAM_DIM + AXIS_ANGLE_POSE_DIM + NUM_BETAS  # 85, original HMR's θ
 IMAGE_SIZE = 224  # crop side in pixels; SPIN's AvgPool2d(7) after /32 downsampling needs it
 TRUNK_STRIDE = 32  # ResNet-50 downsampling from the input to the last stage
 HEADS = ("rot6d", "axis_angle")
+# Trunks by name; "resnet50" is SPIN's and HMR's, the smaller two keep torchvision's key names.
+BACKBONES = {"resnet18": 18, "resnet34": 34, "resnet50": 50}
 
 # Original HMR's initial θ (HMR: src/trainer.py load_mean_param): camera (s, tx, ty) and the
 # root rotation π about x, which turns SMPL's y-up body upright in the y-down image frame.
@@ -60,6 +62,8 @@ class HMRConfig:
         image_size: crop side in pixels, a multiple of 32. SPIN and HMR use 224; smaller crops
             (e.g. 64 for CPU smoke runs) keep every layer and weight shape, only the pooled
             map shrinks (AvgPool over the (image_size/32)² map).
+        backbone: "resnet50" (SPIN and HMR, 2048 features), or "resnet18" / "resnet34"
+            (torchvision's, 512 features) for a smaller model.
     """
 
     head: str = "rot6d"
@@ -67,6 +71,7 @@ class HMRConfig:
     hidden_dim: int = 1024
     dropout: float = 0.5
     image_size: int = IMAGE_SIZE
+    backbone: str = "resnet50"
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -79,6 +84,8 @@ class HMRConfig:
             raise InputError(f"HMRConfig.dropout must be in [0, 1), got {self.dropout!r}")
         if not isinstance(self.image_size, int) or self.image_size < TRUNK_STRIDE or self.image_size % TRUNK_STRIDE:
             raise InputError(f"HMRConfig.image_size must be a positive multiple of {TRUNK_STRIDE}, got {self.image_size!r}")
+        if self.backbone not in BACKBONES:
+            raise InputError(f"HMRConfig.backbone must be one of {tuple(BACKBONES)}, got {self.backbone!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "HMRConfig":
@@ -140,7 +147,7 @@ class HMROutput:
         rotmat: (B, 24, 3, 3) SMPL joint rotations; joint 0 is `global_orient`, 1..23 `body_pose`.
         betas: (B, 10) SMPL shape.
         cam: (B, 3) weak-perspective camera (s, tx, ty), normalised crop coordinates [-1, 1].
-        features: (B, 2048) pooled ResNet-50 features.
+        features: (B, F) pooled trunk features (2048 for ResNet-50, 512 for ResNet-18/34).
         pose: (B, 144) 6D pose (rot6d head) or (B, 72) axis-angle, radians (axis_angle head),
             the raw regressed values.
         rotmat_iters: (n_iter, B, 24, 3, 3) rotations after each IEF iteration (last = rotmat),
@@ -159,8 +166,8 @@ class HMROutput:
     cam_iters: torch.Tensor
 
 
-class HMR(ResNet50Trunk):
-    """ResNet-50 + IEF regressor of SMPL pose, shape and weak-perspective camera.
+class HMR(ResNetTrunk):
+    """ResNet-50 (or -18/-34, `HMRConfig.backbone`) + IEF regressor of SMPL pose, shape and weak-perspective camera.
 
     `__init__` only builds layers: pass `mean_params` (from `load_mean_params`) to set the
     starting estimate, or leave it None when a checkpoint (which stores the start as buffers)
@@ -172,13 +179,14 @@ class HMR(ResNet50Trunk):
     """
 
     def __init__(self, config: HMRConfig | None = None, mean_params: MeanParams | None = None) -> None:
-        super().__init__()
-        self.config = config = config or HMRConfig()
+        config = config or HMRConfig()
+        super().__init__(depth=BACKBONES[config.backbone])
+        self.config = config
         mean_params = mean_params or _default_mean_params()
         # SPIN pools the fixed 7 × 7 map with AvgPool2d(7); the same op keeps outputs bit-close.
         self.avgpool = nn.AvgPool2d(config.image_size // TRUNK_STRIDE, stride=1)
         estimate_dim = ROT6D_POSE_DIM + NUM_BETAS + CAM_DIM if config.head == "rot6d" else THETA_DIM
-        self.fc1 = nn.Linear(FEATURE_DIM + estimate_dim, config.hidden_dim)
+        self.fc1 = nn.Linear(self.feature_dim + estimate_dim, config.hidden_dim)
         self.drop1 = nn.Dropout(config.dropout)
         self.fc2 = nn.Linear(config.hidden_dim, config.hidden_dim)
         self.drop2 = nn.Dropout(config.dropout)
@@ -214,7 +222,7 @@ class HMR(ResNet50Trunk):
                 f"crop with hmr.regressor.crops.crop_boxes(size={size})"
             )
         batch = images.shape[0]
-        features = self.features(images)  # (B, 2048)
+        features = self.features(images)  # (B, 2048) for ResNet-50
         if self.config.head == "rot6d":
             estimate = torch.cat([self.init_pose, self.init_shape, self.init_cam], dim=1)
             decoders = (self.decpose, self.decshape, self.deccam)
@@ -255,7 +263,7 @@ class HMR(ResNet50Trunk):
     def extra_repr(self) -> str:
         c = self.config
         return (
-            f"head={c.head!r}, n_iter={c.n_iter}, hidden_dim={c.hidden_dim}, dropout={c.dropout}, "
+            f"backbone={c.backbone!r}, head={c.head!r}, n_iter={c.n_iter}, hidden_dim={c.hidden_dim}, dropout={c.dropout}, "
             f"input=(B, 3, {c.image_size}, {c.image_size})"
         )
 

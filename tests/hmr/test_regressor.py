@@ -20,6 +20,7 @@ from hmr.regressor import (
     load_pretrained,
     save_checkpoint,
 )
+from hmr.regressor.resnet import ResNetTrunk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,6 +120,35 @@ def test_resnet50_features_and_logits():
         assert model(x).shape == (2, 7)
     with pytest.raises(ValueError, match=r"\(2, 64, 64\)"):
         model(torch.randn(2, 64, 64))
+
+
+@pytest.mark.parametrize("depth, params, entries", [(18, 11_689_512, 122), (34, 21_797_672, 218)])
+def test_small_resnets_match_torchvision_counts(depth, params, entries):
+    """torchvision's resnet18 / resnet34 (with the 1000-class fc): parameters and state entries."""
+    trunk = ResNetTrunk(depth)
+    fc_params = 512 * 1000 + 1000
+    assert sum(p.numel() for p in trunk.parameters()) + fc_params == params
+    assert len(trunk.state_dict()) + 2 == entries
+    state = trunk.state_dict()
+    assert tuple(state["layer1.0.conv2.weight"].shape) == (64, 64, 3, 3)
+    assert tuple(state["layer2.0.downsample.0.weight"].shape) == (128, 64, 1, 1)
+    assert "layer1.0.conv3.weight" not in state and "layer1.0.downsample.0.weight" not in state
+    assert trunk.layer2[0].conv1.stride == (2, 2)
+    with torch.no_grad():
+        assert trunk.eval().features(torch.randn(1, 3, 64, 64)).shape == (1, 512)
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet34"])
+def test_small_backbone_bare_state_dict_loads_as_itself(tmp_path, backbone, mean_params_path, image):
+    model = _randomise(HMR(HMRConfig(backbone=backbone), load_mean_params(mean_params_path)))
+    path = tmp_path / "bare.pt"
+    torch.save(model.state_dict(), path)
+    loaded = load_pretrained(path)
+    assert loaded.config.backbone == backbone
+    with torch.no_grad():
+        assert torch.equal(loaded(image).rotmat, model(image).rotmat)
+    with pytest.raises(InputError, match="backbone"):
+        HMRConfig(backbone="resnet101")
 
 
 # --- HMR model -----------------------------------------------------------------------------------
