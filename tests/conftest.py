@@ -22,3 +22,16 @@ def mannequin_smpl():
     from body_models.smpl import load_smpl
 
     return load_smpl("mannequin")
+
+
+SMALL_WORLD_SIZE = (160, 128)
+
+
+@pytest.fixture(scope="session")
+def small_image_world(tmp_path_factory):
+    """Four 160 × 128 images of the synthetic world (seed 3): three train, one val."""
+    from hmr.synthetic import WorldConfig, make_synthetic_images
+
+    root = tmp_path_factory.mktemp("world")
+    make_synthetic_images(root, 4, seed=3, config=WorldConfig(image_size=SMALL_WORLD_SIZE, val_fraction=0.25))
+    return root

@@ -2,6 +2,7 @@
 
     hmr train-regressor --config configs/regressor/train_tiny_synthetic.yaml --out runs/tiny
     hmr train-regressor --config configs/regressor/train_tiny_synthetic.yaml --out runs/tiny --resume --steps 60
+    hmr world-to-spin out/synthetic_world
 """
 
 from __future__ import annotations
@@ -51,8 +52,25 @@ def _train_regressor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _world_to_spin(args: argparse.Namespace) -> int:
+    from hmr.synthetic.spin_layout import world_to_spin
+
+    written = world_to_spin(args.world, body_model=args.body_model, num_mocap=args.num_mocap, seed=args.seed)
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    print(f"images: {args.world / 'images'}")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``train-regressor`` on the ``hmr`` parser."""
+    """Register ``train-regressor`` and ``world-to-spin`` on the ``hmr`` parser."""
+    convert = sub.add_parser("world-to-spin",
+                             help="write a synthetic image world as SPIN-layout regressor datasets and prior mocap")
+    convert.add_argument("world", type=Path, help="folder written by hmr make-synthetic-images")
+    convert.add_argument("--body-model", default="mannequin", help="the body the world was posed with")
+    convert.add_argument("--num-mocap", type=int, default=20000, help="poses for the adversarial prior")
+    convert.add_argument("--seed", type=int, default=1, help="mocap seed (default 1)")
+    convert.set_defaults(func=_world_to_spin)
     train = sub.add_parser("train-regressor", help="train the HMR regressor with HMR's losses and adversarial prior")
     train.add_argument("--config", type=Path, required=True, help="training preset (configs/regressor/train_*.yaml)")
     train.add_argument("--out", type=Path, required=True, help="output folder: checkpoint.pt, regressor.pt, log.csv")

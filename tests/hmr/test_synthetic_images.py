@@ -16,10 +16,8 @@ SMALL = WorldConfig(image_size=(160, 128), val_fraction=0.25)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    make_synthetic_images(root, 4, seed=3, config=SMALL)
-    return root
+def world(small_image_world):
+    return small_image_world
 
 
 def _load(root, split):

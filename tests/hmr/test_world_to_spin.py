@@ -1,0 +1,108 @@
+"""The image world as SPIN-layout regressor data: targets that agree with the COCO truth, crops cut
+as the pipeline cuts them, mocap that is not the training poses, and a regressor that trains on it."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from body_models import joints as js
+from body_models.errors import InputError, MissingFileError
+from hmr.cli import main
+from hmr.regressor.data import Augmentation, MocapData, SpinDataset
+from hmr.regressor.train import RegressorTrainConfig, train_regressor
+from hmr.synthetic.spin_layout import world_mocap, world_to_spin
+
+COCO_IN_SPIN = [js.SPIN_24.index(name) for name in js.COCO_17.names]
+
+
+@pytest.fixture(scope="module")
+def converted(small_image_world):
+    return small_image_world, world_to_spin(small_image_world, num_mocap=64)
+
+
+def _annotations(root, split):
+    return json.loads((root / "annotations" / f"person_keypoints_{split}.json").read_text())["annotations"]
+
+
+def test_targets_are_the_world_truth_in_spin_order(converted):
+    root, written = converted
+    for split, count in (("train", 3), ("val", 1)):
+        with np.load(written[split], allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        annotations = _annotations(root, split)
+        assert len(arrays["imgname"]) == count == len(annotations)
+        for i, ann in enumerate(annotations):
+            part = arrays["part"][i]
+            np.testing.assert_allclose(part[COCO_IN_SPIN, :2], ann["keypoints_projected"], atol=0.01)
+            coco_v = np.asarray(ann["keypoints"]).reshape(17, 3)[:, 2]
+            assert (part[COCO_IN_SPIN, 2][coco_v == 0] == 0).all()
+            inside = ((part[:, :2] >= 0) & (part[:, :2] < (160, 128))).all(-1)
+            assert (part[~inside, 2] == 0).all() and set(np.unique(part[:, 2])) <= {0.0, 1.0}
+            x, y, w, h = ann["bbox"]
+            np.testing.assert_allclose(arrays["center"][i], (x + w / 2, y + h / 2))
+            np.testing.assert_allclose(arrays["scale"][i], 1.2 * max(w, h) / 200)
+            np.testing.assert_allclose(arrays["pose"][i], ann["smpl"]["global_orient"] + ann["smpl"]["body_pose"])
+            np.testing.assert_allclose(arrays["shape"][i], ann["smpl"]["betas"])
+            joints = arrays["S"][i]
+            hips = joints[[js.SPIN_24.index("left_hip"), js.SPIN_24.index("right_hip")], :3].mean(0)
+            np.testing.assert_allclose(hips, 0.0, atol=1e-9)
+            # the camera-frame joints, less the pelvis, are the COCO 3D truth's
+            coco = np.asarray(ann["joints3d_coco"])
+            offset = coco - joints[COCO_IN_SPIN, :3]
+            np.testing.assert_allclose(offset, np.broadcast_to(offset[:1], offset.shape), atol=1e-4)
+
+
+def test_dataset_reads_it_and_crops_hold_the_person(converted):
+    root, written = converted
+    dataset = SpinDataset(written["train"], root / "images")
+    sample = dataset.sample(0, 64, Augmentation(enabled=False), np.random.default_rng(0))
+    assert sample["image"].shape == (3, 64, 64) and sample["has_smpl"] == 1 and sample["has_3d"] == 1
+    seen = sample["keypoints"][:, 2] > 0
+    assert seen.sum() >= 10
+    # the box with 1.2 context holds every visible joint inside the crop's [-1, 1] square
+    assert (np.abs(sample["keypoints"][seen, :2]) <= 1.0).all()
+
+
+def test_mocap_is_upright_varied_and_not_the_training_poses(converted):
+    root, written = converted
+    mocap = MocapData(written["mocap"])
+    assert mocap.poses.shape == (64, 72) and mocap.betas.shape == (64, 10)
+    training = np.load(written["train"])["pose"]
+    distance = np.abs(mocap.poses[:, None, 3:] - training[None, :, 3:]).max(-1)
+    assert distance.min() > 1e-3
+    assert mocap.poses[:, 3:].std(0).mean() > 0.05
+    from body_models.rotations import axis_angle_to_matrix
+
+    up = axis_angle_to_matrix(torch.from_numpy(mocap.poses[:, :3]).double()) @ torch.tensor([0.0, 1.0, 0.0]).double()
+    np.testing.assert_allclose(up[:, 1].numpy(), -1.0, atol=1e-9)  # body's up is the camera's −y
+    again = world_mocap(64, seed=1)
+    np.testing.assert_array_equal(again["poses"], mocap.poses)
+
+
+def test_small_backbone_trains_on_it(converted, tmp_path):
+    root, written = converted
+    config = RegressorTrainConfig(
+        model={"backbone": "resnet18", "image_size": 64}, datasets=({"npz": str(written["train"]), "images": str(root / "images")},),
+        mocap=str(written["mocap"]), steps=2, batch_size=2, checkpoint_every=2, log_every=1)
+    result = train_regressor(config, tmp_path / "run")
+    assert result.step == 2 and all(np.isfinite(l.loss) for _, l in result.history)
+    from hmr.regressor import load_pretrained
+
+    assert load_pretrained(result.model_path).config.backbone == "resnet18"
+
+
+def test_command_and_bad_worlds(converted, tmp_path, capsys):
+    root, _ = converted
+    assert main(["world-to-spin", str(root), "--num-mocap", "8"]) == 0
+    assert "spin/train.npz" in capsys.readouterr().out
+    with pytest.raises(MissingFileError, match="make-synthetic-images"):
+        world_to_spin(tmp_path / "nowhere")
+    plain = tmp_path / "plain"
+    (plain / "annotations").mkdir(parents=True)
+    coco = {"images": [{"id": 1, "file_name": "a.jpg", "width": 8, "height": 8}],
+            "annotations": [{"id": 1, "image_id": 1, "keypoints": [0] * 51, "bbox": [0, 0, 4, 4]}]}
+    (plain / "annotations" / "person_keypoints_train.json").write_text(json.dumps(coco))
+    with pytest.raises(InputError, match="no 'smpl' truth"):
+        world_to_spin(plain)
