@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp", "coco-keypoints")
+BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp", "world", "coco-keypoints")
 
 
 def resolve_device(name: str) -> str:
@@ -54,7 +54,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("benchmark", choices=BENCHMARKS, metavar="BENCHMARK", help=", ".join(BENCHMARKS))
     ev.add_argument("data", type=Path, help="h36m-lifter: data_3d_h36m.npz; h36m-mesh: h36m_valid_protocol{1,2}.npz; "
                                             "3dpw: 3DPW folder or 3dpw_test.npz; mpi-inf-3dhp: folder with "
-                                            "mpi_inf_3dhp_test_set")
+                                            "mpi_inf_3dhp_test_set; world: spin/val.npz of hmr world-to-spin")
     ev.add_argument("--checkpoint", type=Path, required=True,
                     help="VideoPose3D .bin (h36m-lifter), SPIN model_checkpoint.pt (mesh benchmarks) or HRNet "
                          "weights (coco-keypoints)")

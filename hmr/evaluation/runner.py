@@ -479,11 +479,11 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
     """Evaluate a checkpoint on one benchmark and write the report into ``out_dir``.
 
     Args:
-        benchmark: ``h36m-lifter``, ``h36m-mesh``, ``3dpw`` or ``mpi-inf-3dhp``.
+        benchmark: ``h36m-lifter``, ``h36m-mesh``, ``3dpw``, ``mpi-inf-3dhp`` or ``world``.
         data: h36m-lifter: ``data_3d_h36m.npz``; h36m-mesh: ``h36m_valid_protocol{1,2}.npz``;
             3dpw: the 3DPW folder (with ``sequenceFiles/test``), that ``test`` folder, or SPIN's
             ``3dpw_test.npz``; mpi-inf-3dhp: the folder holding ``mpi_inf_3dhp_test_set`` (or that
-            folder itself).
+            folder itself); world: ``spin/val.npz`` of ``hmr world-to-spin``.
         out_dir: report folder (``results.json``, ``results.csv``, PNGs, ``run.json``,
             ``sequences/``).
         checkpoint: VideoPose3D ``.bin`` (h36m-lifter) or SPIN's ``model_checkpoint.pt``.
@@ -528,7 +528,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                                  "(VideoPose3D DATASETS.md)")
             result = evaluate_lifter(data_3d=data, data_2d=keypoints_2d, checkpoint=checkpoint, device=device,
                                      flip=flip, causal=causal, record=record, downsample=downsample)
-        elif benchmark in ("h36m-mesh", "3dpw", "mpi-inf-3dhp"):
+        elif benchmark in ("h36m-mesh", "3dpw", "mpi-inf-3dhp", "world"):
             result = _evaluate_mesh(benchmark, Path(data), out_dir, Path(checkpoint), record,
                                     images=images, protocol=protocol, body_model=body_model,
                                     j_regressor_h36m=j_regressor_h36m, mean_params=mean_params,
@@ -538,7 +538,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                              conditions={**result.conditions,
                                          "body_model": "mannequin" if str(body_model) == "mannequin" else "SMPL"})
         else:
-            raise InputError(f"unknown benchmark {benchmark!r}; choose h36m-lifter, h36m-mesh, 3dpw or mpi-inf-3dhp")
+            raise InputError(f"unknown benchmark {benchmark!r}; choose h36m-lifter, h36m-mesh, 3dpw, mpi-inf-3dhp or world")
     result = report_module.attach_references(result, report_module.load_references(benchmark, references_dir))
     with record.stage("report"):
         report_module.save_report(result, out_dir)
@@ -557,6 +557,8 @@ def _evaluate_mesh(benchmark: str, data: Path, out_dir: Path, checkpoint: Path, 
         from hmr.evaluation import h36m_mesh as adapter
     elif benchmark == "3dpw":
         from hmr.evaluation import pw3d as adapter
+    elif benchmark == "world":
+        from hmr.evaluation import world as adapter
     else:
         from hmr.evaluation import mpi_inf_3dhp as adapter
 
@@ -574,8 +576,8 @@ def _evaluate_mesh(benchmark: str, data: Path, out_dir: Path, checkpoint: Path, 
     _record_body_files(record, body_model, "neutral", j_regressor_h36m)
     gt_bodies = None
     if dataset.needs_gendered_bodies:
-        gt_bodies = {g: load_smpl(body_model, gender=g, j_regressor_h36m=j_regressor_h36m).to(device)
-                     for g in ("male", "female")}
+        gt_bodies = {"neutral": neutral, **{g: load_smpl(body_model, gender=g, j_regressor_h36m=j_regressor_h36m).to(device)
+                                            for g in ("male", "female")}}
         for g in ("male", "female"):
             _record_body_files(record, body_model, g, None)
     refine, refine_settings = None, None

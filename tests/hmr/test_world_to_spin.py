@@ -106,3 +106,60 @@ def test_command_and_bad_worlds(converted, tmp_path, capsys):
     (plain / "annotations" / "person_keypoints_train.json").write_text(json.dumps(coco))
     with pytest.raises(InputError, match="no 'smpl' truth"):
         world_to_spin(plain)
+
+
+# --- hmr eval world --------------------------------------------------------------------------------
+
+H36M_TO_J14 = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]  # SPIN constants.py
+
+
+def _regress(smpl, pose, betas):
+    """(N, 72), (N, 10) → (N, 17, 3) regressor joints, (N, V, 3) vertices, from the mannequin's files."""
+    from body_models import mannequin
+
+    with torch.no_grad():
+        out = smpl(betas=torch.as_tensor(betas, dtype=torch.float32), body_pose=torch.as_tensor(pose[:, 3:], dtype=torch.float32),
+                   global_orient=torch.as_tensor(pose[:, :3], dtype=torch.float32))
+    verts = out.vertices.double().numpy()
+    return np.einsum("jv,bvc->bjc", np.load(mannequin.j_regressor_h36m_path()), verts), verts
+
+
+def test_world_benchmark_matches_independent_computation(converted, tmp_path, mannequin_smpl):
+    from hmr.evaluation import synthetic, world
+    from hmr.evaluation.runner import MeshEvaluator
+
+    root, written = converted
+    dataset = world.load_dataset(written["train"])
+    assert dataset.image_root == root / "images" and [len(s) for s in dataset.sequences] == [3]
+    evaluator = MeshEvaluator(dataset.protocol, synthetic.stand_in_predictor(), mannequin_smpl, dataset.image_root,
+                              tmp_path / "out", batch_size=2, progress=False, gt_bodies={"neutral": mannequin_smpl})
+    report = world.score(evaluator.run(dataset.sequences), dataset)
+    with np.load(written["train"]) as data:
+        names, pose, betas = [str(n) for n in data["imgname"]], data["pose"], data["shape"]
+    gt_j, gt_v = _regress(mannequin_smpl, pose, betas)
+    params = [synthetic.stand_in_parameters(n) for n in names]
+    pr_j, pr_v = _regress(mannequin_smpl, np.stack([p["pose"] for p in params]), np.stack([p["betas"] for p in params]))
+    gt14, pr14 = gt_j[:, H36M_TO_J14] - gt_j[:, :1], pr_j[:, H36M_TO_J14] - pr_j[:, :1]
+    values = report.variants[0].overall.values
+    np.testing.assert_allclose(values["mpjpe_mm"], 1000 * np.linalg.norm(pr14 - gt14, axis=-1).mean(), rtol=1e-4)
+    pve = np.linalg.norm((pr_v - pr_j[:, :1]) - (gt_v - gt_j[:, :1]), axis=-1).mean()
+    np.testing.assert_allclose(values["pve_mm"], 1000 * pve, rtol=1e-4)
+    assert values["pa_mpjpe_mm"] < values["mpjpe_mm"] and values["pve_mm"] > 1.0
+
+
+def test_eval_world_command_and_bad_files(converted, tmp_path, capsys):
+    from hmr.regressor import HMR, HMRConfig, save_checkpoint
+
+    root, written = converted
+    checkpoint = save_checkpoint(tmp_path / "hmr.pt", HMR(HMRConfig(backbone="resnet18", image_size=64)).eval())
+    assert main(["eval", "world", str(written["val"]), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 0
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert "world" in json.dumps(results) and "mannequin" in capsys.readouterr().out
+    from hmr.evaluation import world
+
+    with pytest.raises(MissingFileError, match="world-to-spin"):
+        world.load_dataset(tmp_path / "none.npz")
+    np.savez(tmp_path / "bad.npz", imgname=np.array(["a.jpg"]))
+    with pytest.raises(InputError, match="missing center"):
+        world.load_dataset(tmp_path / "bad.npz")
