@@ -339,7 +339,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
         if len(people):
             x1y1, x2y2 = kp.boxes[t, people, :2], kp.boxes[t, people, 2:]
             boxes = np.concatenate([x1y1, np.maximum(x2y2 - x1y1, 1.0)], -1)
-            pending.append((t, people, crop_boxes(frame.image, boxes, rescale=1.2)))
+            pending.append((t, people, crop_boxes(frame.image, boxes, rescale=1.2, size=model.config.image_size)))
             queued += len(people)
         elif progress:
             progress(1)

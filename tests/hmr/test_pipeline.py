@@ -173,3 +173,19 @@ def test_run_without_hrnet_weights_uses_the_shipped_demo_hrnet_and_says_so(clip,
     assert load_keypoints2d(out / "keypoints2d.npz").valid.all()
     assert main(["keypoints", str(clip.video), "--out", str(tmp_path / "kp"), "--boxes", str(boxes), "--quiet"]) == 0
     assert DEMO_WEIGHTS.name in capsys.readouterr().out and (tmp_path / "kp" / "keypoints2d.npz").is_file()
+
+
+def test_regress_stage_crops_at_the_models_own_size(clip, tmp_path):
+    """A project regressor trained on 64-px crops (ResNet-18) gets 64-px crops, not SPIN's 224."""
+    from hmr.demo import noisy_keypoints
+    from hmr.pipeline import PipelineOptions, stage_regress
+    from hmr.regressor import HMR, HMRConfig, save_checkpoint
+
+    torch.manual_seed(0)
+    weights = save_checkpoint(tmp_path / "small.pt", HMR(HMRConfig(backbone="resnet18", image_size=64)).eval())
+    keypoints = noisy_keypoints(clip.ground_truth, tmp_path / "kp.npz", noise_px=0.0, dropout=0.0)
+    options = PipelineOptions(hmr_weights=weights, device="cpu")
+    path = stage_regress(clip.video, keypoints, tmp_path, options)["regressor"]
+    with np.load(path) as z:
+        assert z["body_pose"].shape == (FRAMES, 1, 69) and np.isfinite(z["body_pose"]).all()
+        assert np.isfinite(z["transl"]).all()
