@@ -94,6 +94,9 @@ class RegressorTrainConfig:
         mocap_batch_size: real samples per step for the discriminator; 0 = n_iter · batch_size,
             as many as the fakes.
         lr, d_lr: Adam learning rates of the regressor and the discriminator (HMR: 1e-3).
+        lr_steps: steps after which both learning rates are multiplied by `lr_gamma` (none: constant,
+            as HMR and SPIN train).
+        lr_gamma: the factor of each step in `lr_steps`.
         weight_decay, d_weight_decay: L2 weight decay (HMR: 1e-4 both).
         keypoint_weight, joints3d_weight, smpl_weight, adversarial_weight: `LossWeights`.
         augment, flip_prob, noise_factor, rot_factor, rot_zero_prob, scale_factor: `Augmentation`.
@@ -117,6 +120,8 @@ class RegressorTrainConfig:
     mocap_batch_size: int = 0
     lr: float = 1e-3
     d_lr: float = 1e-3
+    lr_steps: tuple = ()
+    lr_gamma: float = 0.1
     weight_decay: float = 1e-4
     d_weight_decay: float = 1e-4
     keypoint_weight: float = 60.0
@@ -142,6 +147,10 @@ class RegressorTrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if any(not isinstance(m, int) or m < 1 for m in self.lr_steps) or list(self.lr_steps) != sorted(self.lr_steps):
+            raise InputError(f"lr_steps must be increasing positive step numbers, got {list(self.lr_steps)!r}")
+        if not 0.0 < float(self.lr_gamma) <= 1.0:
+            raise InputError(f"lr_gamma must be in (0, 1], got {self.lr_gamma!r}")
         for entry in self.datasets:
             if not isinstance(entry, Mapping) or set(entry) != {"npz", "images"}:
                 raise InputError(f"each dataset must be a mapping with keys npz and images; got {entry!r}")
@@ -151,6 +160,10 @@ class RegressorTrainConfig:
 
     def hmr_config(self) -> HMRConfig:
         return HMRConfig.from_dict(dict(self.model), source="model")
+
+    def lr_scale(self, step: int) -> float:
+        """The learning-rate factor of step `step` (1-based): lr_gamma per milestone already passed."""
+        return float(self.lr_gamma) ** sum(step > milestone for milestone in self.lr_steps)
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(self.keypoint_weight, self.joints3d_weight, self.smpl_weight, self.adversarial_weight)
@@ -163,6 +176,7 @@ class RegressorTrainConfig:
         values = dataclasses.asdict(self)
         values["model"] = dict(self.model)
         values["datasets"] = [dict(entry) for entry in self.datasets]
+        values["lr_steps"] = list(self.lr_steps)
         return values
 
 
@@ -248,6 +262,13 @@ class RegressorTrainer:
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.amp == "bf16")
+
+    def set_lr_scale(self, scale: float) -> None:
+        """Both optimisers at `scale` times the config's learning rates (a pure function of the step,
+        so a resumed run follows the same schedule)."""
+        for optimizer, base in ((self.optimizer, self.config.lr), (self.d_optimizer, self.config.d_lr)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * scale
 
     def step(self, batch: Mapping[str, torch.Tensor]) -> StepLosses:
         """One Adam step of the regressor, then one of the discriminator.
@@ -424,6 +445,7 @@ def train_regressor(
     began = time.perf_counter()
     step = start
     for step, batch in zip(steps, batches):
+        trainer.set_lr_scale(config.lr_scale(step))
         losses = trainer.step(batch)
         history.append((step, losses))
         if is_main and (step % config.log_every == 0 or step == config.steps):

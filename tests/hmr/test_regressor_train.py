@@ -126,7 +126,8 @@ def test_short_run_lowers_the_loss_with_the_prior_active(tmp_path, synthetic):
 
 
 def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, synthetic):
-    config = _config(synthetic, steps=2, checkpoint_every=1, log_every=1)
+    # the learning rate halves after step 1: the resumed run must follow the schedule too
+    config = _config(synthetic, steps=2, checkpoint_every=1, log_every=1, lr_steps=[1], lr_gamma=0.5)
     train_regressor(config, tmp_path / "continuous")
 
     def crash(step, losses):
@@ -141,6 +142,8 @@ def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, synthetic):
     a = load_train_checkpoint(tmp_path / "continuous" / "checkpoint.pt")
     b = load_train_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
     assert a["step"] == b["step"] == 2
+    for part, base in (("optimizer", config.lr), ("d_optimizer", config.d_lr)):
+        assert a[part]["param_groups"][0]["lr"] == b[part]["param_groups"][0]["lr"] == 0.5 * base
     for part in ("model", "discriminator"):
         for key, value in a[part].items():
             assert torch.equal(value, b[part][key]), (part, key)
@@ -199,3 +202,13 @@ def test_weights_from_another_architecture_are_one_line(tmp_path):
     message = str(error.value)
     assert "\n" not in message and "resnet50_imagenet.pt" in message
     assert "fc1.weight" in message.split("unexpected")[0] and "unexpected [fc.weight, fc.bias]" in message
+
+
+def test_learning_rate_schedule_and_its_errors(synthetic):
+    config = _config(synthetic, lr_steps=[10, 20], lr_gamma=0.1)
+    assert [config.lr_scale(step) for step in (1, 10, 11, 20, 21)] == [1.0, 1.0, 0.1, 0.1, pytest.approx(0.01)]
+    assert _config(synthetic).lr_scale(10**6) == 1.0
+    with pytest.raises(InputError, match="lr_steps"):
+        _config(synthetic, lr_steps=[20, 10])
+    with pytest.raises(InputError, match="lr_gamma"):
+        _config(synthetic, lr_gamma=0.0)
