@@ -40,10 +40,13 @@ from hmr.regressor.model import (
     MeanParams,
 )
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "load_mean_params", "load_pretrained", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "DEMO_WEIGHTS", "load_mean_params", "load_pretrained", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "hmr-video/hmr"
 CHECKPOINT_VERSION = 1
+# The demo regressor trained on the synthetic image world (configs/regressor/train_demo.yaml),
+# installed with the package.
+DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_r18_160_world.pt"
 SPIN_SOURCE = "SPIN's fetch_data.sh (github.com/nkolot/SPIN)"
 # Largest difference tolerated between a given smpl_mean_params.npz and a checkpoint's buffers.
 MEAN_PARAMS_TOLERANCE = 1e-6
@@ -87,13 +90,24 @@ def load_mean_params(path: str | os.PathLike) -> MeanParams:
     return MeanParams(**{key: arrays[key].astype(np.float32) for key in _MEAN_PARAMS_SHAPES})
 
 
-def save_checkpoint(path: str | os.PathLike, model: HMR) -> Path:
-    """Write a project checkpoint (config + state dict) atomically; `load_pretrained` reads it."""
+def save_checkpoint(path: str | os.PathLike, model: HMR, half: bool = False) -> Path:
+    """Write a project checkpoint (config + state dict) atomically; `load_pretrained` reads it.
+
+    Args:
+        path: the file.
+        model: the regressor.
+        half: store floating tensors as float16 (half the file; `load_pretrained` loads them into
+            the float32 model), as the shipped demo regressor is.
+    """
+    def stored(value: torch.Tensor) -> torch.Tensor:
+        value = value.detach().cpu()
+        return value.half() if half and value.is_floating_point() else value
+
     checkpoint = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "config": model.config.to_dict(),
-        "model": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+        "model": {key: stored(value) for key, value in model.state_dict().items()},
     }
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)

@@ -250,6 +250,21 @@ def test_project_checkpoint_round_trip(tmp_path, spin_model, spin_output, image)
         assert torch.equal(getattr(out, name), getattr(spin_output, name)), name
 
 
+def test_half_precision_checkpoint_loads_into_float32(tmp_path, spin_model, spin_output, image):
+    full = save_checkpoint(tmp_path / "full.pt", spin_model)
+    half = save_checkpoint(tmp_path / "half.pt", spin_model, half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    loaded = load_pretrained(half)
+    for key, value in loaded.state_dict().items():
+        original = spin_model.state_dict()[key]
+        assert value.dtype == original.dtype, key
+        if value.is_floating_point():
+            assert torch.equal(value, original.half().float()), key
+    with torch.no_grad():
+        out = loaded(image)
+    torch.testing.assert_close(out.rotmat, spin_output.rotmat, rtol=0, atol=2e-2)
+
+
 def _spin_checkpoint(model, prefix=""):
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-5)
     return {

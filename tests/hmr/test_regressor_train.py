@@ -125,6 +125,21 @@ def test_short_run_lowers_the_loss_with_the_prior_active(tmp_path, synthetic):
     assert all(not torch.equal(a, b) for a, b in zip(d_before, trainer.discriminator.parameters()))
 
 
+def test_adversarial_term_changes_the_regressors_gradients(tmp_path, synthetic):
+    """The same first step with and without the prior: the regressor's gradients differ by the
+    adversarial term's, which flows back through the IEF head into the trunk."""
+    grads = {}
+    for weight in (0.0, 1.0):
+        config = _config(synthetic, adversarial_weight=weight)
+        trainer = RegressorTrainer(config, torch.device("cpu"))
+        losses = trainer.step(build_batch_source(config, tmp_path)[1])
+        grads[weight] = {name: p.grad.clone() for name, p in trainer.model.named_parameters() if p.grad is not None}
+        assert losses.adversarial > 0  # scored either way; only the weight differs
+    for name in ("decpose.weight", "fc1.weight", "layer4.1.conv2.weight"):
+        difference = (grads[1.0][name] - grads[0.0][name]).abs().max()
+        assert difference > 1e-3 * grads[0.0][name].abs().max(), name
+
+
 def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, synthetic):
     # the learning rate halves after step 1: the resumed run must follow the schedule too
     config = _config(synthetic, steps=2, checkpoint_every=1, log_every=1, lr_steps=[1], lr_gamma=0.5)
