@@ -3,7 +3,8 @@
 ``world_to_spin(world_dir)`` reads the COCO files of ``hmr make-synthetic-images`` (each
 annotation carries the body's SMPL parameters and camera) and writes, next to them,
 ``spin/{train,val}.npz`` in the layout `hmr.regressor.data.SpinDataset` reads (FORMATS §3.9) and
-``spin/mocap.npz`` for the discriminator.
+``spin/mocap.npz`` for the discriminator, and ``spin/{train,val}_keypoints.npz``, the world's COCO
+2D keypoints in the layout of the SMPLify keypoints files of ``hmr eval --smplify-keypoints``.
 
 - The 2D and 3D joints are the body model's own `spin_24` joints of the stored parameters, in the
   camera frame, so the regressor's targets are exactly what its body model can produce. 2D
@@ -79,7 +80,14 @@ def _split_arrays(annotations: list[dict], images: dict[int, dict], body_model, 
             betas.append(row["smpl"]["betas"])
     return {"imgname": np.array(names), "center": np.array(centers), "scale": np.array(scales),
             "part": np.array(parts), "S": np.array(joints3d), "pose": np.array(poses),
-            "shape": np.array(betas), "has_smpl": np.ones(len(names))}
+            "shape": np.array(betas), "has_smpl": np.ones(len(names)),
+            "coco_keypoints": np.array([_coco_keypoints(row) for row in annotations])}
+
+
+def _coco_keypoints(row: dict) -> np.ndarray:
+    """(17, 3) COCO pixels with confidence 1 where labelled (v > 0), 0 elsewhere."""
+    keypoints = np.asarray(row["keypoints"], dtype=np.float64).reshape(17, 3)
+    return np.concatenate([keypoints[:, :2], (keypoints[:, 2:] > 0).astype(np.float64)], -1)
 
 
 def world_mocap(num: int, seed: int = 1) -> dict[str, np.ndarray]:
@@ -112,7 +120,7 @@ def world_mocap(num: int, seed: int = 1) -> dict[str, np.ndarray]:
 
 def world_to_spin(world_dir: str | os.PathLike, body_model: str = "mannequin", num_mocap: int = 20000,
                   seed: int = 1) -> dict[str, Path]:
-    """Write ``world_dir/spin/{train,val}.npz`` and ``world_dir/spin/mocap.npz``.
+    """Write ``world_dir/spin/{train,val}.npz``, ``{train,val}_keypoints.npz`` and ``mocap.npz``.
 
     Args:
         world_dir: a folder written by ``hmr make-synthetic-images`` (``annotations/``, ``images/``).
@@ -121,7 +129,8 @@ def world_to_spin(world_dir: str | os.PathLike, body_model: str = "mannequin", n
         seed: mocap seed.
 
     Returns:
-        {"train": path, "val": path, "mocap": path}; the datasets' images live in ``world_dir/images``.
+        {"train", "val", "train_keypoints", "val_keypoints", "mocap"} → path; the datasets' images
+        live in ``world_dir/images``.
     """
     from body_models.smpl import load_smpl
 
@@ -132,6 +141,11 @@ def world_to_spin(world_dir: str | os.PathLike, body_model: str = "mannequin", n
         annotations, images = _read_annotations(world_dir / "annotations" / f"person_keypoints_{split}.json")
         if not annotations:
             raise InputError(f"{world_dir}: the {split} split has no people")
-        written[split] = save_npz(world_dir / "spin" / f"{split}.npz", **_split_arrays(annotations, images, smpl))
+        arrays = _split_arrays(annotations, images, smpl)
+        keypoints = arrays.pop("coco_keypoints")
+        written[split] = save_npz(world_dir / "spin" / f"{split}.npz", **arrays)
+        written[f"{split}_keypoints"] = save_npz(world_dir / "spin" / f"{split}_keypoints.npz", imgname=arrays["imgname"],
+                                                 keypoints=keypoints, joint_set=np.str_("coco_17"),
+                                                 actor=np.zeros(len(keypoints), dtype=np.int64))
     written["mocap"] = save_npz(world_dir / "spin" / "mocap.npz", **world_mocap(num_mocap, seed))
     return written

@@ -10,6 +10,7 @@ import torch
 from body_models import joints as js
 from body_models.errors import InputError, MissingFileError
 from hmr.cli import main
+from hmr.evaluation.runner import load_smplify_keypoints
 from hmr.regressor.data import Augmentation, MocapData, SpinDataset
 from hmr.regressor.train import RegressorTrainConfig, train_regressor
 from hmr.synthetic.spin_layout import world_mocap, world_to_spin
@@ -32,12 +33,17 @@ def test_targets_are_the_world_truth_in_spin_order(converted):
         with np.load(written[split], allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
         annotations = _annotations(root, split)
+        keypoints_table, joint_set = load_smplify_keypoints(written[f"{split}_keypoints"])
+        assert joint_set == "coco_17" and len(keypoints_table) == count
         assert len(arrays["imgname"]) == count == len(annotations)
         for i, ann in enumerate(annotations):
             part = arrays["part"][i]
             np.testing.assert_allclose(part[COCO_IN_SPIN, :2], ann["keypoints_projected"], atol=0.01)
             coco_v = np.asarray(ann["keypoints"]).reshape(17, 3)[:, 2]
             assert (part[COCO_IN_SPIN, 2][coco_v == 0] == 0).all()
+            smplify_keypoints = keypoints_table[(arrays["imgname"][i], 0)]
+            np.testing.assert_allclose(smplify_keypoints[:, 2], coco_v > 0)
+            np.testing.assert_allclose(smplify_keypoints[coco_v > 0, :2], part[COCO_IN_SPIN, :2][coco_v > 0], atol=0.01)
             inside = ((part[:, :2] >= 0) & (part[:, :2] < (160, 128))).all(-1)
             assert (part[~inside, 2] == 0).all() and set(np.unique(part[:, 2])) <= {0.0, 1.0}
             x, y, w, h = ann["bbox"]
@@ -156,6 +162,10 @@ def test_eval_world_command_and_bad_files(converted, tmp_path, capsys):
                  "--quiet"]) == 0
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert "world" in json.dumps(results) and "mannequin" in capsys.readouterr().out
+    # with SMPLify on the world's own 2D keypoints: a second variant
+    assert main(["eval", "world", str(written["val"]), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "s"),
+                 "--smplify-keypoints", str(written["val_keypoints"]), "--smplify-iters", "2", "--quiet"]) == 0
+    assert "[smplify]" in capsys.readouterr().out
     from hmr.evaluation import world
 
     with pytest.raises(MissingFileError, match="world-to-spin"):
