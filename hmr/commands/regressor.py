@@ -23,7 +23,8 @@ def _pick_device(name: str) -> str:
 def _train_regressor(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from hmr.regressor.train import load_train_config, train_regressor
+    from body_models.training import read_log
+    from hmr.regressor.train import load_train_config, plot_losses, train_regressor
 
     config = load_train_config(args.config, steps=args.steps)
     is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
@@ -49,6 +50,8 @@ def _train_regressor(args: argparse.Namespace) -> int:
     print(f"checkpoint: {result.checkpoint}")
     print(f"model: {result.model_path}")
     print(f"log: {result.log_path}")
+    if read_log(result.log_path, config.steps):
+        print(f"loss curves: {plot_losses(result.log_path, result.log_path.with_name('losses.png'))}")
     return 0
 
 
@@ -73,7 +76,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     convert.set_defaults(func=_world_to_spin)
     train = sub.add_parser("train-regressor", help="train the HMR regressor with HMR's losses and adversarial prior")
     train.add_argument("--config", type=Path, required=True, help="training preset (configs/regressor/train_*.yaml)")
-    train.add_argument("--out", type=Path, required=True, help="output folder: checkpoint.pt, regressor.pt, log.csv")
+    train.add_argument("--out", type=Path, required=True,
+                       help="output folder: checkpoint.pt, regressor.pt, log.csv, losses.png")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--steps", type=int, default=None, help="override the config's total steps")
     train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")

@@ -461,3 +461,48 @@ def train_regressor(
         torch.distributed.destroy_process_group()
     return TrainResult(step=step, history=history, checkpoint=checkpoint_path, model_path=model_path,
                        log_path=log_path)
+
+
+def plot_losses(log_path: str | os.PathLike, png_path: str | os.PathLike) -> Path:
+    """The training log as a PNG: the regressor's terms (unweighted, log scale) above, and the
+    adversarial game below (the generator's and the discriminator's losses and the
+    discriminator's mean score on mocap and on the regressor's estimates), so it shows whether the
+    prior is doing anything. Written atomically; returns ``png_path``."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with Path(log_path).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise InputError(f"{log_path}: the training log has no rows; train for at least log_every steps")
+    steps = [int(row["step"]) for row in rows]
+
+    def column(name: str) -> list[float]:
+        return [float(row[name]) for row in rows]
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    for name in ("keypoints", "joints3d", "smpl"):
+        top.plot(steps, column(name), lw=1, label=name)
+    top.set_yscale("log")
+    top.set_ylabel("loss term (unweighted)")
+    top.set_title(f"HMR regressor training: {Path(log_path).parent.name}")
+    top.legend()
+    for name, label in (("adversarial", "generator (adversarial)"), ("discriminator", "discriminator")):
+        bottom.plot(steps, column(name), lw=1, label=label)
+    bottom.set_ylabel("adversarial losses")
+    scores = bottom.twinx()
+    scores.plot(steps, column("d_real"), "k--", lw=0.8, label="D(mocap)")
+    scores.plot(steps, column("d_fake"), "k:", lw=0.8, label="D(estimate)")
+    scores.set_ylabel("mean discriminator score")
+    bottom.set_xlabel("step")
+    lines = bottom.get_legend_handles_labels(), scores.get_legend_handles_labels()
+    bottom.legend(lines[0][0] + lines[1][0], lines[0][1] + lines[1][1], fontsize=8, loc="center right")
+    fig.tight_layout()
+    with atomic_path(Path(png_path)) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return Path(png_path)

@@ -187,6 +187,7 @@ def test_cli_trains_and_reports_bad_input_in_one_line(tmp_path, synthetic, capsy
     path.write_text(yaml.safe_dump(config))
     assert main(["train-regressor", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert "regressor.pt" in capsys.readouterr().out
+    assert (tmp_path / "run" / "losses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     def one_line_error(values, *needles):
         path.write_text(yaml.safe_dump({**config, **values}))
