@@ -73,6 +73,40 @@ def test_mesh_benchmarks_end_to_end(tmp_path, main, spin_checkpoint, capsys):
     assert csv_lines[0] == "variant,group,samples,mpjpe_mm,pa_mpjpe_mm,body_model" and len(csv_lines) == 1 + 3
 
 
+def test_project_regressor_on_the_mesh_benchmarks_with_and_without_smplify(tmp_path, main, capsys):
+    """A project checkpoint (the shipped demo regressor's kind: ResNet-18 trunk, its own crop size)
+    runs through hmr eval 3dpw and h36m-mesh, with and without SMPLify, and every file names the body."""
+    from hmr.regressor import HMR, HMRConfig, save_checkpoint
+
+    checkpoint = save_checkpoint(tmp_path / "demo_like.pt", HMR(HMRConfig(backbone="resnet18", image_size=64)).eval(),
+                                 half=True)
+    pw3d = synthetic.write_3dpw(tmp_path / "3dpw", sequences=(("downtown_walk_00", 1),), frames=2, invalid=(),
+                                image_size=(64, 64))
+    h36m = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=2, subjects=("S9",), actions=("Walking",),
+                                     frames=1, image_size=64)
+    with np.load(h36m["npz"]) as npz:
+        names = [str(n) for n in npz["imgname"]]
+    h36m_keypoints = synthetic.write_smplify_keypoints(tmp_path / "h36m_kp.npz", names, h36m["coco_pixels"])
+    pw3d_keypoints = synthetic.write_smplify_keypoints(
+        tmp_path / "3dpw_kp.npz", [f"imageFiles/downtown_walk_00/image_{f:05d}.jpg" for f in range(2)],
+        np.full((2, 17, 2), 32.0) + np.random.default_rng(0).normal(0.0, 8.0, (2, 17, 2)))
+    common = ["--checkpoint", str(checkpoint), "--quiet", "--device", "cpu", "--smplify-iters", "2"]
+    for benchmark, data, keypoints in (("3dpw", pw3d["root"], pw3d_keypoints), ("h36m-mesh", h36m["npz"], h36m_keypoints)):
+        plain, refined = tmp_path / f"{benchmark}_plain", tmp_path / f"{benchmark}_smplify"
+        assert main(["eval", benchmark, str(data), "--out", str(plain)] + common) == 0
+        assert main(["eval", benchmark, str(data), "--out", str(refined), "--smplify-keypoints", str(keypoints)]
+                    + common) == 0
+        for out, variants in ((plain, ["regressor"]), (refined, ["regressor", "smplify"])):
+            results, run = _outputs(out)
+            assert [v["name"] for v in results["variants"]] == variants
+            assert all(np.isfinite(v["overall"]["pa_mpjpe_mm"]) for v in results["variants"])
+            assert results["body_model"] == "mannequin" and "do not compare" in results["body_model_note"]
+            assert "body model: mannequin" in (out / "table.txt").read_text()
+            assert all(line.endswith(",mannequin") for line in (out / "results.csv").read_text().splitlines()[1:])
+            assert run["files"]["checkpoint"]["sha256"] == file_sha256(checkpoint)
+    assert "published with: body model SMPL" in capsys.readouterr().out
+
+
 def test_lifter_end_to_end(tmp_path, main):
     from lifting.synthetic import make_synthetic_h36m
 
