@@ -99,14 +99,14 @@ def _print_stand_ins(options) -> None:
     fits = options.smplify or options.hmr_weights is not None
     for line in stand_in_lines(body_model=options.body_model if fits else None, lifter_weights=options.lifter_weights,
                                regressor=(options.hmr_weights is not None) if options.smplify else None,
-                               hrnet_weights=options.hrnet_weights):
+                               hrnet_weights=options.hrnet_weights, hmr_weights=options.hmr_weights):
         print(line)
 
 
 def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from hmr.pipeline import default_hrnet, is_keypoints_file, run_pipeline
+    from hmr.pipeline import default_hrnet, default_regressor, is_keypoints_file, run_pipeline
 
     options = _pipeline_options(args)
     if options.lifter_weights is None:  # the shipped lifter, as in `hmr lift` and `hmr demo`
@@ -115,6 +115,8 @@ def _run(args: argparse.Namespace) -> int:
         options = dataclasses.replace(options, lifter_weights=DEMO_WEIGHTS)
     if options.hrnet_weights is None and not is_keypoints_file(args.input):  # and the shipped HRNet
         options = dataclasses.replace(options, hrnet_weights=default_hrnet())
+    if options.hmr_weights is None and (args.video is not None or not is_keypoints_file(args.input)):
+        options = dataclasses.replace(options, hmr_weights=default_regressor())  # and the shipped regressor
     _print_stand_ins(options)
     bars = _Bars(args.quiet)
     try:
@@ -142,6 +144,11 @@ def _demo(args: argparse.Namespace) -> int:
     print("scores against the ground truth (mm):")
     for name, value in demo.scores.items():
         print(f"  {name:>22}: {value}")
+    from hmr.demo import mesh_table
+
+    if any(name.endswith("mesh_mpjpe_mm") for name in demo.scores):
+        print("meshes against the ground truth, stage by stage (mm, H36M joints; PVE pelvis-aligned):")
+        print("\n".join(mesh_table(demo.scores)))
     if demo.motion:
         from hmr.demo import MOTION_BAR
 

@@ -10,8 +10,11 @@
    - no HRNet weights: the ground-truth 2D keypoints with pixel noise and dropped joints;
    - no VideoPose3D weights: the project's small lifter trained on synthetic mannequin data
      (``lifting.DEMO_WEIGHTS``);
-   - no HMR weights: SMPLify starts from the mean pose.
-4. Scores the 3D joints and the meshes against the ground truth (MPJPE, PA-MPJPE, PVE), and
+   - no HMR weights: the project's demo regressor trained on the synthetic image world
+     (``hmr.regressor.DEMO_WEIGHTS``), on the clip's pixels; SMPLify starts from its estimate.
+4. Scores the 3D joints and the meshes against the ground truth (MPJPE, PA-MPJPE, PVE): HMR
+   alone (``hmr_mesh_*``), SMPLify from HMR (``mesh_*``) and, as the baseline, SMPLify from the
+   mean pose (``mean_start_mesh_*``); and
    whether the lifter follows the motion (knee and elbow flexion range and correlation with the
    truth, MPJPE against a static mean pose), and writes ``scores.json``.
 """
@@ -34,6 +37,7 @@ from hmr.provenance import RunRecord
 from hmr.synthetic_clip import make_synthetic_clip
 from hmr.keypoints_stage import FOLLOW_PREFIX
 from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET  # hmr/pose2d/weights/demo_*.pt
+from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR  # hmr/regressor/weights/demo_*.pt
 from lifting import DEMO_WEIGHTS
 
 DEMO_LIFTER = DEMO_WEIGHTS  # lifting/weights/demo_*.pt, installed with the package
@@ -43,6 +47,30 @@ KEYPOINT_DROPOUT = 0.05
 # with a similar field of view (focal length / width about 1.15).
 CAMERA = {"image_size": (640, 480), "focal_length": 736.0, "camera_distance": 5.0,
           "elevation_deg": 15.0, "azimuth_deg": 25.0}
+
+
+# The regressor's bar on the demo clip (PA-MPJPE, mm): HMR alone, SMPLify from HMR, and how far
+# SMPLify from HMR must beat SMPLify from the mean pose.
+HMR_BAR = {"hmr_mesh_pa_mpjpe_mm": 60.0, "mesh_pa_mpjpe_mm": 45.0, "gain_over_mean_start_mm": 10.0}
+MESH_ROWS = (("HMR alone", "hmr_"), ("SMPLify from HMR", ""), ("SMPLify from the mean pose", "mean_start_"))
+
+
+def mesh_table(scores: dict[str, float]) -> list[str]:
+    """The stage-by-stage mesh errors as printable lines, and whether they meet ``HMR_BAR``."""
+    lines = [f"  {'':<28}{'MPJPE':>8}{'PA-MPJPE':>10}{'PVE':>8}"]
+    for label, prefix in MESH_ROWS:
+        if f"{prefix}mesh_mpjpe_mm" in scores:
+            values = [scores.get(f"{prefix}mesh_{m}_mm") for m in ("mpjpe", "pa_mpjpe", "pve")]
+            lines.append(f"  {label:<28}" + "".join(f"{v:>{w}.1f}" if v is not None else f"{'-':>{w}}"
+                                                 for v, w in zip(values, (8, 10, 8))))
+    if all(f"{prefix}mesh_pa_mpjpe_mm" in scores for _, prefix in MESH_ROWS):
+        gain = scores["mean_start_mesh_pa_mpjpe_mm"] - scores["mesh_pa_mpjpe_mm"]
+        met = (scores["hmr_mesh_pa_mpjpe_mm"] <= HMR_BAR["hmr_mesh_pa_mpjpe_mm"]
+               and scores["mesh_pa_mpjpe_mm"] <= HMR_BAR["mesh_pa_mpjpe_mm"]
+               and gain >= HMR_BAR["gain_over_mean_start_mm"])
+        lines.append(f"  bar: {'met' if met else 'NOT met'} (PA-MPJPE: HMR <= 60, SMPLify from HMR <= 45 and "
+                     f"{gain:.1f} mm under the mean-pose start, >= 10)")
+    return lines
 
 
 @dataclass
@@ -102,14 +130,42 @@ def noisy_keypoints(ground_truth: Path, out_path: Path, noise_px: float = KEYPOI
     return save_keypoints2d(out_path, kp)
 
 
+def _mesh_scores(gt: dict, fit: dict, smpl, prefix: str) -> dict[str, float]:
+    """``{prefix}mesh_mpjpe_mm``, ``..._pa_mpjpe_mm`` (H36M joints, pelvis-relative), ``..._pve_mm``
+    (pelvis-aligned vertices) and ``{prefix}fitted_frames`` of body parameters against the truth."""
+    ok = fit["valid"][:, 0] & np.isfinite(fit["body_pose"][:, 0]).all(-1)
+
+    def body(params, rows):
+        return smpl(**{k: torch.as_tensor(params[k][rows, 0], dtype=torch.float32)
+                       for k in ("betas", "body_pose", "global_orient", "transl")})
+
+    with torch.no_grad():
+        pred, target = body(fit, ok), body(gt, ok)
+    pj, tj = pred.h36m.numpy(), target.h36m.numpy()
+    pj, tj = pj - pj[:, :1], tj - tj[:, :1]
+    pv = pred.vertices.numpy() - pred.h36m.numpy()[:, :1]
+    tv = target.vertices.numpy() - target.h36m.numpy()[:, :1]
+    return {f"{prefix}mesh_mpjpe_mm": mpjpe(pj, tj) * MM_PER_M, f"{prefix}mesh_pa_mpjpe_mm": pa_mpjpe(pj, tj) * MM_PER_M,
+            f"{prefix}mesh_pve_mm": pve(pv, tv) * MM_PER_M, f"{prefix}fitted_frames": float(ok.sum())}
+
+
 def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str = "mannequin") -> dict[str, float]:
-    """MPJPE / PA-MPJPE of the lifter's joints and of the fitted meshes' H36M joints, and PVE,
-    against the ground truth, in millimetres. Joints are root-relative (pelvis); PVE compares
-    pelvis-aligned vertices."""
+    """MPJPE / PA-MPJPE of the lifter's joints and of the meshes' H36M joints, and PVE, against the
+    ground truth, in millimetres: the fit (``smpl``: ``mesh_*``), HMR alone (``regressor``:
+    ``hmr_mesh_*``) and SMPLify from the mean pose (``smpl_from_mean_pose``: ``mean_start_mesh_*``),
+    whichever ``outputs`` has. Joints are root-relative (pelvis); PVE compares pelvis-aligned
+    vertices."""
     from body_models.smpl import load_smpl
 
     with np.load(ground_truth, allow_pickle=False) as z:
         gt = dict(z)
+    layers = []
+
+    def smpl_layer():
+        if not layers:
+            layers.append(load_smpl(body_model))
+        return layers[0]
+
     scores: dict[str, float] = {}
     if "joints3d" in outputs:
         with np.load(outputs["joints3d"], allow_pickle=False) as z:
@@ -117,26 +173,17 @@ def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str 
         target = gt["joints3d"][:, 0]
         scores["joints3d_mpjpe_mm"] = mpjpe(pred[valid], target[valid]) * MM_PER_M
         scores["joints3d_pa_mpjpe_mm"] = pa_mpjpe(pred[valid], target[valid]) * MM_PER_M
+    if "regressor" in outputs:
+        with np.load(outputs["regressor"], allow_pickle=False) as z:
+            scores.update(_mesh_scores(gt, dict(z), smpl_layer(), "hmr_"))
+    if "smpl_from_mean_pose" in outputs:
+        with np.load(outputs["smpl_from_mean_pose"], allow_pickle=False) as z:
+            scores.update(_mesh_scores(gt, dict(z), smpl_layer(), "mean_start_"))
     if "smpl" in outputs:
         with np.load(outputs["smpl"], allow_pickle=False) as z:
             fit = dict(z)
-        ok = fit["valid"][:, 0] & np.isfinite(fit["body_pose"][:, 0]).all(-1)
-        smpl = load_smpl(body_model)
-
-        def body(params, rows):
-            return smpl(**{k: torch.as_tensor(params[k][rows, 0], dtype=torch.float32)
-                           for k in ("betas", "body_pose", "global_orient", "transl")})
-
-        with torch.no_grad():
-            pred, target = body(fit, ok), body(gt, ok)
-        pj, tj = pred.h36m.numpy(), target.h36m.numpy()
-        pj, tj = pj - pj[:, :1], tj - tj[:, :1]
-        scores["mesh_mpjpe_mm"] = mpjpe(pj, tj) * MM_PER_M
-        scores["mesh_pa_mpjpe_mm"] = pa_mpjpe(pj, tj) * MM_PER_M
-        pv = pred.vertices.numpy() - pred.h36m.numpy()[:, :1]
-        tv = target.vertices.numpy() - target.h36m.numpy()[:, :1]
-        scores["mesh_pve_mm"] = pve(pv, tv) * MM_PER_M
-        scores["fitted_frames"] = float(ok.sum())
+        smpl = smpl_layer()
+        scores.update(_mesh_scores(gt, fit, smpl, ""))
         from hmr.world.scores import camera_root_scores, world_scores
 
         scores.update(camera_root_scores(gt, fit, smpl))
@@ -215,10 +262,22 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
         stages["lift"] = "learned (synthetic): the project's demo lifter, trained on mannequin data"
     else:
         stages["lift"] = f"learned: VideoPose3D {options.lifter_weights.name}"
-    stages["regress"] = (f"learned: HMR {options.hmr_weights.name}" if options.hmr_weights is not None
-                         else "stand-in: SMPLify starts from the mean pose (no HMR weights)")
-    stages["fit"] = "SMPLify with the mannequin's pose prior" if options.smplify else "off"
+    if options.hmr_weights is None:
+        options = dataclasses.replace(options, hmr_weights=DEMO_REGRESSOR)
+        stages["regress"] = (f"learned (synthetic): the project's demo regressor {DEMO_REGRESSOR.name}, trained on "
+                             "the synthetic image world, on the clip's pixels")
+    else:
+        stages["regress"] = f"learned: HMR {options.hmr_weights.name}, on the clip's pixels"
+    stages["fit"] = ("SMPLify with the mannequin's pose prior, started from HMR; and from the mean pose, as the "
+                     "baseline" if options.smplify else "off")
     result = run_pipeline(source, out_dir, options, video=video, on_progress=on_progress, record=record)
+    if options.smplify and "regressor" in result.outputs:
+        with record.stage("fit_from_mean_pose"):  # the baseline HMR's start has to beat
+            from hmr.pipeline import stage_fit
+
+            baseline = stage_fit(result.outputs["keypoints2d"], None, out_dir / "synthetic" / "fit_from_mean_pose",
+                                 options)["smpl"]
+            result.outputs["smpl_from_mean_pose"] = baseline
     with record.stage("score"):
         scores = score_outputs(clip.ground_truth, result.outputs, options.body_model)
         motion = motion_scores(clip.ground_truth, result.outputs["joints3d"]) if "joints3d" in result.outputs else {}

@@ -268,6 +268,18 @@ def default_hrnet() -> Path:
     return require("hrnet_w32") if resolve("hrnet_w32").exists or not DEMO_WEIGHTS.is_file() else DEMO_WEIGHTS
 
 
+def default_regressor() -> Path | None:
+    """The HMR regressor a run on frames uses when none is given: the configured ``spin``
+    checkpoint (``hmr weights``), else the shipped synthetic-trained demo regressor
+    (``hmr.regressor.DEMO_WEIGHTS``), else none (SMPLify starts from the mean pose)."""
+    from hmr.regressor.checkpoints import DEMO_WEIGHTS
+    from hmr.weights import require, resolve
+
+    if resolve("spin").exists:
+        return require("spin")
+    return DEMO_WEIGHTS if DEMO_WEIGHTS.is_file() else None
+
+
 def stage_lift(keypoints_path: Path, out_dir: Path, options: PipelineOptions) -> dict[str, Path]:
     """VideoPose3D on every tracked person → ``joints3d.npz`` and ``joints3d.json``."""
     from lifting.inference import lift_keypoints_file
@@ -628,6 +640,12 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         [keypoints_path, options.lifter_weights],
         lambda: stage_lift(keypoints_path, out_dir, options))
 
+    from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR
+
+    if options.hmr_weights is not None and Path(options.hmr_weights).resolve() == DEMO_REGRESSOR.resolve():
+        record.data.setdefault("stand_ins", {})["regress"] = (
+            f"{DEMO_REGRESSOR.name}, the project's demo HMR regressor trained on the synthetic image world (no HMR "
+            "weights given: --hmr-weights or HMR_WEIGHTS_SPIN)")
     regressor_path = None
     if options.hmr_weights is not None and frames_source is not None:
         regressor_path = run(

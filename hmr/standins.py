@@ -1,8 +1,9 @@
 """One line on screen for each stand-in a command uses, and what to bring for the real thing.
 
 The project runs end to end without licensed files by standing in for them: the synthetic
-mannequin for SMPL (and its prior for gmm_08.pkl), a lifter trained on synthetic mannequin motion
-for VideoPose3D's published weights, SMPLify from the mean pose for the HMR regressor. Outputs
+mannequin for SMPL (and its prior for gmm_08.pkl), a keypoint model, a lifter and an HMR regressor
+trained on synthetic mannequin images and motion for the published weights (or, with no regressor
+at all, SMPLify from the mean pose). Outputs
 record this; ``stand_in_lines`` says it where a user looks (``hmr run``, ``hmr lift``,
 ``hmr fit``, ``hmr demo`` print these lines).
 """
@@ -17,6 +18,7 @@ from body_models.smpl import MANNEQUIN
 __all__ = ["stand_in_lines"]
 
 DEMO_HRNET_NAME = "demo_w16_128x160_coco.pt"  # hmr.pose2d.DEMO_WEIGHTS, named here without importing torch
+DEMO_REGRESSOR_NAME = "demo_r18_160_world.pt"  # hmr.regressor.DEMO_WEIGHTS, likewise
 
 
 def _synthetic_lifter(weights: str | os.PathLike) -> bool:
@@ -33,7 +35,8 @@ def _synthetic_lifter(weights: str | os.PathLike) -> bool:
 
 
 def stand_in_lines(body_model: str | os.PathLike | None = None, lifter_weights: str | os.PathLike | None = None,
-                   regressor: bool | None = None, hrnet_weights: str | os.PathLike | None = None) -> list[str]:
+                   regressor: bool | None = None, hrnet_weights: str | os.PathLike | None = None,
+                   hmr_weights: str | os.PathLike | None = None) -> list[str]:
     """The stand-in lines for a command's settings (empty when nothing stands in).
 
     Args:
@@ -43,6 +46,7 @@ def stand_in_lines(body_model: str | os.PathLike | None = None, lifter_weights: 
         regressor: False when SMPLify starts from the mean pose because no HMR weights were given;
             None when the command has no regressor stage.
         hrnet_weights: the keypoint model in use; None when the command runs no HRNet.
+        hmr_weights: the HMR regressor in use; None when the command runs none.
     """
     lines = []
     if hrnet_weights is not None and Path(hrnet_weights).name == DEMO_HRNET_NAME:
@@ -55,6 +59,9 @@ def stand_in_lines(body_model: str | os.PathLike | None = None, lifter_weights: 
     if lifter_weights is not None and _synthetic_lifter(lifter_weights):
         lines.append(f"stand-in: the lifter {Path(lifter_weights).name} was trained on synthetic mannequin motion only; "
                      "bring VideoPose3D's pretrained_h36m_detectron_coco.bin (--lifter-weights) for the published one")
+    if hmr_weights is not None and Path(hmr_weights).name == DEMO_REGRESSOR_NAME:
+        lines.append(f"stand-in: the HMR regressor {DEMO_REGRESSOR_NAME} was trained on synthetic mannequin images only "
+                     "(ResNet-18, 160 px); bring SPIN's model_checkpoint.pt (--hmr-weights) for the published one")
     if regressor is False:
         lines.append("stand-in: no HMR regressor, SMPLify starts from the mean pose; bring SPIN's model_checkpoint.pt "
                      "(--hmr-weights) for a learned start")

@@ -12,6 +12,7 @@ def _weights(args: argparse.Namespace) -> int:
     print(format_checks(checks))
     print("shipped with the package (synthetic-trained stand-ins, used where the file above is not configured):")
     from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET
+    from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR
     from lifting import DEMO_WEIGHTS as DEMO_LIFTER
 
     shipped = [
@@ -21,6 +22,9 @@ def _weights(args: argparse.Namespace) -> int:
         ("demo_lifter", DEMO_LIFTER, "stands in for vp3d_coco in run, lift, demo",
          "VideoPose3D 27 frames, 128 channels, COCO-17 input, trained on mannequin motion only "
          "(configs/lifting/train_demo.yaml)"),
+        ("demo_regressor", DEMO_REGRESSOR, "stands in for spin in run, demo",
+         "HMR (IEF, rot6d) on ResNet-18, 160x160 input, fp16, trained on the synthetic image world only "
+         "(configs/regressor/train_demo.yaml); it knows the mannequin, not real people"),
     ]
     for name, path, role, what in shipped:
         print(f"{name:<18} {path.name:<38} {'shipped' if path.is_file() else 'missing':<15} {role}")

@@ -14,10 +14,14 @@ def test_demo_runs_the_pipeline_and_scores_it(tmp_path, capsys):
         assert (out / name).is_file(), name
     assert len(list((out / "meshes" / "0").glob("*.obj"))) == 6
     scores = json.loads((out / "scores.json").read_text())
-    for key in ("joints3d_mpjpe_mm", "joints3d_pa_mpjpe_mm", "mesh_mpjpe_mm", "mesh_pa_mpjpe_mm", "mesh_pve_mm"):
+    for key in ("joints3d_mpjpe_mm", "joints3d_pa_mpjpe_mm", "mesh_mpjpe_mm", "mesh_pa_mpjpe_mm", "mesh_pve_mm",
+                "hmr_mesh_pa_mpjpe_mm", "mean_start_mesh_pa_mpjpe_mm"):
         assert np.isfinite(scores["scores_mm"][key]) and scores["scores_mm"][key] > 0
-    assert scores["stages"]["keypoints"].startswith("stand-in") and "stand-in" in scores["stages"]["regress"]
+    assert scores["stages"]["keypoints"].startswith("stand-in")
+    assert scores["stages"]["regress"].startswith("learned (synthetic)")  # the shipped demo regressor
     assert "mesh_pa_mpjpe_mm" in printed and "stand-in" in printed
+    assert "SMPLify from the mean pose" in printed and "bar:" in printed
+    assert (out / "regressor.npz").is_file() and (out / "synthetic" / "fit_from_mean_pose" / "smpl.npz").is_file()
     motion = scores["motion_following"]
     for key in ("knee_range_pct", "knee_r", "elbow_range_pct", "static_pose_mpjpe_mm", "beats_static_by_pct"):
         assert key in motion and np.isfinite(motion[key]), key
@@ -40,7 +44,10 @@ def test_scores_are_zero_for_the_truth_itself(tmp_path, mannequin_smpl):
         gt = dict(z)
     np.savez(tmp_path / "joints3d.npz", joints=gt["joints3d"], valid=gt["valid"])
     np.savez(tmp_path / "smpl.npz", valid=gt["valid"], **{k: gt[k] for k in ("betas", "body_pose", "global_orient", "transl")})
-    scores = score_outputs(clip.ground_truth, {"joints3d": tmp_path / "joints3d.npz", "smpl": tmp_path / "smpl.npz"})
+    bodies = tmp_path / "smpl.npz"
+    scores = score_outputs(clip.ground_truth, {"joints3d": tmp_path / "joints3d.npz", "smpl": bodies,
+                                               "regressor": bodies, "smpl_from_mean_pose": bodies})
+    assert {"hmr_mesh_pa_mpjpe_mm", "mean_start_mesh_pve_mm", "mesh_mpjpe_mm"} <= set(scores)
     assert all(scores[k] < 0.01 for k in scores if k.endswith("_mm")), scores
 
 

@@ -95,6 +95,28 @@ def test_run_writes_every_output_and_resumes(clip, weights, tmp_path, monkeypatc
     assert set(run["cached_stages"]) == {"keypoints", "lift", "regress"}
 
 
+def test_run_without_hmr_weights_uses_the_shipped_regressor_and_says_so(clip, weights, tmp_path, monkeypatch, capsys):
+    from hmr.regressor import DEMO_WEIGHTS
+    from hmr.standins import DEMO_REGRESSOR_NAME
+
+    assert DEMO_REGRESSOR_NAME == DEMO_WEIGHTS.name and DEMO_WEIGHTS.is_file()
+    monkeypatch.setenv("HMR_CONFIG", str(tmp_path / "none.yaml"))  # nothing configured
+    monkeypatch.delenv("HMR_WEIGHTS_SPIN", raising=False)
+    monkeypatch.delenv("HMR_DATA_DIR", raising=False)
+    gt = np.load(clip.ground_truth)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({str(t): [gt["boxes"][t, 0].tolist()] for t in range(FRAMES)}))
+    args = [a for a in _args(weights, tmp_path / "run", "--boxes", str(boxes), "--no-overlay", "--no-meshes")]
+    at = args.index("--hmr-weights")
+    del args[at:at + 2]
+    assert main(["run", str(clip.video), *args]) == 0
+    assert f"stand-in: the HMR regressor {DEMO_WEIGHTS.name}" in capsys.readouterr().out
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert DEMO_WEIGHTS.name in run["stand_ins"]["regress"] and "regress" not in run.get("skipped", {})
+    with np.load(tmp_path / "run" / "regressor.npz") as z:
+        assert np.isfinite(z["body_pose"][:, 0]).all()
+
+
 @pytest.mark.parametrize("kind", ["coco", "openpose"])
 def test_run_from_a_keypoints_file_skips_hrnet(kind, clip, weights, tmp_path):
     from hmr.keypoints_io import empty_keypoints
