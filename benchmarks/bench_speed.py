@@ -20,6 +20,9 @@ Rows:
   loaded) against the fast path (``--precision auto``: bf16 autocast of a copy with BatchNorm
   folded and channels_last, where the CPU has bf16; fp32 otherwise);
 - HMR (SPIN's ResNet-50 regressor), random weights: the regress stage's network call, likewise;
+- the shipped demo HRNet and demo regressor (learned weights) on a small image world rendered
+  for the benchmark (seed 99, not the training world): the same two paths, with the keypoints'
+  and joints' change and each path's error against the world's truth;
 - VideoPose3D: the shipped demo lifter (learned weights) and an official-size 243-frame,
   1024-channel one (random weights): the whole sequence at once in fp32 (the official way)
   against chunks of ``lifting.CHUNK_FRAMES`` with the receptive field's overlap and auto precision;
@@ -43,6 +46,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,6 +125,83 @@ def bench_hmr(rows: list, rounds: int, batch: int, precision: str) -> None:
     change = 1000 * (joints[1] - joints[0]).norm(dim=-1)
     _row(rows, f"HMR regress stage, batch {batch}", "crops/s", batch, t["exact"], t["fast"],
          f"joints max {change.max():.1f} / mean {change.mean():.1f} mm (random weights)")
+
+
+def _bench_world(num: int) -> tuple[Path, dict]:
+    """A small image world (seed 99, not the training world's) and its SPIN-layout arrays."""
+    from hmr.synthetic.images import make_synthetic_images
+    from hmr.synthetic.spin_layout import world_to_spin
+
+    root = Path(tempfile.mkdtemp(prefix="bench_world_"))
+    make_synthetic_images(root, num, seed=99)
+    written = world_to_spin(root, num_mocap=8)
+    arrays = {}
+    for split in ("train", "val"):
+        with np.load(written[split]) as z, np.load(written[f"{split}_keypoints"]) as k:
+            for key, value in [*z.items(), ("coco", k["keypoints"])]:
+                arrays.setdefault(key, []).append(value)
+    return root, {key: np.concatenate(values) for key, values in arrays.items()}
+
+
+def bench_learned(rows: list, rounds: int, num: int, precision: str) -> None:
+    import cv2
+
+    from body_models.smpl import load_smpl
+    from hmr.evaluation.runner import load_crops
+    from hmr.fastpath import autocast, inference_copy
+    from hmr.keypoints_stage import _Network
+    from hmr.pose2d import DEMO_WEIGHTS as DEMO_HRNET, load_pretrained as load_hrnet
+    from hmr.pose2d.topdown import crop_people
+    from hmr.regressor import DEMO_WEIGHTS as DEMO_REGRESSOR, load_pretrained as load_regressor
+
+    root, world = _bench_world(num)
+    # HRNet on crops of the world's boxes (center, scale as the pipeline cuts them), flip test on.
+    hrnet = load_hrnet(DEMO_HRNET).eval()
+    crops = []
+    for name, center, scale in zip(world["imgname"], world["center"], world["scale"]):
+        frame = cv2.cvtColor(cv2.imread(str(root / "images" / str(name))), cv2.COLOR_BGR2RGB)
+        half = 100.0 * float(scale)  # SPIN's scale is the box side / 200
+        box = np.array([[center[0] - half, center[1] - half, center[0] + half, center[1] + half]])
+        crops.append(crop_people(frame, box, image_size=hrnet.config.image_size))
+    images = np.concatenate([c.images for c in crops])
+    center, scale = np.concatenate([c.center for c in crops]), np.concatenate([c.scale for c in crops])
+    exact = _Network(hrnet, flip=True, refine=None, batch_size=8, device="cpu", precision="fp32")
+    fast = _Network(hrnet, flip=True, refine=None, batch_size=8, device="cpu", precision=precision)
+    with torch.no_grad():
+        t = _interleaved({"exact": lambda: exact.keypoints(images, center, scale),
+                          "fast": lambda: fast.keypoints(images, center, scale)}, rounds)
+        a, b = exact.keypoints(images, center, scale)[..., :2], fast.keypoints(images, center, scale)[..., :2]
+    change = np.linalg.norm(b - a, axis=-1)
+    seen = world["coco"][..., 2] > 0
+    error = [np.linalg.norm(p - world["coco"][..., :2], axis=-1)[seen].mean() for p in (a, b)]
+    _row(rows, f"demo HRNet W16 128x160 (learned), {len(images)} people, flip", "crops/s", len(images),
+         t["exact"], t["fast"], f"kp max {change.max():.2f} / mean {change.mean():.3f} px; error against the "
+         f"truth {error[0]:.2f} vs {error[1]:.2f} px")
+
+    # The regressor on SPIN's crops of the same people; joints of the estimates against the truth's.
+    model = load_regressor(DEMO_REGRESSOR).eval()
+    fast_model = inference_copy(model) if precision == "bf16" else model
+    batch = load_crops(root / "images", [str(n) for n in world["imgname"]], world["center"], world["scale"],
+                       model.config.image_size)
+
+    def fast_hmr():
+        with autocast("cpu", precision):
+            return fast_model(batch)
+
+    smpl = load_smpl("mannequin")
+    with torch.no_grad():
+        t = _interleaved({"exact": lambda: model(batch), "fast": fast_hmr}, rounds)
+        joints = [smpl(betas=o.betas.float(), body_pose=o.rotmat[:, 1:].float(),
+                       global_orient=o.rotmat[:, :1].float()).h36m for o in (model(batch), fast_hmr())]
+        pose = torch.as_tensor(world["pose"], dtype=torch.float32)
+        truth = smpl(betas=torch.as_tensor(world["shape"], dtype=torch.float32), body_pose=pose[:, 3:],
+                     global_orient=pose[:, :3]).h36m
+    change = 1000 * (joints[1] - joints[0]).norm(dim=-1)
+    error = [1000 * ((j - j[:, :1]) - (truth - truth[:, :1])).norm(dim=-1).mean() for j in joints]
+    _row(rows, f"demo HMR ResNet-18 160 px (learned), {len(images)} people", "crops/s", len(images),
+         t["exact"], t["fast"], f"joints max {change.max():.1f} / mean {change.mean():.2f} mm; MPJPE against the "
+         f"truth {error[0]:.1f} vs {error[1]:.1f} mm")
+    shutil.rmtree(root)
 
 
 def _lifter_input(frames: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -243,8 +324,9 @@ def bench_e2e(rows: list, rounds: int, frames: int, baseline: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", default=["hrnet", "hmr", "lifter", "smplify", "e2e"],
-                        choices=["hrnet", "hmr", "lifter", "smplify", "e2e"])
+    parser.add_argument("--only", nargs="+", default=["hrnet", "hmr", "learned", "lifter", "smplify", "e2e"],
+                        choices=["hrnet", "hmr", "learned", "lifter", "smplify", "e2e"])
+    parser.add_argument("--people", type=int, default=32, help="images of the learned-weights rows' world")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per row (median)")
     parser.add_argument("--batch", type=int, default=8, help="crops per network call (HRNet, HMR)")
     parser.add_argument("--frames", type=int, default=1000, help="lifter sequence length")
@@ -269,6 +351,8 @@ def main() -> None:
         bench_hrnet(rows, args.rounds, args.batch, precision)
     if "hmr" in args.only:
         bench_hmr(rows, args.rounds, args.batch, precision)
+    if "learned" in args.only:
+        bench_learned(rows, args.rounds, args.people, precision)
     if "lifter" in args.only:
         bench_lifter(rows, args.rounds, args.frames, precision)
     if "smplify" in args.only:
