@@ -61,7 +61,7 @@ def _pipeline_options(args: argparse.Namespace):
         mean_params=weights(args.mean_params, "spin_mean_params") if args.hmr_weights or args.mean_params else None,
         body_model=args.body_model, gender=args.gender, prior=args.prior,
         j_regressor_extra=args.j_regressor_extra, smplify=not args.no_smplify,
-        smplify_iterations=args.iterations, temporal_weight=args.temporal_weight,
+        smplify_iterations=args.iterations, smplify_full_mesh=args.full_mesh, temporal_weight=args.temporal_weight,
         orient_from_lifter=args.orient_from_lifter,
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
@@ -180,6 +180,9 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--j-regressor-extra", type=Path, default=None, help="SPIN's J_regressor_extra.npy")
     p.add_argument("--no-smplify", action="store_true", help="skip SMPLify (meshes come from HMR alone)")
     p.add_argument("--iterations", type=int, default=None, help="SMPLify Adam steps per stage (default 100)")
+    p.add_argument("--full-mesh", action="store_true",
+                   help="SMPLify skins every vertex at every step, as SPIN (the same fit, slower; default: "
+                        "only the joints its loss reads)")
     p.add_argument("--temporal-weight", type=float, default=0.0, help="SMPLify smoothness over frames (0: off)")
     p.add_argument("--orient-from-lifter", action="store_true",
                    help="SMPLify also starts from the body orientation of the lifter's 3D joints (1.5x the fit time)")

@@ -63,6 +63,8 @@ class PipelineOptions:
         j_regressor_extra: ``J_regressor_extra.npy`` (COCO joints on a real SMPL model).
         smplify: refine the body with SMPLify against the 2D keypoints.
         smplify_iterations: Adam steps per SMPLify stage (SPIN's 100 by default).
+        smplify_full_mesh: SMPLify skins the full mesh at every step (SPIN's way) instead of only
+            the joints its loss reads; the same fit, slower.
         temporal_weight: SMPLify smoothness over frames (0: off).
         orient_from_lifter: SMPLify also starts from the orientation of the lifter's 3D joints.
         focal_length: full-image focal length, pixels (default: the image diagonal).
@@ -106,6 +108,7 @@ class PipelineOptions:
     j_regressor_extra: Path | None = None
     smplify: bool = True
     smplify_iterations: int | None = None
+    smplify_full_mesh: bool = False
     temporal_weight: float = 0.0
     orient_from_lifter: bool = False
     focal_length: float | None = None
@@ -382,7 +385,8 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
             focal_length=camera.fx, principal_point=(camera.cx, camera.cy),
             temporal_weight=options.temporal_weight, iterations=options.smplify_iterations, meshes=False,
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
-            initial=regressor_path, progress=_absolute(progress), orientation_joints=joints3d_path)
+            initial=regressor_path, progress=_absolute(progress), orientation_joints=joints3d_path,
+            joints_only=False if options.smplify_full_mesh else None)
         smpl_path = out_dir / "smpl.npz"
     else:
         smpl_path = _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)
@@ -664,7 +668,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         smpl_path = run(
             "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
                                 "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params",
-                                "smooth", "orient_from_lifter"),
+                                "smooth", "orient_from_lifter", "smplify_full_mesh"),
             [keypoints_path, regressor_path, options.prior, options.calibration, body_file, options.mean_params,
              options.j_regressor_extra, lifted],
             lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,

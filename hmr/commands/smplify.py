@@ -35,7 +35,8 @@ def _fit(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, mean_params=args.mean_params,
             j_regressor_extra=args.j_regressor_extra, orientation_joints=args.orientations,
             progress=None if args.quiet else progress,
-            betas="frame" if args.betas_per_frame else "track", shape_frames=args.shape_frames)
+            betas="frame" if args.betas_per_frame else "track", shape_frames=args.shape_frames,
+            joints_only=False if args.full_mesh else None)
     finally:
         for bar in bars:
             bar.close()
@@ -84,6 +85,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      help="smoothness weight over consecutive frames (default 0: off)")
     fit.add_argument("--iterations", type=int, default=None, help="Adam steps per stage (default 100, SPIN's)")
     fit.add_argument("--batch-size", type=int, default=64, help="person-frames per batch (default 64)")
+    fit.add_argument("--full-mesh", action="store_true",
+                     help="skin every vertex at every step, as SPIN (the same fit, slower; default: only the "
+                          "joints the loss reads)")
     fit.add_argument("--mean-params", type=Path, default=None,
                      help="SPIN's smpl_mean_params.npz for the start pose (default: the mannequin's)")
     fit.add_argument("--orientations", type=Path, default=None,

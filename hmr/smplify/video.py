@@ -261,7 +261,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        principal_point: tuple[float, float] | None = None,
                        progress: Callable[[int, int], None] | None = None,
                        betas: str = "track", shape_frames: int = SHAPE_FRAMES,
-                       orientation_joints: str | os.PathLike | None = None) -> FitSummary:
+                       orientation_joints: str | os.PathLike | None = None,
+                       joints_only: bool | None = None) -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
 
     Args:
@@ -303,6 +304,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             mean of their β becomes the track's shape, and every frame is then fitted with that
             β held fixed. "frame": β fitted in every frame on its own (it may flicker).
         shape_frames: frames per track in the first pass.
+        joints_only: False skins the full mesh at every Adam step (SPIN's way, slower, the same
+            fit); True only the joints the loss reads; None keeps the config's (True).
 
     Returns:
         ``FitSummary``. The ``smpl.npz`` holds, with T frames and P people (NaN rows where a
@@ -328,7 +331,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                                "prior": None if prior is None else str(prior), "focal_length": focal_length,
                                "image_size": None if image_size is None else list(image_size),
                                "temporal_weight": temporal_weight, "iterations": iterations, "meshes": meshes,
-                               "batch_size": batch_size, "betas": betas, "shape_frames": shape_frames})
+                               "batch_size": batch_size, "betas": betas, "shape_frames": shape_frames,
+                               "joints_only": joints_only})
     with record.stage("load"):
         kp = _keypoints(keypoints_path, image_size)
         prior_path = _prior_path(prior, body_model)
@@ -339,6 +343,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             overrides["num_iters"] = int(iterations)
         if temporal_weight is not None:
             overrides["temporal_weight"] = float(temporal_weight)
+        if joints_only is not None:
+            overrides["joints_only"] = bool(joints_only)
         if kp.joint_set == "openpose_25" and not cfg.ignore_joints:
             overrides["ignore_joints"] = SPIN_OPENPOSE_IGNORE
         cfg = dataclasses.replace(cfg, **overrides)

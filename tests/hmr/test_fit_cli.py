@@ -148,6 +148,21 @@ def test_one_shape_per_track_by_default_and_per_frame_on_request(npz_fit, scene,
     assert np.abs(np.diff(per_frame["betas"][:, 0], axis=0)).max() > 1e-6  # frames differ
 
 
+def test_full_mesh_on_request_gives_the_same_fit(npz_fit, scene, tmp_path):
+    """--full-mesh skins every vertex at each step (SPIN's way): the same fit as the default
+    joints-only path, to float rounding, and run.json says which ran."""
+    smpl, out = npz_fit
+    assert json.loads((out / "run.json").read_text())["arguments"]["joints_only"] is None
+    path = save_keypoints2d(tmp_path / "keypoints2d.npz", _keypoints2d(scene["coco"]))
+    assert main(["fit", "--keypoints", str(path), "--out", str(tmp_path / "full"), "--iterations", ITERATIONS,
+                 "--full-mesh", "--quiet"]) == 0
+    assert json.loads((tmp_path / "full" / "run.json").read_text())["arguments"]["joints_only"] is False
+    full = dict(np.load(tmp_path / "full" / "smpl.npz", allow_pickle=False))
+    ok = smpl["valid"]
+    np.testing.assert_array_equal(full["valid"], ok)
+    np.testing.assert_allclose(full["joints"][ok], smpl["joints"][ok], atol=2e-4)  # metres: 0.2 mm
+
+
 def test_fit_coco_json_matches_the_npz_run(npz_fit, scene, tmp_path, capsys):
     path = save_coco_keypoints(tmp_path / "results.json", _keypoints2d(scene["coco"]))
     out = tmp_path / "out"
