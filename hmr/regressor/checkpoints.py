@@ -96,18 +96,22 @@ def save_checkpoint(path: str | os.PathLike, model: HMR, half: bool = False) -> 
     Args:
         path: the file.
         model: the regressor.
-        half: store floating tensors as float16 (half the file; `load_pretrained` loads them into
-            the float32 model), as the shipped demo regressor is.
+        half: store the learned parameters as float16 (half the file; `load_pretrained` loads them
+            into the float32 model), as the shipped demo regressor is. Buffers (the IEF mean pose,
+            shape and camera, BatchNorm statistics) stay float32: they are small, and the mean
+            parameters must still equal the mean-parameter file they came from.
     """
-    def stored(value: torch.Tensor) -> torch.Tensor:
+    parameters = {name for name, _ in model.named_parameters()}
+
+    def stored(name: str, value: torch.Tensor) -> torch.Tensor:
         value = value.detach().cpu()
-        return value.half() if half and value.is_floating_point() else value
+        return value.half() if half and name in parameters and value.is_floating_point() else value
 
     checkpoint = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "config": model.config.to_dict(),
-        "model": {key: stored(value) for key, value in model.state_dict().items()},
+        "model": {key: stored(key, value) for key, value in model.state_dict().items()},
     }
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)

@@ -255,11 +255,14 @@ def test_half_precision_checkpoint_loads_into_float32(tmp_path, spin_model, spin
     half = save_checkpoint(tmp_path / "half.pt", spin_model, half=True)
     assert half.stat().st_size < 0.55 * full.stat().st_size
     loaded = load_pretrained(half)
+    parameters = {name for name, _ in spin_model.named_parameters()}
     for key, value in loaded.state_dict().items():
         original = spin_model.state_dict()[key]
         assert value.dtype == original.dtype, key
         if value.is_floating_point():
-            assert torch.equal(value, original.half().float()), key
+            # learned weights rounded to float16; buffers (IEF means, BN statistics) kept exactly
+            assert torch.equal(value, original.half().float() if key in parameters else original), key
+    assert torch.equal(loaded.init_pose, spin_model.init_pose)
     with torch.no_grad():
         out = loaded(image)
     torch.testing.assert_close(out.rotmat, spin_output.rotmat, rtol=0, atol=2e-2)
