@@ -32,7 +32,11 @@ Rows:
   against the true joints;
 - end to end: ``hmr run`` on a generated 640×480 one-person clip with official-size
   random-weight models (HRNet W32, HMR, VideoPose3D 243f/1024c, SMPLify 100 + 100), in a checkout
-  of the baseline revision (today's per-frame path) against this checkout with its defaults.
+  of the baseline revision (today's per-frame path) against this checkout with its defaults, and
+  with ``--compile`` (its compilation time included).
+
+HRNet and HMR rows also give ``--compile`` (``hmr.fastpath.CompiledNetwork``: torch.compile with
+frozen weights on the fast path's network), with the wall time its compilation took.
 
 Accuracy columns: the largest and mean change of the fast path's output against the exact
 path's on the same inputs (keypoint pixels, joint millimetres). On random weights they only show
@@ -53,6 +57,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -93,18 +98,23 @@ def bench_hrnet(rows: list, rounds: int, batch: int, precision: str) -> None:
     scale = np.tile([[1.2, 1.6]], (batch, 1))
     exact = _Network(model, flip=False, refine=None, batch_size=batch, device="cpu", precision="fp32")
     fast = _Network(model, flip=False, refine=None, batch_size=batch, device="cpu", precision=precision)
+    started = time.perf_counter()
+    compiled = _Network(model, flip=False, refine=None, batch_size=batch, device="cpu", precision=precision,
+                        compile=True)
+    compile_s = time.perf_counter() - started
+    paths = {"exact": exact, "fast": fast, "compiled": compiled}
     with torch.no_grad():
-        t = _interleaved({"exact": lambda: exact.keypoints(images, center, scale),
-                          "fast": lambda: fast.keypoints(images, center, scale)}, rounds)
-        change = np.linalg.norm(fast.keypoints(images, center, scale)[..., :2]
-                                - exact.keypoints(images, center, scale)[..., :2], axis=-1)
-    _row(rows, f"HRNet W32 keypoints stage, batch {batch}", "crops/s", batch, t["exact"], t["fast"],
-         f"kp max {change.max():.2f} / mean {change.mean():.2f} px (random weights)")
+        t = _interleaved({name: (lambda n=n: n.keypoints(images, center, scale)) for name, n in paths.items()}, rounds)
+        out = {name: n.keypoints(images, center, scale)[..., :2] for name, n in paths.items()}
+    for name, label, extra in (("fast", "", ""), ("compiled", ", --compile", f"; compiling {compile_s:.0f} s wall")):
+        change = np.linalg.norm(out[name] - out["exact"], axis=-1)
+        _row(rows, f"HRNet W32 keypoints stage, batch {batch}{label}", "crops/s", batch, t["exact"], t[name],
+             f"kp max {change.max():.2f} / mean {change.mean():.2f} px (random weights){extra}")
 
 
 def bench_hmr(rows: list, rounds: int, batch: int, precision: str) -> None:
     from body_models.smpl import load_smpl
-    from hmr.fastpath import autocast, inference_copy
+    from hmr.fastpath import CompiledNetwork, autocast, inference_copy
     from hmr.regressor import HMR, HMRConfig
 
     torch.manual_seed(0)
@@ -116,15 +126,27 @@ def bench_hmr(rows: list, rounds: int, batch: int, precision: str) -> None:
         with autocast("cpu", precision):
             return fast_model(images)
 
+    started = time.perf_counter()
+    compiled_model = CompiledNetwork(fast_model, max_batch=batch, pick=lambda o: (o.rotmat, o.cam, o.betas))
+    with torch.no_grad(), autocast("cpu", precision):
+        compiled_model.warm_up(images)
+    compile_s = time.perf_counter() - started
+
+    def compiled():
+        with autocast("cpu", precision):
+            rotmat, cam, betas = compiled_model(images)
+        return SimpleNamespace(rotmat=rotmat, cam=cam, betas=betas)
+
     with torch.no_grad():
-        t = _interleaved({"exact": lambda: model(images), "fast": fast}, rounds)
-        a, b = model(images), fast()
+        t = _interleaved({"exact": lambda: model(images), "fast": fast, "compiled": compiled}, rounds)
+        outputs = {"exact": model(images), "fast": fast(), "compiled": compiled()}
         smpl = load_smpl("mannequin")
-        joints = [smpl(betas=o.betas.float(), body_pose=o.rotmat[:, 1:].float(),
-                       global_orient=o.rotmat[:, :1].float()).joints for o in (a, b)]
-    change = 1000 * (joints[1] - joints[0]).norm(dim=-1)
-    _row(rows, f"HMR regress stage, batch {batch}", "crops/s", batch, t["exact"], t["fast"],
-         f"joints max {change.max():.1f} / mean {change.mean():.1f} mm (random weights)")
+        joints = {name: smpl(betas=o.betas.float(), body_pose=o.rotmat[:, 1:].float(),
+                             global_orient=o.rotmat[:, :1].float()).joints for name, o in outputs.items()}
+    for name, label, extra in (("fast", "", ""), ("compiled", ", --compile", f"; compiling {compile_s:.0f} s wall")):
+        change = 1000 * (joints[name] - joints["exact"]).norm(dim=-1)
+        _row(rows, f"HMR regress stage, batch {batch}{label}", "crops/s", batch, t["exact"], t[name],
+             f"joints max {change.max():.1f} / mean {change.mean():.1f} mm (random weights){extra}")
 
 
 def _bench_world(num: int) -> tuple[Path, dict]:
@@ -310,16 +332,19 @@ def bench_e2e(rows: list, rounds: int, frames: int, baseline: str) -> None:
             stages[name] = json.loads((out / "run.json").read_text())["timings_s"]
             return cpu
 
-        times: dict[str, list[float]] = {"exact": [], "fast": []}
+        times: dict[str, list[float]] = {"exact": [], "fast": [], "compiled": []}
         for _ in range(rounds):
             times["exact"].append(run(old, ["--precision", "fp32"], "exact"))
             times["fast"].append(run(REPO, [], "fast"))
-        base, fast = statistics.median(times["exact"]), statistics.median(times["fast"])
+            times["compiled"].append(run(REPO, ["--compile"], "compiled"))
+        median = {name: statistics.median(t) for name, t in times.items()}
         for name, seconds in stages.items():
-            print(f"hmr run {name}: CPU s {statistics.median(times[name]):.1f}; wall s per stage (last round) "
+            print(f"hmr run {name}: CPU s {median[name]:.1f}; wall s per stage (last round) "
                   + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
-    _row(rows, f"hmr run, {frames} frames 640x480, vs {baseline} per-frame fp32", "frames/CPU-s", frames, base, fast,
-         "all stages; fast path with its defaults (--precision auto)")
+    _row(rows, f"hmr run, {frames} frames 640x480, vs {baseline} per-frame fp32", "frames/CPU-s", frames,
+         median["exact"], median["fast"], "all stages; fast path with its defaults (--precision auto)")
+    _row(rows, f"hmr run --compile, {frames} frames 640x480, vs {baseline}", "frames/CPU-s", frames,
+         median["exact"], median["compiled"], "the same, HRNet and HMR compiled (compile time included)")
 
 
 def main() -> None:

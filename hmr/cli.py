@@ -66,7 +66,7 @@ def _pipeline_options(args: argparse.Namespace):
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
         boxes=args.boxes, detector=args.detector, flip=not args.no_flip, device=_device(args.device),
-        precision=args.precision,
+        precision=args.precision, compile=args.compile,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
         smooth=args.smooth, world=not args.no_world, refine_contacts=args.refine_contacts,
@@ -204,6 +204,7 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last")
     p.add_argument("--batch-size", type=int, default=16, help="crops per network call")
+    p.add_argument("--compile", action="store_true", help="HRNet and HMR through torch.compile: faster per crop after about 30 s of compiling per network and batch size on a CPU (pays on long videos; needs a C++ compiler)")
     p.add_argument("--no-meshes", action="store_true", help="skip the OBJ files")
     p.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     p.add_argument("--no-skeleton", action="store_true", help="no 2D skeletons on the overlay")

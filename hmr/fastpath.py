@@ -6,6 +6,10 @@
 - ``inference_copy``: a copy of an eval-mode convolutional network (HRNet, the HMR ResNet) with
   every BatchNorm folded into the convolution before it, in channels_last memory layout. Its
   outputs equal the original's to float rounding, so it is used only off the exact fp32 path.
+- ``CompiledNetwork`` (``--compile``): the network through ``torch.compile`` (inductor, with
+  weight freezing), called on batches padded to a power of two so that a video's varying crop
+  counts reuse a few compiled graphs. Each new batch size costs a compilation (about 30 s for
+  HRNet W32 on one CPU core), so it pays on long videos only; off by default.
 
 The exact path (``--precision fp32``) runs the networks as loaded: the official outputs exactly.
 """
@@ -71,3 +75,53 @@ def inference_copy(model: torch.nn.Module) -> torch.nn.Module:
     from hmr.pose2d.topdown import fold_batchnorm
 
     return fold_batchnorm(model).to(memory_format=torch.channels_last)
+
+
+class CompiledNetwork:
+    """A network compiled by ``torch.compile`` (inductor, frozen weights, static shapes), called
+    like the network on any batch: inputs are split into chunks of at most ``max_batch`` and each
+    chunk is zero-padded to the next power of two, so at most log2(max_batch) + 1 graphs are
+    compiled. ``pick`` maps the network's output to a tensor or a tuple of batch-first tensors
+    (the padding rows are cut off); the default keeps a tensor output as it is.
+
+    A compiler that cannot run (no C++ toolchain for the CPU backend) fails on the first call,
+    where ``warm_up`` turns it into a one-line ``InputError``.
+    """
+
+    def __init__(self, net: torch.nn.Module, max_batch: int, pick=None) -> None:
+        import torch
+
+        self.eager = net
+        self.net = torch.compile(net, dynamic=False, options={"freezing": True})
+        self.max_batch = max(1, int(max_batch))
+        self.pick = pick or (lambda out: out)
+
+    def _padded_size(self, n: int) -> int:
+        return min(1 << max(0, n - 1).bit_length(), self.max_batch)
+
+    def warm_up(self, example: torch.Tensor) -> None:
+        """Compile for ``example``'s batch size now, with a clear error when compiling fails."""
+        try:
+            self(example)
+        except Exception as err:  # inductor's errors come from deep inside (compiler, codegen)
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InputError(f"torch.compile failed ({type(err).__name__}: {first[:200]}); run without "
+                             "--compile (the same numbers, without the compiled speed-up)") from None
+
+    def __call__(self, images: torch.Tensor):
+        import torch
+
+        if len(images) == 0:
+            return self.pick(self.eager(images))
+        parts = []
+        for start in range(0, len(images), self.max_batch):
+            chunk = images[start:start + self.max_batch]
+            n = len(chunk)
+            size = self._padded_size(n)
+            if size > n:
+                chunk = torch.cat([chunk, chunk.new_zeros((size - n, *chunk.shape[1:]))])
+            out = self.pick(self.net(chunk))
+            parts.append(out[:n] if isinstance(out, torch.Tensor) else tuple(o[:n] for o in out))
+        if isinstance(parts[0], torch.Tensor):
+            return torch.cat(parts)
+        return tuple(torch.cat(column) for column in zip(*parts))

@@ -28,7 +28,7 @@ from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, 
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
 from hmr.pose2d.detectors import make_detector
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
-from hmr.fastpath import inference_copy
+from hmr.fastpath import CompiledNetwork, inference_copy
 from hmr.imagenet import normalize_images
 from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
 from hmr.video import iter_frames, prefetch, probe_video
@@ -88,12 +88,17 @@ class _Network:
     """HRNet plus the decoding settings, run on a batch of crops."""
 
     def __init__(self, model: HRNet, flip: bool, refine: str | None, batch_size: int, device,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", compile: bool = False) -> None:
         self.model = model.to(device)
         self.device = torch.device(device)
         self.bf16 = precision == "bf16"
         # The fast path: BatchNorm folded, channels_last, bf16 autocast; fp32 runs the model as loaded.
         self.net = inference_copy(self.model) if self.bf16 else self.model
+        if compile:  # the flip test doubles each call's batch
+            self.net = CompiledNetwork(self.net, max_batch=batch_size * (2 if flip else 1))
+            height, width = model.config.image_size[1], model.config.image_size[0]
+            with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                self.net.warm_up(torch.zeros(self.net.max_batch, 3, height, width, device=self.device))
         self.flip = flip
         self.refine = refine
         self.batch_size = batch_size
@@ -224,6 +229,7 @@ def run_keypoints(
     batch_size: int = 16,
     device: str | torch.device = "cpu",
     precision: str = "fp32",
+    compile: bool = False,
     progress: Callable[[int], None] | None = None,
     fps: float | None = None,
     min_score: float = 0.0,
@@ -252,6 +258,8 @@ def run_keypoints(
         device: where the network runs ("cpu", "cuda", ...); the caller chooses.
         precision: "fp32" (the network as loaded: exact), or "bf16" for bfloat16 autocast of a
             copy with BatchNorm folded and channels_last (decoding stays fp32).
+        compile: run the network through ``torch.compile`` (``hmr.fastpath.CompiledNetwork``):
+            faster per crop after a compilation per batch size (tens of seconds on a CPU).
         progress: called with the number of frames just finished.
         fps: frame rate of an image folder (videos carry their own).
         min_score: detector boxes below this score are dropped.
@@ -275,7 +283,8 @@ def run_keypoints(
     info = probe_video(video, fps=fps)
     rate = info.fps if not info.is_image_folder else float(fps or 0.0)
     model = _load_model(weights)
-    network = _Network(model, flip=flip, refine=refine, batch_size=batch_size, device=device, precision=precision)
+    network = _Network(model, flip=flip, refine=refine, batch_size=batch_size, device=device, precision=precision,
+                       compile=compile)
     frames = prefetch(iter_frames(video, fps=rate or None))  # decoded in a background thread
 
     if boxes is not None:

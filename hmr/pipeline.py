@@ -84,6 +84,8 @@ class PipelineOptions:
             BatchNorm folded and channels_last) or "auto" (bf16 where the hardware has it,
             ``hmr.fastpath.resolve_precision``).
         batch_size: crops per network call.
+        compile: HRNet and HMR through ``torch.compile`` (``hmr.fastpath.CompiledNetwork``):
+            faster per crop after tens of seconds of compilation per network on a CPU.
         meshes: write OBJ files.
         overlay: write overlay.mp4 (needs the video).
         skeleton: draw the 2D keypoints on the overlay too.
@@ -122,6 +124,7 @@ class PipelineOptions:
     device: str = "cpu"
     precision: str = "fp32"
     batch_size: int = 16
+    compile: bool = False
     meshes: bool = True
     overlay: bool = True
     skeleton: bool = True
@@ -255,7 +258,7 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
                            detector=options.detector,
                            flip=options.flip,
                            batch_size=options.batch_size, device=options.device, precision=options.precision,
-                           progress=progress)
+                           compile=options.compile, progress=progress)
     if not result.keypoints.valid.any():
         raise InputError(f"no person was found in {source} by the {options.detector} detector; give a boxes file "
                          "(--boxes), another --detector, or check the video")
@@ -304,7 +307,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     ty) of the crop; ``transl`` metres in the full-image camera (focal length as the fit uses);
     ``valid``.
     """
-    from hmr.fastpath import autocast, inference_copy
+    from hmr.fastpath import CompiledNetwork, autocast, inference_copy
     from hmr.regressor import load_pretrained
     from hmr.regressor.crops import crop_boxes, full_image_translation
     from hmr.video import iter_frames, prefetch
@@ -321,6 +324,15 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     row_of = {int(f): t for t, f in enumerate(kp.frame_indices)}
     # fp32 runs the model as loaded (exact); bf16 a copy with BatchNorm folded and channels_last.
     net = inference_copy(model) if options.precision == "bf16" else model
+
+    def estimates(output) -> tuple:  # what the stage reads of an HMROutput
+        return output.rotmat, output.cam, output.betas
+
+    if options.compile:
+        net = CompiledNetwork(net, max_batch=options.batch_size, pick=estimates)
+        with torch.no_grad(), autocast(options.device, options.precision):
+            net.warm_up(torch.zeros(options.batch_size, 3, model.config.image_size, model.config.image_size,
+                                    device=options.device))
     pending: list[tuple[int, np.ndarray, object]] = []  # (row, people, crops) awaiting one network call
 
     def flush() -> None:
@@ -328,8 +340,8 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
             return
         images = torch.cat([crops.images for _, _, crops in pending]).to(options.device)
         with torch.no_grad(), autocast(options.device, options.precision):
-            pred = net(images)
-        rotmat, cam, betas = pred.rotmat.float().cpu(), pred.cam.float().cpu(), pred.betas.float().cpu()
+            output = net(images)
+        rotmat, cam, betas = (x.float().cpu() for x in (output if options.compile else estimates(output)))
         pose = matrix_to_axis_angle(rotmat).reshape(len(images), 72).numpy()
         start = 0
         for t, people, crops in pending:
@@ -624,7 +636,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
             f"{DEMO_HRNET.name}, the project's demo HRNet trained on synthetic mannequin images (no HRNet "
             "weights given: --hrnet-weights or HMR_WEIGHTS_HRNET_W32)")
     kp_out = run("keypoints", {**_options_for(options, "hrnet_weights", "boxes", "detector", "flip", "image_size",
-                                              "precision", "frame_offset"), "video": str(frames_source)},
+                                              "precision", "compile", "frame_offset"),
+                              "video": str(frames_source)},
                  [source, options.hrnet_weights, options.boxes, frames_source,
                   Path(options.detector) if options.detector.lower().endswith(".onnx") else None],
                  lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info))
@@ -653,7 +666,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     regressor_path = None
     if options.hmr_weights is not None and frames_source is not None:
         regressor_path = run(
-            "regress", _options_for(options, "hmr_weights", "mean_params", "focal_length", "fov", "precision"),
+            "regress", _options_for(options, "hmr_weights", "mean_params", "focal_length", "fov", "precision",
+                                   "compile"),
             [frames_source, keypoints_path, options.hmr_weights, options.mean_params, options.calibration],
             lambda: stage_regress(frames_source, keypoints_path, out_dir, options,
                                   progress_for("regress", kp.num_frames)))["regressor"]

@@ -61,6 +61,7 @@ def _keypoints(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             device=_resolve_device(args.device),
             precision=resolve_precision(args.precision, _resolve_device(args.device)),
+            compile=args.compile,
             progress=bar.update if bar is not None else None,
             fps=args.fps,
             export_coco=args.export_coco,
@@ -103,6 +104,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="person crops per network call (default 16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default auto)")
     p.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last")
+    p.add_argument("--compile", action="store_true",
+                   help="HRNet through torch.compile: faster per crop after about 30 s of compiling per batch size "
+                        "on a CPU (pays on long videos; needs a C++ compiler)")
     p.add_argument("--export-coco", type=Path, default=None, help="also write COCO keypoint results JSON")
     p.add_argument("--export-vp3d", type=Path, default=None,
                    help="also write VideoPose3D's custom 2D layout (data_2d_custom_<name>.npz)")

@@ -50,3 +50,48 @@ def test_folded_channels_last_copy_matches_and_leaves_the_original(build, size):
     for ref, got, same in pairs:
         assert torch.equal(ref, same)
         torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
+
+
+class _Twice(torch.nn.Module):
+    """A network with a batch-first tuple output, as the regress stage picks from HMR."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x))
+        return {"maps": y, "pooled": y.mean((2, 3))}
+
+
+@pytest.mark.slow
+def test_compiled_network_pads_to_powers_of_two_and_matches_eager():
+    from hmr.fastpath import CompiledNetwork
+
+    torch.manual_seed(0)
+    net = _Twice().eval()
+    compiled = CompiledNetwork(net, max_batch=4, pick=lambda out: (out["maps"], out["pooled"]))
+    assert [compiled._padded_size(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 4, 4]
+    with torch.no_grad():
+        compiled.warm_up(torch.zeros(4, 3, 8, 8))
+        for n in (1, 3, 6):  # 3 is padded to 4; 6 runs as 4 + 2
+            images = torch.randn(n, 3, 8, 8)
+            maps, pooled = compiled(images)
+            eager = net(images)
+            assert maps.shape == (n, 4, 8, 8) and pooled.shape == (n, 4)
+            torch.testing.assert_close(maps, eager["maps"], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(pooled, eager["pooled"], rtol=1e-5, atol=1e-5)
+        empty = compiled(torch.zeros(0, 3, 8, 8))
+        assert empty[0].shape == (0, 4, 8, 8)
+
+
+def test_a_network_that_does_not_compile_is_a_one_line_error():
+    from hmr.fastpath import CompiledNetwork
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("no C++ compiler here\nlong trace")
+
+    compiled = CompiledNetwork(Broken(), max_batch=2)
+    with pytest.raises(InputError, match=r"torch.compile failed \(RuntimeError: no C\+\+ compiler here\); run without --compile"):
+        compiled.warm_up(torch.zeros(2, 3))

@@ -202,3 +202,19 @@ def test_follow_mode_searches_with_the_detector_only_when_nobody_is_followed(tmp
     assert all(c[2] - c[0] < WIDTH for c in crops)  # never a whole-frame crop
     with pytest.raises(InputError, match="unknown detector"):
         run_keypoints(video, tmp_path, weights=_small_hrnet(), detector="keypoints+nothing")
+
+
+@pytest.mark.slow
+def test_compiled_stage_gives_the_eager_keypoints(tmp_path, video):
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps(BOXES))
+    runs = {compiled: run_keypoints(video, tmp_path / str(compiled), weights=_small_hrnet(), boxes=boxes,
+                                    batch_size=3, compile=compiled).keypoints for compiled in (False, True)}
+    eager, compiled = runs[False], runs[True]
+    assert np.array_equal(eager.valid, compiled.valid)
+    found = eager.valid
+    # the heatmap maxima agree to rounding; their positions wherever no near-tie decides the peak
+    np.testing.assert_allclose(compiled.keypoints[found][..., 2], eager.keypoints[found][..., 2], atol=1e-4)
+    both = np.isfinite(eager.keypoints[found][..., 0]) & np.isfinite(compiled.keypoints[found][..., 0])
+    same = np.abs(compiled.keypoints[found][..., :2] - eager.keypoints[found][..., :2]).max(-1)[both] < 1e-3
+    assert same.mean() > 0.9
