@@ -441,3 +441,39 @@ class IoUTracker:
                     score[:, t] = np.maximum(score[:, t], oks)
                     allowed[:, t] |= oks >= self.oks_threshold
         return score, allowed
+
+
+def track_summary(valid: np.ndarray, track_ids: np.ndarray, frame_indices: np.ndarray) -> tuple[dict, str]:
+    """How many people were tracked and for how long, for ``run.json`` and the summary.
+
+    Args:
+        valid: (T, P) bool, person p seen in frame row t.
+        track_ids: (P,) int track ids.
+        frame_indices: (T,) int video frame numbers.
+
+    Returns:
+        (report, line): ``report`` holds ``count``, ``frames`` (T) and ``tracks``, one
+        ``{"id", "frames", "first_frame", "last_frame"}`` per track, longest first; ``line`` is one
+        line for the summary.
+    """
+    valid = np.asarray(valid, bool)
+    counts = valid.sum(0)
+    tracks = []
+    for p in np.argsort(-counts, kind="stable"):
+        rows = np.flatnonzero(valid[:, p])
+        if len(rows):
+            tracks.append({"id": int(track_ids[p]), "frames": int(len(rows)),
+                           "first_frame": int(frame_indices[rows[0]]), "last_frame": int(frame_indices[rows[-1]])})
+    report = {"count": len(tracks), "frames": int(valid.shape[0]), "tracks": tracks}
+    if not tracks:
+        return report, f"tracks: nobody in {valid.shape[0]} frames"
+    if len(tracks) == 1:
+        only = tracks[0]
+        return report, (f"tracks: 1 person, in {only['frames']} of {valid.shape[0]} frames "
+                        f"({only['first_frame']}-{only['last_frame']})")
+    lengths = np.array([t["frames"] for t in tracks])
+    top = tracks[0]
+    return report, (f"tracks: {len(tracks)} people over {valid.shape[0]} frames; frames each: longest {top['frames']} "
+                    f"(track {top['id']}, frames {top['first_frame']}-{top['last_frame']}), median "
+                    f"{float(np.median(lengths)):g}, {int((lengths >= 5).sum())} in 5 or more; each in run.json "
+                    "(tracks)")

@@ -643,6 +643,10 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
                  lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info))
     keypoints_path = kp_out["keypoints2d"]
     kp = load_keypoints2d(keypoints_path)
+    from hmr.boxes import track_summary
+
+    record.data["tracks"], tracks_line = track_summary(kp.valid, kp.track_ids, kp.frame_indices)
+    result.notes.append(tracks_line)
     record.data["intrinsics"] = camera_intrinsics(kp, options).to_json()
 
     from lifting import DEMO_WEIGHTS

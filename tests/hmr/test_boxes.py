@@ -149,3 +149,21 @@ def test_tracker_uses_oks_when_keypoints_exist():
     tracker.update(0, np.stack([box, box + 1]), np.stack([a, b]))
     ids = tracker.update(1, np.stack([box + 1, box]), np.stack([b, a]))  # boxes alone cannot tell
     assert ids.tolist() == [1, 0]
+
+
+def test_track_summary_counts_people_and_their_frames():
+    from hmr.boxes import track_summary
+
+    valid = np.zeros((10, 3), bool)
+    valid[0:8, 0] = True  # track 7: frames 100-107
+    valid[2:4, 1] = True  # track 3: frames 102-103
+    valid[5:10, 2] = True  # track 9: frames 105-109
+    report, line = track_summary(valid, np.array([7, 3, 9]), np.arange(100, 110))
+    assert report["count"] == 3 and report["frames"] == 10
+    assert [t["id"] for t in report["tracks"]] == [7, 9, 3]
+    assert report["tracks"][0] == {"id": 7, "frames": 8, "first_frame": 100, "last_frame": 107}
+    assert line.startswith("tracks: 3 people over 10 frames; frames each: longest 8 (track 7, frames 100-107), "
+                           "median 5, 2 in 5 or more")
+    report, line = track_summary(valid[:, :1], np.array([7]), np.arange(10))
+    assert line == "tracks: 1 person, in 8 of 10 frames (0-7)"
+    assert track_summary(np.zeros((4, 0), bool), np.zeros(0, int), np.arange(4))[1] == "tracks: nobody in 4 frames"

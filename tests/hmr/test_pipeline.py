@@ -193,6 +193,8 @@ def test_run_without_hrnet_weights_uses_the_shipped_demo_hrnet_and_says_so(clip,
     run = json.loads((out / "run.json").read_text())
     assert DEMO_WEIGHTS.name in run["stand_ins"]["keypoints"]
     assert load_keypoints2d(out / "keypoints2d.npz").valid.all()
+    assert f"tracks: 1 person, in {FRAMES} of {FRAMES} frames" in printed  # who was tracked, and how long
+    assert run["tracks"]["count"] == 1 and run["tracks"]["tracks"][0]["frames"] == FRAMES
     assert main(["keypoints", str(clip.video), "--out", str(tmp_path / "kp"), "--boxes", str(boxes), "--quiet"]) == 0
     assert DEMO_WEIGHTS.name in capsys.readouterr().out and (tmp_path / "kp" / "keypoints2d.npz").is_file()
 
