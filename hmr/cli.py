@@ -61,7 +61,8 @@ def _pipeline_options(args: argparse.Namespace):
         mean_params=weights(args.mean_params, "spin_mean_params") if args.hmr_weights or args.mean_params else None,
         body_model=args.body_model, gender=args.gender, prior=args.prior,
         j_regressor_extra=args.j_regressor_extra, smplify=not args.no_smplify,
-        smplify_iterations=args.iterations, smplify_full_mesh=args.full_mesh, temporal_weight=args.temporal_weight,
+        smplify_iterations=args.iterations, smplify_full_mesh=args.full_mesh,
+        smplify_warm_start=args.warm_start, smplify_warm_iterations=args.warm_iterations, temporal_weight=args.temporal_weight,
         orient_from_lifter=args.orient_from_lifter,
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
@@ -183,6 +184,8 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full-mesh", action="store_true",
                    help="SMPLify skins every vertex at every step, as SPIN (the same fit, slower; default: "
                         "only the joints its loss reads)")
+    p.add_argument("--warm-start", type=int, default=0, metavar="N", help="SMPLify fits every N-th frame of each person from its own start and each frame between from the previous frame's fit, with --warm-iterations steps (default 0: every frame from its own start, SPIN's way)")
+    p.add_argument("--warm-iterations", type=int, default=None, help="Adam steps per stage of a warm-started frame (default 20)")
     p.add_argument("--temporal-weight", type=float, default=0.0, help="SMPLify smoothness over frames (0: off)")
     p.add_argument("--orient-from-lifter", action="store_true",
                    help="SMPLify also starts from the body orientation of the lifter's 3D joints (1.5x the fit time)")

@@ -65,6 +65,11 @@ class PipelineOptions:
         smplify_iterations: Adam steps per SMPLify stage (SPIN's 100 by default).
         smplify_full_mesh: SMPLify skins the full mesh at every step (SPIN's way) instead of only
             the joints its loss reads; the same fit, slower.
+        smplify_warm_start: 0, or N: SMPLify fits every N-th frame of each person from its own
+            start and the frames between from the previous frame's fit
+            (``hmr.smplify.video.fit_keypoints_file``'s ``warm_start``).
+        smplify_warm_iterations: Adam steps per stage of a warm-started frame; None: the fit's
+            default (``hmr.smplify.video.WARM_ITERATIONS``).
         temporal_weight: SMPLify smoothness over frames (0: off).
         orient_from_lifter: SMPLify also starts from the orientation of the lifter's 3D joints.
         focal_length: full-image focal length, pixels (default: the image diagonal).
@@ -111,6 +116,8 @@ class PipelineOptions:
     smplify: bool = True
     smplify_iterations: int | None = None
     smplify_full_mesh: bool = False
+    smplify_warm_start: int = 0
+    smplify_warm_iterations: int | None = None
     temporal_weight: float = 0.0
     orient_from_lifter: bool = False
     focal_length: float | None = None
@@ -398,7 +405,8 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
             temporal_weight=options.temporal_weight, iterations=options.smplify_iterations, meshes=False,
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
             initial=regressor_path, progress=_absolute(progress), orientation_joints=joints3d_path,
-            joints_only=False if options.smplify_full_mesh else None)
+            joints_only=False if options.smplify_full_mesh else None, warm_start=options.smplify_warm_start,
+            warm_iterations=options.smplify_warm_iterations)
         smpl_path = out_dir / "smpl.npz"
     else:
         smpl_path = _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)
@@ -686,7 +694,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         smpl_path = run(
             "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
                                 "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params",
-                                "smooth", "orient_from_lifter", "smplify_full_mesh"),
+                                "smooth", "orient_from_lifter", "smplify_full_mesh", "smplify_warm_start",
+                                "smplify_warm_iterations"),
             [keypoints_path, regressor_path, options.prior, options.calibration, body_file, options.mean_params,
              options.j_regressor_extra, lifted],
             lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,

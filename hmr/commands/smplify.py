@@ -36,7 +36,8 @@ def _fit(args: argparse.Namespace) -> int:
             j_regressor_extra=args.j_regressor_extra, orientation_joints=args.orientations,
             progress=None if args.quiet else progress,
             betas="frame" if args.betas_per_frame else "track", shape_frames=args.shape_frames,
-            joints_only=False if args.full_mesh else None)
+            joints_only=False if args.full_mesh else None, warm_start=args.warm_start,
+            warm_iterations=args.warm_iterations)
     finally:
         for bar in bars:
             bar.close()
@@ -88,6 +89,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--full-mesh", action="store_true",
                      help="skin every vertex at every step, as SPIN (the same fit, slower; default: only the "
                           "joints the loss reads)")
+    fit.add_argument("--warm-start", type=int, default=0, metavar="N", help="SMPLify fits every N-th frame of each person from its own start and each frame between from the previous frame's fit, with --warm-iterations steps (default 0: every frame from its own start, SPIN's way)")
+    fit.add_argument("--warm-iterations", type=int, default=None, help="Adam steps per stage of a warm-started frame (default 20)")
     fit.add_argument("--mean-params", type=Path, default=None,
                      help="SPIN's smpl_mean_params.npz for the start pose (default: the mannequin's)")
     fit.add_argument("--orientations", type=Path, default=None,

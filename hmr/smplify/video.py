@@ -25,6 +25,7 @@ the y-down camera frame and faces the camera).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -55,6 +56,7 @@ MIN_CROP_SIDE_PX = 8.0
 """Smallest crop side, pixels, so that a person with all keypoints on one spot stays finite."""
 FITTED_JOINT_SETS = ("coco_17", "openpose_25")
 SHAPE_FRAMES = 16
+WARM_ITERATIONS = 20  # Adam steps per stage from the previous frame's fit (warm_start)
 """Frames per track whose fits give the track's one shape (``fit_keypoints_file(betas="track")``)."""
 
 
@@ -223,6 +225,21 @@ def _batches(kp: Keypoints2D, present: np.ndarray, batch_size: int, temporal: bo
             yield window, np.full(len(window), p)
 
 
+def _warm_waves(present: np.ndarray, stride: int):
+    """Yield (t_idx, p_idx, previous) waves for ``warm_start``: wave 0 the keyframes (every
+    ``stride``-th present frame of each person, previous None), wave j the frames j after a
+    keyframe, with the row of each one's previous present frame."""
+    order = np.zeros(present.shape, np.int64)  # position of each present frame in its person's track
+    previous = np.full(present.shape, -1, np.int64)
+    for p in range(present.shape[1]):
+        frames = np.flatnonzero(present[:, p])
+        order[frames, p] = np.arange(len(frames))
+        previous[frames[1:], p] = frames[:-1]
+    for j in range(stride):
+        t_idx, p_idx = np.nonzero(present & (order % stride == j))
+        yield t_idx, p_idx, (None if j == 0 else previous[t_idx, p_idx])
+
+
 def _track_shapes(smplify: SMPLify, kp: Keypoints2D, keypoints: np.ndarray, present: np.ndarray, frames: int,
                   crop_inputs, initial_rows, mean_betas: np.ndarray) -> np.ndarray:
     """(P, num_betas) float32 one shape per person: the mean β of SMPLify fits on the ``frames``
@@ -262,7 +279,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        progress: Callable[[int, int], None] | None = None,
                        betas: str = "track", shape_frames: int = SHAPE_FRAMES,
                        orientation_joints: str | os.PathLike | None = None,
-                       joints_only: bool | None = None) -> FitSummary:
+                       joints_only: bool | None = None, warm_start: int = 0,
+                       warm_iterations: int | None = None) -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
 
     Args:
@@ -306,6 +324,14 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
         shape_frames: frames per track in the first pass.
         joints_only: False skins the full mesh at every Adam step (SPIN's way, slower, the same
             fit); True only the joints the loss reads; None keeps the config's (True).
+        warm_start: 0 (default) fits every frame from its own start (the regressor's or the
+            mean pose), SPIN's way. N > 0: every N-th frame of each person is fitted so, and each
+            other frame starts from the fit of the person's previous frame, with
+            ``warm_iterations`` steps per stage and no 180° turn tried. The frames are fitted in
+            waves (the keyframes, then each keyframe's next frame, ...), so every wave is still
+            one batch over all people and keyframes. A frame whose previous fit was not attempted
+            is fitted from its own start. Not with the temporal term.
+        warm_iterations: Adam steps per stage of a warm-started frame; None: ``WARM_ITERATIONS``.
 
     Returns:
         ``FitSummary``. The ``smpl.npz`` holds, with T frames and P people (NaN rows where a
@@ -326,13 +352,18 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
         raise InputError(f"betas must be 'track' (one shape per person) or 'frame', got {betas!r}")
     if int(shape_frames) < 1:
         raise InputError(f"shape_frames must be at least 1, got {shape_frames!r}")
+    warm_iterations = WARM_ITERATIONS if warm_iterations is None else warm_iterations
+    if int(warm_start) < 0 or int(warm_iterations) < 1:
+        raise InputError(f"warm_start must be 0 (off) or a keyframe stride >= 1 and warm_iterations >= 1; got "
+                         f"{warm_start!r} and {warm_iterations!r}")
     out_dir = Path(out_dir)
     record = RunRecord("fit", {"keypoints": str(keypoints_path), "body_model": str(body_model), "gender": gender,
                                "prior": None if prior is None else str(prior), "focal_length": focal_length,
                                "image_size": None if image_size is None else list(image_size),
                                "temporal_weight": temporal_weight, "iterations": iterations, "meshes": meshes,
                                "batch_size": batch_size, "betas": betas, "shape_frames": shape_frames,
-                               "joints_only": joints_only})
+                               "joints_only": joints_only, "warm_start": warm_start,
+                               "warm_iterations": warm_iterations})
     with record.stage("load"):
         kp = _keypoints(keypoints_path, image_size)
         prior_path = _prior_path(prior, body_model)
@@ -403,52 +434,77 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
 
     total, done = int(present.sum()), 0
     temporal = cfg.temporal_weight > 0
-    start_time = time.perf_counter()
-    with record.stage("fit"):
-        for t_idx, p_idx in _batches(kp, present, int(batch_size), temporal):
-            crop_kp, crop_focal, crop_center, center, side = crop_inputs(t_idx, p_idx)
-            init = initial_rows(t_idx, p_idx)
-            if track_betas is not None:
-                init["betas"] = torch.from_numpy(track_betas[p_idx])
-            if temporal:
-                init = {name: value[None] for name, value in init.items()}
-            in_batch = int(present[t_idx, p_idx].sum())
+    if temporal and warm_start:
+        raise InputError("warm_start fits frame after frame; it does not combine with the temporal term "
+                         "(temporal_weight > 0), which fits windows of frames together")
+    warm = None
+    if warm_start:  # the same body, prior and start; fewer steps, no 180° turn
+        warm = copy.copy(smplify)
+        warm.config = dataclasses.replace(cfg, num_iters=int(warm_iterations), try_turned=False)
+
+    def fit_rows(t_idx: np.ndarray, p_idx: np.ndarray, from_previous: np.ndarray | None = None) -> None:
+        """Fit these person-frames (one window of a person with the temporal term) and store them;
+        ``from_previous`` (rows of the person's previous fitted frame) warm-starts them."""
+        nonlocal done
+        crop_kp, crop_focal, crop_center, center, side = crop_inputs(t_idx, p_idx)
+        if from_previous is None:
+            fitter, init = smplify, initial_rows(t_idx, p_idx)
             if lifted_orient is not None:  # (K = 1, ..., 3)
                 extra = torch.from_numpy(lifted_orient[t_idx, p_idx])
                 init["extra_orients"] = extra[None, None] if temporal else extra[None]
+        else:
+            fitter = warm
+            init = {name: torch.from_numpy(out[name][from_previous, p_idx])
+                    for name in ("global_orient", "body_pose", "betas", "transl")}
+        if track_betas is not None:
+            init["betas"] = torch.from_numpy(track_betas[p_idx])
+        in_batch = int(present[t_idx, p_idx].sum())
 
-            def on_step(fraction: float, before: int = done, in_batch: int = in_batch) -> None:
-                if progress is not None:
-                    progress(before + in_batch * fraction, total)
-            if temporal:  # one sequence: (1, W, ...)
-                result = smplify(torch.from_numpy(crop_kp[None]).float(), joint_set=kp.joint_set, **init,
-                                 focal_length=torch.from_numpy(crop_focal[None]).float(),
-                                 principal_point=torch.from_numpy(crop_center[None]).float(),
-                                 fix_betas=track_betas is not None, on_step=on_step)
-            else:
-                result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set, **init,
-                                 focal_length=torch.from_numpy(crop_focal).float(),
-                                 principal_point=torch.from_numpy(crop_center).float(),
-                                 fix_betas=track_betas is not None, on_step=on_step)
-            ok = result.attempted.reshape(-1).numpy()
-            rows = (t_idx[ok], p_idx[ok])
-            for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
-                value = getattr(result, name)
-                out[name][rows] = value.reshape(len(t_idx), *value.shape[len(result.attempted.shape):]).numpy()[ok]
-            out["cam"][rows] = full_image_to_crop_camera(
-                out["transl"][rows], center[ok], side[ok], (width, height), focal)
-            flags["valid"][rows] = True
-            for name in ("fitted", "valid_fit", "betas_zeroed"):
-                flags[name][rows] = getattr(result, name).reshape(-1).numpy()[ok]
-            if mesh_dir is not None and ok.any():
-                vertices = result.vertices.reshape(len(t_idx), -1, 3).numpy()[ok]
-                for p in np.unique(rows[1]):
-                    mine = rows[1] == p
-                    save_obj_sequence(mesh_dir / str(int(kp.track_ids[p])), vertices[mine], smpl.faces,
-                                      frame_indices=kp.frame_indices[rows[0][mine]], header=header)
-            done += in_batch
+        def on_step(fraction: float, before: int = done) -> None:
             if progress is not None:
-                progress(done, total)
+                progress(before + in_batch * fraction, total)
+        lead = (lambda x: x[None]) if temporal else (lambda x: x)  # one sequence: (1, W, ...)
+        if temporal:
+            init = {name: value if name == "extra_orients" else value[None] for name, value in init.items()}
+        result = fitter(torch.from_numpy(lead(crop_kp)).float(), joint_set=kp.joint_set, **init,
+                        focal_length=torch.from_numpy(lead(crop_focal)).float(),
+                        principal_point=torch.from_numpy(lead(crop_center)).float(),
+                        fix_betas=track_betas is not None, on_step=on_step)
+        ok = result.attempted.reshape(-1).numpy()
+        rows = (t_idx[ok], p_idx[ok])
+        for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
+            value = getattr(result, name)
+            out[name][rows] = value.reshape(len(t_idx), *value.shape[len(result.attempted.shape):]).numpy()[ok]
+        out["cam"][rows] = full_image_to_crop_camera(
+            out["transl"][rows], center[ok], side[ok], (width, height), focal)
+        flags["valid"][rows] = True
+        for name in ("fitted", "valid_fit", "betas_zeroed"):
+            flags[name][rows] = getattr(result, name).reshape(-1).numpy()[ok]
+        if mesh_dir is not None and ok.any():
+            vertices = result.vertices.reshape(len(t_idx), -1, 3).numpy()[ok]
+            for p in np.unique(rows[1]):
+                mine = rows[1] == p
+                save_obj_sequence(mesh_dir / str(int(kp.track_ids[p])), vertices[mine], smpl.faces,
+                                  frame_indices=kp.frame_indices[rows[0][mine]], header=header)
+        done += in_batch
+        if progress is not None:
+            progress(done, total)
+
+    start_time = time.perf_counter()
+    with record.stage("fit"):
+        if not warm_start:
+            for t_idx, p_idx in _batches(kp, present, int(batch_size), temporal):
+                fit_rows(t_idx, p_idx)
+        else:
+            for t_idx, p_idx, previous in _warm_waves(present, int(warm_start)):
+                cold = np.ones(len(t_idx), bool) if previous is None else ~flags["valid"][previous, p_idx]
+                for start in range(0, len(t_idx), int(batch_size)):
+                    part = slice(start, start + int(batch_size))
+                    mine = cold[part]
+                    if mine.any():
+                        fit_rows(t_idx[part][mine], p_idx[part][mine])
+                    if (~mine).any():
+                        fit_rows(t_idx[part][~mine], p_idx[part][~mine], previous[part][~mine])
     seconds = time.perf_counter() - start_time
 
     over = flags["valid"] & ~flags["valid_fit"]

@@ -304,3 +304,63 @@ def test_the_lifters_orientation_is_a_start(mannequin_smpl, tmp_path):
     fit_keypoints_file(keypoints, tmp_path / "plain", config=config)
     fit_keypoints_file(keypoints, tmp_path / "lifted", config=config, orientation_joints=lifted)
     assert facing(tmp_path / "plain") > 90 and facing(tmp_path / "lifted") < 30
+
+
+def test_warm_waves_visit_every_frame_once_after_its_predecessor():
+    from hmr.smplify.video import _warm_waves
+
+    present = np.ones((7, 2), bool)
+    present[3, 1] = False  # person 1 missing in frame 3: its frame 4 follows frame 2
+    seen = {}
+    for wave, (t_idx, p_idx, previous) in enumerate(_warm_waves(present, 3)):
+        for i, (t, p) in enumerate(zip(t_idx, p_idx)):
+            seen[(int(t), int(p))] = wave
+            if previous is None:
+                assert wave == 0
+            else:
+                assert seen[(int(previous[i]), int(p))] == wave - 1  # the previous frame came in the wave before
+    assert set(seen) == {(t, p) for t, p in zip(*np.nonzero(present))}
+    assert [t for (t, p), w in sorted(seen.items()) if p == 1 and w == 0] == [0, 4]  # every 3rd present frame
+
+
+@pytest.mark.slow
+def test_warm_start_fits_each_frame_from_the_previous_fit(mannequin_smpl, tmp_path):
+    """--warm-start N: keyframes from their own start, the frames between from the previous
+    frame's fit. One warm step barely moves a frame off its predecessor; more come near the
+    cold fit."""
+    from body_models.motion import generate_motion
+
+    frames = 8
+    clip = generate_motion("walk", frames, fps=10.0, seed=1)
+    upright = axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0]))
+    orient = matrix_to_axis_angle(upright @ axis_angle_to_matrix(torch.from_numpy(clip.global_orient)))
+    pose = torch.from_numpy(clip.body_pose)
+    with torch.no_grad():
+        rest = mannequin_smpl(body_pose=pose, global_orient=orient)
+        body = mannequin_smpl(body_pose=pose, global_orient=orient,
+                              transl=torch.tensor([0.0, 0.2, 4.0]) - rest.joints[:, 0])
+    uv = perspective_project(body.joint_set("coco_17"), FOCAL_PX, torch.tensor([W / 2, H / 2])).numpy()
+    kp = np.concatenate([uv, np.ones((*uv.shape[:2], 1))], -1)[:, None].astype(np.float32)
+    path = save_keypoints2d(tmp_path / "keypoints2d.npz", Keypoints2D(
+        keypoints=kp, boxes=boxes_from_keypoints(kp), valid=np.ones((frames, 1), bool), track_ids=np.array([0]),
+        joint_set="coco_17", image_size=(W, H), fps=10.0, frame_indices=np.arange(frames)))
+    fits = {}
+    for name, extra in (("cold", []), ("one_step", ["--warm-start", "4", "--warm-iterations", "1"]),
+                        ("warm", ["--warm-start", "4", "--warm-iterations", "20"])):
+        assert main(["fit", "--keypoints", str(path), "--out", str(tmp_path / name), "--iterations", "40",
+                     "--quiet", *extra]) == 0
+        fits[name] = dict(np.load(tmp_path / name / "smpl.npz", allow_pickle=False))
+    assert json.loads((tmp_path / "warm" / "run.json").read_text())["arguments"]["warm_start"] == 4
+    keyframes = [0, 4]
+    for name in ("one_step", "warm"):  # keyframes are fitted as without a warm start
+        np.testing.assert_allclose(fits[name]["body_pose"][keyframes], fits["cold"]["body_pose"][keyframes], atol=1e-5)
+    one = fits["one_step"]["body_pose"][:, 0]
+    for t in (1, 2, 3, 5, 6, 7):  # Adam's first step moves each value by at most its learning rate, 0.01
+        assert np.abs(one[t] - one[t - 1]).max() <= 0.0101, t
+    assert np.abs(one[1] - fits["cold"]["body_pose"][1, 0]).max() > 1e-3  # not a cold fit
+
+    def joint_error(fit):
+        return 1000 * np.linalg.norm(fit["joints"][:, 0] - body.joints.numpy(), axis=-1).mean()
+    assert joint_error(fits["warm"]) < joint_error(fits["cold"]) + 10.0  # mm
+    assert main(["fit", "--keypoints", str(path), "--out", str(tmp_path / "both"), "--warm-start", "4",
+                 "--temporal-weight", "1", "--quiet"]) == 2
