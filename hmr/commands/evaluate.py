@@ -16,16 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hmr.commands.runtime import resolve_device
+
 BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp", "world", "coco-keypoints")
-
-
-def resolve_device(name: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; anything else is passed through."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def _eval(args: argparse.Namespace) -> int:

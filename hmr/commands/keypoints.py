@@ -10,18 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from body_models.errors import InputError
+from hmr.commands.runtime import resolve_device
 from hmr.fastpath import PRECISIONS, resolve_precision
-
-
-def _resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
-    return name
 
 
 def _keypoints(args: argparse.Namespace) -> int:
@@ -59,8 +49,8 @@ def _keypoints(args: argparse.Namespace) -> int:
             refine=args.refine,
             smooth=smooth,
             batch_size=args.batch_size,
-            device=_resolve_device(args.device),
-            precision=resolve_precision(args.precision, _resolve_device(args.device)),
+            device=resolve_device(args.device),
+            precision=resolve_precision(args.precision, resolve_device(args.device)),
             compile=args.compile,
             progress=bar.update if bar is not None else None,
             fps=args.fps,

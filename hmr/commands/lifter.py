@@ -11,18 +11,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from pathlib import Path
 
-
-def _pick_device(choice: str) -> str:
-    import torch
-
-    if choice != "auto":
-        return choice
-    if torch.cuda.is_available():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    return "cpu"
+from hmr.commands.runtime import resolve_device
 
 
 def _train_lifter(args: argparse.Namespace) -> int:
@@ -30,7 +21,7 @@ def _train_lifter(args: argparse.Namespace) -> int:
 
     config = TrainConfig.from_yaml(args.config)
     out = args.out or Path("out") / "lifter" / Path(args.config).stem
-    result = train_lifter(config, out, resume=args.resume, progress=not args.quiet, device=_pick_device(args.device))
+    result = train_lifter(config, out, resume=args.resume, progress=not args.quiet, device=resolve_device(args.device))
     if result.resumed_from is not None:
         print(f"resumed from {result.resumed_from}")
     if result.history:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hmr.commands.runtime import resolve_device
+
 
 class _Bars:
     """One tqdm bar per pipeline stage; silent with --quiet."""
@@ -59,20 +61,12 @@ def _pipeline_options(args: argparse.Namespace):
         orient_from_lifter=args.orient_from_lifter,
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
-        boxes=args.boxes, detector=args.detector, flip=not args.no_flip, device=_device(args.device),
+        boxes=args.boxes, detector=args.detector, flip=not args.no_flip, device=resolve_device(args.device),
         precision=args.precision, compile=args.compile,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
         smooth=args.smooth, world=not args.no_world, refine_contacts=args.refine_contacts,
         export=parse_formats(args.export) if args.export else ())
-
-
-def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _summary(out_dir: Path, outputs: dict, seconds: dict, cached: list, skipped: dict, notes=()) -> None:

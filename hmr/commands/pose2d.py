@@ -12,6 +12,8 @@ import argparse
 import os
 from pathlib import Path
 
+from hmr.commands.runtime import resolve_device
+
 
 def _make_synthetic_images(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -54,7 +56,7 @@ def _train_pose2d(args: argparse.Namespace) -> int:
         bar.update(0)
 
     try:
-        result = train_pose2d(config, args.out, resume=args.resume, device=_device(args.device), on_step=on_step)
+        result = train_pose2d(config, args.out, resume=args.resume, device=resolve_device(args.device), on_step=on_step)
     finally:
         bar.close()
     if not is_main:
@@ -70,12 +72,6 @@ def _train_pose2d(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device(name: str) -> str:
-    import torch
-
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
-
-
 def eval_coco_keypoints(args: argparse.Namespace) -> int:
     """``hmr eval coco-keypoints``: called by ``hmr.commands.evaluate``."""
     from body_models.atomic import write_json
@@ -88,7 +84,7 @@ def eval_coco_keypoints(args: argparse.Namespace) -> int:
     model = load_pretrained(args.checkpoint)
     metrics = evaluate_coco_keypoints(args.data, args.images, model, detections=args.detections,
                                       flip=not args.no_flip, refine=args.refine, batch_size=args.batch_size,
-                                      device=_device(args.device))
+                                      device=resolve_device(args.device))
     results = metrics.pop("results")
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "keypoint_results.json", results)

@@ -11,13 +11,7 @@ import argparse
 import os
 from pathlib import Path
 
-
-def _pick_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+from hmr.commands.runtime import resolve_device
 
 
 def _train_regressor(args: argparse.Namespace) -> int:
@@ -37,7 +31,7 @@ def _train_regressor(args: argparse.Namespace) -> int:
         bar.update(0)
 
     try:
-        result = train_regressor(config, out_dir=args.out, resume=args.resume, device=_pick_device(args.device),
+        result = train_regressor(config, out_dir=args.out, resume=args.resume, device=resolve_device(args.device),
                                  on_step=on_step)
     finally:
         bar.close()
