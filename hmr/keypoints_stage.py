@@ -28,7 +28,7 @@ from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, 
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
 from hmr.pose2d.detectors import make_detector
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
-from hmr.fastpath import CompiledNetwork, inference_copy
+from hmr.fastpath import CompiledNetwork, autocast, inference_copy
 from hmr.imagenet import normalize_images
 from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
 from hmr.video import iter_frames, prefetch, probe_video
@@ -91,13 +91,13 @@ class _Network:
                  precision: str = "fp32", compile: bool = False) -> None:
         self.model = model.to(device)
         self.device = torch.device(device)
-        self.bf16 = precision == "bf16"
+        self.precision = precision
         # The fast path: BatchNorm folded, channels_last, bf16 autocast; fp32 runs the model as loaded.
-        self.net = inference_copy(self.model) if self.bf16 else self.model
+        self.net = inference_copy(self.model) if precision == "bf16" else self.model
         if compile:  # the flip test doubles each call's batch
             self.net = CompiledNetwork(self.net, max_batch=batch_size * (2 if flip else 1))
             height, width = model.config.image_size[1], model.config.image_size[0]
-            with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            with torch.no_grad(), autocast(self.device, self.precision):
                 self.net.warm_up(torch.zeros(self.net.max_batch, 3, height, width, device=self.device))
         self.flip = flip
         self.refine = refine
@@ -109,7 +109,7 @@ class _Network:
         out = []
         for start in range(0, len(images), self.batch_size):
             stop = start + self.batch_size
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            with autocast(self.device, self.precision):
                 heatmaps = predict_heatmaps(self.net, normalize_images(images[start:stop], self.device),
                                             flip=self.flip)
             out.append(decode_heatmaps(heatmaps, center[start:stop], scale[start:stop],
