@@ -87,6 +87,13 @@ class Intrinsics:
                 "source": self.source}
 
 
+def default_focal_length(image_size: tuple[int, int]) -> float:
+    """The focal length, pixels, assumed when nothing gives one: the image diagonal √(W² + H²)
+    (about a 53° horizontal field of view at 4:3)."""
+    width, height = image_size
+    return math.hypot(width, height)
+
+
 def resolve_intrinsics(image_size: tuple[int, int], focal_length: float | None = None, fov_deg: float | None = None,
                        calibration: str | os.PathLike | None = None) -> Intrinsics:
     """The camera for an image of ``image_size`` (width, height) pixels (see the module docstring)."""
@@ -105,7 +112,7 @@ def resolve_intrinsics(image_size: tuple[int, int], focal_length: float | None =
             raise InputError(f"--fov must be a horizontal field of view in degrees between 0 and 180, got {fov_deg!r}")
         f = 0.5 * width / math.tan(math.radians(float(fov_deg)) / 2.0)
         return Intrinsics(f, f, cx, cy, source="--fov")
-    f = math.hypot(width, height)
+    f = default_focal_length((width, height))
     return Intrinsics(f, f, cx, cy, source="image diagonal")
 
 

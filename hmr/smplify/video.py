@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from body_models.joints import SMPL_24
 from body_models.meshes import save_obj_sequence
 from body_models.priors import GMM_SOURCE
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
+from hmr.intrinsics import default_focal_length
 from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
 from hmr.provenance import RunRecord
 from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig, mean_params_to_axis_angle
@@ -387,7 +387,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
     record.add_file("pose_prior", prior_path)
 
     width, height = kp.image_size
-    focal = float(focal_length) if focal_length is not None else math.hypot(width, height)
+    focal = float(focal_length) if focal_length is not None else default_focal_length((width, height))
     if not focal > 0:
         raise InputError(f"focal length must be positive pixels, got {focal_length!r}")
     image_center = (np.array([0.5 * width, 0.5 * height]) if principal_point is None
