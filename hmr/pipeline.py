@@ -406,7 +406,7 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
             initial=regressor_path, progress=_absolute(progress), orientation_joints=joints3d_path,
             joints_only=False if options.smplify_full_mesh else None, warm_start=options.smplify_warm_start,
-            warm_iterations=options.smplify_warm_iterations)
+            warm_iterations=options.smplify_warm_iterations, write_run_json=False)
         smpl_path = out_dir / "smpl.npz"
     else:
         smpl_path = _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)

@@ -280,7 +280,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        betas: str = "track", shape_frames: int = SHAPE_FRAMES,
                        orientation_joints: str | os.PathLike | None = None,
                        joints_only: bool | None = None, warm_start: int = 0,
-                       warm_iterations: int | None = None) -> FitSummary:
+                       warm_iterations: int | None = None, write_run_json: bool = True) -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
 
     Args:
@@ -332,6 +332,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             one batch over all people and keyframes. A frame whose previous fit was not attempted
             is fitted from its own start. Not with the temporal term.
         warm_iterations: Adam steps per stage of a warm-started frame; None: ``WARM_ITERATIONS``.
+        write_run_json: also write the fit's own ``run.json`` (off inside ``hmr run``, whose
+            record covers the whole run).
 
     Returns:
         ``FitSummary``. The ``smpl.npz`` holds, with T frames and P people (NaN rows where a
@@ -530,7 +532,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             keypoints_joint_set=np.array(kp.joint_set),
             betas_per=np.array(betas),
         )
-    record.save(out_dir / "run.json")
+    if write_run_json:
+        record.save(out_dir / "run.json")
     return FitSummary(smpl_path=smpl_path, mesh_dir=mesh_dir, num_frames=t_all, num_people=p_all,
                       attempted=int(flags["valid"].sum()), fitted=int(flags["fitted"].sum()),
                       valid_fits=int(flags["valid_fit"].sum()), betas_zeroed=int(flags["betas_zeroed"].sum()),

@@ -8,7 +8,7 @@ import torch
 import trimesh
 
 from hmr.cli import main
-from hmr.keypoints_io import load_keypoints2d, save_coco_keypoints
+from hmr.keypoints_io import Keypoints2D, load_keypoints2d, save_coco_keypoints, save_keypoints2d
 from hmr.synthetic_clip import make_synthetic_clip
 from hmr.video import probe_video
 
@@ -213,3 +213,21 @@ def test_regress_stage_crops_at_the_models_own_size(clip, tmp_path):
     with np.load(path) as z:
         assert z["body_pose"].shape == (FRAMES, 1, 69) and np.isfinite(z["body_pose"]).all()
         assert np.isfinite(z["transl"]).all()
+
+
+def test_run_json_is_written_once_by_a_run(clip, tmp_path, monkeypatch):
+    """The fit inside `hmr run` does not write its own run.json over the run's."""
+    from hmr.provenance import RunRecord
+
+    saved = []
+    original = RunRecord.save
+    monkeypatch.setattr(RunRecord, "save", lambda self, path: saved.append(self.data["command"]) or original(self, path))
+    gt = np.load(clip.ground_truth)
+    keypoints = save_keypoints2d(tmp_path / "keypoints2d.npz", Keypoints2D(
+        keypoints=gt["keypoints"].astype(np.float32), boxes=gt["boxes"].astype(np.float32), valid=gt["valid"],
+        track_ids=np.array([0]), joint_set="coco_17", image_size=tuple(int(v) for v in gt["image_size"]), fps=10.0,
+        frame_indices=np.arange(FRAMES)))
+    assert main(["run", str(keypoints), "--out", str(tmp_path / "out"), "--iterations", "1", "--no-meshes",
+                 "--no-overlay", "--no-world", "--quiet"]) == 0
+    assert saved == ["run"]
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["command"] == "run"
