@@ -30,7 +30,6 @@ import torch
 
 from body_models.atomic import remove_stale_temporaries, save_npz, write_json
 from body_models.errors import InputError, MissingFileError
-from body_models.joints import SMPL_24
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
 from hmr.input_checks import align_frame_indices, check_fps, check_image_size
@@ -432,8 +431,9 @@ def _absolute(step: Callable[[int], None] | None) -> Callable[[int, int], None] 
 
 def _smpl_from_regressor(keypoints_path: Path, regressor_path: Path, out_dir: Path,
                          options: PipelineOptions) -> Path:
-    """``smpl.npz`` from the HMR estimate alone (SMPLify off)."""
+    """``smpl.npz`` from the HMR estimate alone (SMPLify off): the fit's schema, with no fit."""
     from body_models.smpl import load_smpl
+    from hmr.smplify.video import save_smpl_npz
 
     kp = load_keypoints2d(keypoints_path)
     with np.load(regressor_path, allow_pickle=False) as z:
@@ -448,12 +448,11 @@ def _smpl_from_regressor(keypoints_path: Path, regressor_path: Path, out_dir: Pa
                         global_orient=torch.as_tensor(est["global_orient"][ok]),
                         transl=torch.as_tensor(est["transl"][ok]))
         joints[ok] = body.joints.numpy()
-    return save_npz(out_dir / "smpl.npz", schema_version=np.int64(SCHEMA_VERSION),
-                    global_orient=est["global_orient"], body_pose=est["body_pose"], betas=est["betas"],
-                    cam=est["cam"], transl=est["transl"], focal_length=est["focal_length"], joints=joints,
-                    joint_names=np.array(SMPL_24.names), valid=ok, fitted=np.zeros_like(ok),
-                    image_size=np.array(kp.image_size, np.int64), fps=np.float64(kp.fps),
-                    frame_indices=kp.frame_indices, track_ids=kp.track_ids, body_model=np.array(smpl.name))
+    return save_smpl_npz(out_dir / "smpl.npz", global_orient=est["global_orient"], body_pose=est["body_pose"],
+                         betas=est["betas"], cam=est["cam"], transl=est["transl"], joints=joints, valid=ok,
+                         focal_length=float(est["focal_length"]), image_size=kp.image_size, track_ids=kp.track_ids,
+                         frame_indices=kp.frame_indices, fps=kp.fps, body_model=smpl.name,
+                         keypoints_joint_set=kp.joint_set, betas_per="frame")
 
 
 def _smpl_arrays(smpl_path: Path) -> dict[str, np.ndarray]:

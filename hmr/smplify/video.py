@@ -514,24 +514,12 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
     over_threshold = np.stack([kp.frame_indices[over_rows[:, 0]], kp.track_ids[over_rows[:, 1]]], -1).astype(np.int64)
     record.data["over_threshold"] = over_threshold_report(over_threshold, cfg.loss_threshold)
     with record.stage("export"):
-        smpl_path = save_npz(
-            out_dir / "smpl.npz",
-            over_threshold=over_threshold.reshape(-1, 2),
-            schema_version=np.int64(SCHEMA_VERSION),
-            **{name: value.astype(np.float32) for name, value in out.items()},
-            **flags,
-            crop_boxes=np.where(flags["valid"][..., None], boxes, np.nan).astype(np.float32),
-            focal_length=np.float64(focal),
-            principal_point=image_center,
-            image_size=np.array([width, height], np.int64),
-            joint_names=np.array(SMPL_24.names),
-            track_ids=kp.track_ids.astype(np.int64),
-            frame_indices=kp.frame_indices.astype(np.int64),
-            fps=np.float64(kp.fps),
-            body_model=np.array(smpl.name),
-            keypoints_joint_set=np.array(kp.joint_set),
-            betas_per=np.array(betas),
-        )
+        smpl_path = save_smpl_npz(
+            out_dir / "smpl.npz", **out, **flags, over_threshold=over_threshold,
+            crop_boxes=np.where(flags["valid"][..., None], boxes, np.nan), focal_length=focal,
+            principal_point=image_center, image_size=(width, height), track_ids=kp.track_ids,
+            frame_indices=kp.frame_indices, fps=kp.fps, body_model=smpl.name, keypoints_joint_set=kp.joint_set,
+            betas_per=betas)
     if write_run_json:
         record.save(out_dir / "run.json")
     return FitSummary(smpl_path=smpl_path, mesh_dir=mesh_dir, num_frames=t_all, num_people=p_all,
@@ -539,6 +527,57 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                       valid_fits=int(flags["valid_fit"].sum()), betas_zeroed=int(flags["betas_zeroed"].sum()),
                       focal_length=focal, seconds=seconds, over_threshold=over_threshold)
 
+
+
+def save_smpl_npz(path: str | os.PathLike, *, global_orient, body_pose, betas, transl, cam, joints, valid,
+                  focal_length: float, image_size: tuple[int, int], track_ids, frame_indices, fps: float,
+                  body_model: str, keypoints_joint_set: str, betas_per: str, fitted=None, valid_fit=None,
+                  betas_zeroed=None, reprojection_loss=None, crop_boxes=None, over_threshold=None,
+                  principal_point=None) -> Path:
+    """Write ``smpl.npz`` (the schema of ``fit_keypoints_file``'s docstring), atomically: the one
+    writer for SMPLify's fits and for the regressor's estimates alone. T frames, P people.
+
+    The (T, P) flags and per-fit values that only a fit has default to "no fit": ``fitted``,
+    ``valid_fit`` and ``betas_zeroed`` False, ``reprojection_loss`` and ``crop_boxes`` NaN, no
+    ``over_threshold`` rows; ``principal_point`` defaults to the image centre.
+    """
+    valid = np.asarray(valid, bool)
+    t_all, p_all = valid.shape
+    for name, value, tail in (("global_orient", global_orient, (3,)), ("body_pose", body_pose, (69,)),
+                              ("transl", transl, (3,)), ("cam", cam, (3,)), ("joints", joints, (24, 3))):
+        shape = np.shape(value)
+        if shape != (t_all, p_all, *tail):
+            raise InputError(f"{path}: {name} must be {(t_all, p_all, *tail)}, got {shape}")
+    no = np.zeros((t_all, p_all), bool)
+    width, height = image_size
+    return save_npz(
+        path,
+        schema_version=np.int64(SCHEMA_VERSION),
+        global_orient=np.asarray(global_orient, np.float32), body_pose=np.asarray(body_pose, np.float32),
+        betas=np.asarray(betas, np.float32), transl=np.asarray(transl, np.float32), cam=np.asarray(cam, np.float32),
+        joints=np.asarray(joints, np.float32),
+        reprojection_loss=(np.full((t_all, p_all), np.nan, np.float32) if reprojection_loss is None
+                           else np.asarray(reprojection_loss, np.float32)),
+        valid=valid,
+        fitted=no if fitted is None else np.asarray(fitted, bool),
+        valid_fit=no if valid_fit is None else np.asarray(valid_fit, bool),
+        betas_zeroed=no if betas_zeroed is None else np.asarray(betas_zeroed, bool),
+        over_threshold=np.zeros((0, 2), np.int64) if over_threshold is None
+        else np.asarray(over_threshold, np.int64).reshape(-1, 2),
+        crop_boxes=(np.full((t_all, p_all, 4), np.nan, np.float32) if crop_boxes is None
+                    else np.asarray(crop_boxes, np.float32)),
+        focal_length=np.float64(focal_length),
+        principal_point=(np.array([0.5 * width, 0.5 * height]) if principal_point is None
+                         else np.asarray(principal_point, np.float64).reshape(2)),
+        image_size=np.array([width, height], np.int64),
+        joint_names=np.array(SMPL_24.names),
+        track_ids=np.asarray(track_ids, np.int64),
+        frame_indices=np.asarray(frame_indices, np.int64),
+        fps=np.float64(fps),
+        body_model=np.array(body_model),
+        keypoints_joint_set=np.array(keypoints_joint_set),
+        betas_per=np.array(betas_per),
+    )
 
 def over_threshold_report(over_threshold: np.ndarray, loss_threshold: float) -> dict:
     """``run.json``'s record of the fits above SPIN's loss threshold: a count and, per track,

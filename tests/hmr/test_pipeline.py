@@ -231,3 +231,28 @@ def test_run_json_is_written_once_by_a_run(clip, tmp_path, monkeypatch):
                  "--no-overlay", "--no-world", "--quiet"]) == 0
     assert saved == ["run"]
     assert json.loads((tmp_path / "out" / "run.json").read_text())["command"] == "run"
+
+
+def test_smpl_npz_from_the_regressor_alone_has_the_fits_schema(clip, tmp_path):
+    """With SMPLify off, smpl.npz comes from HMR alone, written by the same writer as a fit's:
+    the same keys, shapes and dtypes, with the fit-only values saying that nothing was fitted."""
+    from hmr.demo import noisy_keypoints
+    from hmr.pipeline import PipelineOptions, _smpl_from_regressor, stage_regress
+    from hmr.regressor import HMR, HMRConfig, save_checkpoint
+    from hmr.smplify.video import fit_keypoints_file
+
+    torch.manual_seed(0)
+    weights = save_checkpoint(tmp_path / "small.pt", HMR(HMRConfig(backbone="resnet18", image_size=64)).eval())
+    keypoints = noisy_keypoints(clip.ground_truth, tmp_path / "kp.npz", noise_px=0.0, dropout=0.0)
+    options = PipelineOptions(hmr_weights=weights, device="cpu")
+    regressor = stage_regress(clip.video, keypoints, tmp_path, options)["regressor"]
+    alone = dict(np.load(_smpl_from_regressor(keypoints, regressor, tmp_path / "alone", options)))
+    fit_keypoints_file(keypoints, tmp_path / "fit", iterations=1, initial=regressor)
+    fitted = dict(np.load(tmp_path / "fit" / "smpl.npz"))
+    assert set(alone) == set(fitted)
+    for name, value in fitted.items():
+        assert alone[name].dtype == value.dtype, name
+        assert alone[name].shape == value.shape or name == "over_threshold", name  # (N, 2): N differs
+    assert alone["valid"].all() and not alone["fitted"].any() and not alone["valid_fit"].any()
+    assert np.isnan(alone["reprojection_loss"]).all() and alone["over_threshold"].shape == (0, 2)
+    assert str(alone["betas_per"]) == "frame" and str(fitted["betas_per"]) == "track"
