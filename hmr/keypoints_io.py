@@ -409,32 +409,18 @@ def save_vp3d_custom(path: str | os.PathLike, kp: Keypoints2D, person: int = 0, 
         video_name: the key under which the sequence is stored (``--viz-subject``).
         with_confidence: keep the confidence as a third channel.
     """
-    from lifting.data import custom_from_keypoints2d, save_custom_2d
+    from lifting.data import custom_from_keypoints2d, fill_missing_joints, save_custom_2d
 
     coco = kp.to_joint_set("coco_17")
-    if not 0 <= person < coco.num_people or not coco.valid[:, person].any():
+    found = coco.valid[:, person] if 0 <= person < coco.num_people else np.zeros(coco.num_frames, bool)
+    if not found.any():
         raise InputError(f"person {person} is never found in these keypoints; nothing to export for VideoPose3D")
     keypoints = coco.keypoints.copy()
-    keypoints[:, person] = _fill_missing_joints(keypoints[:, person], coco.valid[:, person])
+    seen = found[:, None] & np.isfinite(keypoints[:, person, :, :2]).all(-1)  # (T, J)
+    filled = fill_missing_joints(keypoints[:, person], seen)  # the lifter's own filling
+    filled[~found] = np.nan  # frames without the person: fill_missing_frames' part, below
+    keypoints[:, person] = filled
     arrays = {"keypoints": keypoints, "valid": coco.valid, "image_size": np.asarray(coco.image_size)}
     sequence, size = custom_from_keypoints2d(arrays, person=person, with_confidence=with_confidence)
     return save_custom_2d(path, {video_name: sequence}, {video_name: size}, layout="coco")
 
-
-def _fill_missing_joints(sequence: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """(T, J, 3) one person → the same with NaN joints of valid frames filled (see save_vp3d_custom)."""
-    out = sequence.copy()
-    frames = np.arange(len(out))
-    for j in range(out.shape[1]):
-        seen = valid & np.isfinite(out[:, j, :2]).all(-1)
-        holes = valid & ~seen
-        if holes.any() and seen.any():
-            for c in range(2):
-                out[holes, j, c] = np.interp(frames[holes], frames[seen], out[seen, j, c])
-    never = valid[:, None] & ~np.isfinite(out[..., :2]).all(-1)  # joints never seen
-    if never.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            centre = np.nanmean(out[..., :2], axis=1)  # (T, 2)
-        out[..., :2] = np.where(never[..., None], centre[:, None, :], out[..., :2])
-    return out

@@ -99,3 +99,29 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(InputError, match="lacks keypoints"):
         load_keypoints2d(tmp_path / "other.npz")
+
+
+def test_vp3d_export_fills_joints_as_the_lifter_does(tmp_path):
+    """A joint missing in one frame is interpolated from its neighbours; a joint never seen
+    sits at the mean of its frame's joints; a frame without the person is filled in time."""
+    from lifting.data import load_custom_2d
+    from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_vp3d_custom
+
+    t = np.arange(4, dtype=np.float32)
+    kp = np.zeros((4, 1, 17, 3), np.float32)
+    kp[..., 0] = 10 * t[:, None, None] + np.arange(17)  # x moves 10 px a frame
+    kp[..., 1] = 50.0
+    kp[..., 2] = 1.0
+    kp[1, 0, 5, :2] = np.nan  # left shoulder missing in frame 1
+    kp[:, 0, 16, :2] = np.nan  # right ankle never seen
+    kp[2, 0] = np.nan  # nobody in frame 2
+    valid = np.array([[True], [True], [False], [True]])
+    data = Keypoints2D(keypoints=kp, boxes=boxes_from_keypoints(kp), valid=valid, track_ids=np.array([0]),
+                       joint_set="coco_17", image_size=(200, 100), fps=10.0, frame_indices=np.arange(4))
+    save_vp3d_custom(tmp_path / "data_2d_custom_clip.npz", data, video_name="clip")
+    custom, _ = load_custom_2d(tmp_path / "data_2d_custom_clip.npz")
+    xy = custom.positions_2d["clip"]["custom"][0]  # (T, 17, 2)
+    assert np.isfinite(xy).all()
+    assert xy[1, 5, 0] == pytest.approx(15.0)  # between frame 0 (5) and frame 3 (35), at frame 1
+    assert xy[0, 16, 0] == pytest.approx(np.mean(np.arange(16)))  # the frame's other joints' mean x
+    assert xy[2, 0, 0] == pytest.approx(20.0)  # frame 2 from frames 1 and 3
