@@ -35,6 +35,8 @@ import numpy as np
 from body_models.atomic import write_bytes
 from body_models.cameras import normalize_screen_coordinates, world_to_camera
 from body_models.errors import InputError, MissingFileError
+from body_models.sequences import (  # noqa: F401 (drop_implausible_keypoints re-exported)
+    KEYPOINTS2D_SCHEMA_VERSION, drop_implausible_keypoints)
 from body_models.joints import COCO_17, H36M_17
 from body_models.safe_pickle import load_pickle_stream
 
@@ -583,7 +585,6 @@ def normalized_h36m_2d(keypoints: Keypoints2DFile,
 # ---------------------------------------------------------------------------------------------
 # The custom in-the-wild layout data_2d_custom_<name>.npz and our keypoints2d.npz
 
-KEYPOINTS2D_SCHEMA_VERSION = 1
 
 
 def load_custom_2d(path: str | os.PathLike) -> tuple[Keypoints2DFile, dict[str, tuple[int, int]]]:
@@ -661,41 +662,6 @@ def fill_missing_frames(keypoints: np.ndarray, valid: np.ndarray | None = None) 
     for column in range(flat.shape[1]):
         flat[~present, column] = np.interp(frames[~present], frames[present], flat[present, column])
     return flat.reshape(keypoints.shape), present
-
-
-PLAUSIBLE_MARGIN = 1.0  # keypoints farther than this many image sizes outside the frame are errors
-
-
-def drop_implausible_keypoints(keypoints: np.ndarray, image_size) -> tuple[np.ndarray, int]:
-    """Mark joints that cannot be pixels of the frame as missing (NaN x, y and confidence 0).
-
-    A detector that diverged writes values like 1e30; lifted or fitted, they give garbage that
-    looks like a result. A joint is dropped when x or y is not finite or lies more than
-    ``PLAUSIBLE_MARGIN`` image widths (heights) outside the frame; with no known image size, when
-    its magnitude exceeds 1e6 pixels.
-
-    Args:
-        keypoints: (..., J, 3) pixels x, y, confidence.
-        image_size: (width, height) pixels, or (0, 0) when unknown.
-
-    Returns:
-        (a float32 copy with those joints missing, how many finite joints were dropped).
-    """
-    out = np.array(keypoints, dtype=np.float32)
-    width, height = (float(v) for v in image_size) if image_size is not None else (0.0, 0.0)
-    xy = out[..., :2].astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        if width > 0 and height > 0:
-            low = -PLAUSIBLE_MARGIN * np.array([width, height])
-            high = (1 + PLAUSIBLE_MARGIN) * np.array([width, height])
-            bad = ((xy < low) | (xy > high)).any(-1)
-        else:
-            bad = (np.abs(xy) > 1e6).any(-1)
-    bad |= np.isinf(xy).any(-1)
-    dropped = int((bad & ~np.isnan(xy).any(-1)).sum())
-    out[..., :2][bad] = np.nan
-    out[..., 2][bad] = 0.0
-    return out, dropped
 
 
 def fill_missing_joints(keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:

@@ -1,0 +1,39 @@
+"""``body_models.sequences``: the keypoints2d.npz type, readable by every package (lifting included)."""
+
+import numpy as np
+import pytest
+
+from body_models.atomic import save_npz
+from body_models.errors import InputError, MissingFileError
+from body_models.sequences import KEYPOINTS2D_SCHEMA_VERSION, Keypoints2D, load_keypoints2d, save_keypoints2d
+
+
+def _keypoints() -> Keypoints2D:
+    kp = np.random.default_rng(0).uniform(0, 100, (3, 2, 17, 3)).astype(np.float32)
+    return Keypoints2D(keypoints=kp, boxes=np.zeros((3, 2, 4), np.float32), valid=np.ones((3, 2), bool),
+                       track_ids=np.array([4, 9]), joint_set="coco_17", image_size=(128, 96), fps=25.0,
+                       frame_indices=np.arange(10, 13))
+
+
+def test_round_trip_and_the_hmr_name_is_the_same_type(tmp_path):
+    from hmr.keypoints_io import Keypoints2D as FromHMR
+
+    assert FromHMR is Keypoints2D
+    path = save_keypoints2d(tmp_path / "keypoints2d.npz", _keypoints())
+    back = load_keypoints2d(path)
+    np.testing.assert_array_equal(back.keypoints, _keypoints().keypoints)
+    assert back.track_ids.tolist() == [4, 9] and back.image_size == (128, 96) and back.fps == 25.0
+    assert back.frame_indices.tolist() == [10, 11, 12] and back.joint_set == "coco_17"
+
+
+def test_bad_files_are_one_line_errors_naming_them(tmp_path):
+    with pytest.raises(MissingFileError, match="keypoints file not found"):
+        load_keypoints2d(tmp_path / "absent.npz")
+    path = save_keypoints2d(tmp_path / "keypoints2d.npz", _keypoints())
+    arrays = dict(np.load(path))
+    newer = save_npz(tmp_path / "newer.npz", **{**arrays, "schema_version": np.int64(KEYPOINTS2D_SCHEMA_VERSION + 1)})
+    with pytest.raises(InputError, match=rf"{newer}.*schema_version {KEYPOINTS2D_SCHEMA_VERSION + 1}"):
+        load_keypoints2d(newer)
+    lacking = save_npz(tmp_path / "lacking.npz", **{k: v for k, v in arrays.items() if k != "boxes"})
+    with pytest.raises(InputError, match=rf"{lacking} lacks boxes"):
+        load_keypoints2d(lacking)
