@@ -31,7 +31,7 @@ from body_models.atomic import save_npz, write_json
 from body_models.cameras import normalize_screen_coordinates
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17, JointSet
-from lifting.data import drop_implausible_keypoints, fill_missing_joints
+from lifting.data import fill_missing_joints
 from lifting.evaluate import predict_sequence
 
 __all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
@@ -182,28 +182,18 @@ def _layout_of(joint_names: np.ndarray, path: Path) -> str:
 
 
 def _read_keypoints2d(path: Path) -> dict[str, np.ndarray]:
-    from body_models.npz import load_npz, require_numeric
+    """The arrays the lifter reads from a ``keypoints2d.npz``, through its one loader
+    (``body_models.sequences.load_keypoints2d``: keys, shapes, version, implausible values)."""
+    from body_models.sequences import load_keypoints2d
 
     if not path.is_file():
         raise MissingFileError(f"keypoints file not found: {path}; make one with the keypoints stage")
     if path.suffix.lower() != ".npz":
         raise InputError(f"{path}: the lifter reads a keypoints2d.npz; `hmr lift` also takes COCO JSON and "
                          "OpenPose folders and converts them")
-    arrays = load_npz(path, what="a keypoints2d.npz")
-    missing = [key for key in ("keypoints", "image_size") if key not in arrays]
-    if missing:
-        raise InputError(f"{path}: no {', '.join(repr(k) for k in missing)} array (has {', '.join(sorted(arrays))}); "
-                         "not a keypoints2d.npz")
-    keypoints = require_numeric(path, "keypoints", arrays["keypoints"])
-    if keypoints.ndim != 4 or keypoints.shape[-1] != 3:
-        raise InputError(f"{path}: 'keypoints' must be (T, P, J, 3) pixels x, y, confidence, got {keypoints.shape}")
-    size = require_numeric(path, "image_size", arrays["image_size"])
-    arrays["keypoints"], dropped = drop_implausible_keypoints(keypoints, size if size.shape == (2,) else None)
-    if dropped:
-        logging.getLogger(__name__).warning(f"{path}: {dropped} keypoints lie far outside the "
-                                            f"{size[0]:.0f}x{size[1]:.0f} image (or are infinite); they are "
-                                            "treated as missing")
-    return arrays
+    kp = load_keypoints2d(path)
+    return {"keypoints": kp.keypoints, "valid": kp.valid, "image_size": np.asarray(kp.image_size, np.float64),
+            "joint_names": np.array(kp.joint_names), "fps": np.float64(kp.fps)}
 
 
 def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.PathLike, out_dir: str | os.PathLike,

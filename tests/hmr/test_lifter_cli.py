@@ -55,10 +55,16 @@ def test_lift_writes_joints3d_in_the_documented_schema(tmp_path, weights, capsys
 
 def test_lift_errors_are_one_line(tmp_path, weights, capsys):
     out = str(tmp_path / "out")
-    wrong_layout, _ = _keypoints_file(tmp_path / "mpii.npz", joint_names=[f"j{i}" for i in range(17)])
+    from body_models.joints import JOINT_SETS
+
+    wrong_layout, _ = _keypoints_file(tmp_path / "3dhp.npz", joint_names=JOINT_SETS["mpi_inf_3dhp_17"].names)
     assert main(["lift", str(wrong_layout), "--weights", str(weights), "--out", out]) == 2
     err = capsys.readouterr().err
     assert "neither COCO-17 nor H36M-17" in err and err.count("\n") == 1
+    unknown, _ = _keypoints_file(tmp_path / "unknown.npz", joint_names=[f"j{i}" for i in range(17)])
+    assert main(["lift", str(unknown), "--weights", str(weights), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert f"{unknown}: its joint_names match no known joint set" in err and err.count("\n") == 1
 
     path, arrays = _keypoints_file(tmp_path / "nan.npz")
     arrays["keypoints"][:] = np.nan
@@ -78,6 +84,10 @@ def test_lift_errors_are_one_line(tmp_path, weights, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, keypoints=np.zeros((3, 17, 3)), image_size=np.array([640, 480]))
     assert main(["lift", str(bad), "--weights", str(weights), "--out", out]) == 2
+    assert f"{bad} lacks boxes, valid" in capsys.readouterr().err  # the one keypoints2d.npz loader's check
+    flat, arrays = _keypoints_file(tmp_path / "flat.npz")
+    save_npz(flat, **{**arrays, "keypoints": arrays["keypoints"][:, 0]})
+    assert main(["lift", str(flat), "--weights", str(weights), "--out", out]) == 2
     assert "(T, P, J, 3)" in capsys.readouterr().err
 
     assert main(["lift", str(tmp_path / "absent.npz"), "--weights", str(weights), "--out", out]) == 2
