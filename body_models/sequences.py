@@ -193,3 +193,38 @@ def _joint_set_from_names(names: tuple[str, ...], path: Path) -> str:
         if joint_set.names == names:
             return name
     raise InputError(f"{path}: its joint_names match no known joint set")
+
+
+# ---------------------------------------------------------------------------------------------
+# the other sequence files, read as arrays with their version and keys checked
+
+SCHEMA_VERSIONS = {"keypoints2d": KEYPOINTS2D_SCHEMA_VERSION, "joints3d": 1, "smpl": 1, "regressor": 1, "world": 1}
+"""The newest ``schema_version`` this code writes and reads, per file kind."""
+
+REQUIRED_KEYS = {
+    "joints3d": ("joints", "valid"),
+    "smpl": ("global_orient", "body_pose", "betas", "transl", "valid"),
+    "regressor": ("global_orient", "body_pose", "betas", "cam", "transl", "valid"),
+    "world": ("valid",),
+}
+
+
+def load_sequence_arrays(path: str | os.PathLike, kind: str) -> dict[str, np.ndarray]:
+    """The arrays of one of the pipeline's own files (``joints3d.npz``, ``smpl.npz``,
+    ``regressor.npz``, ``world.npz``: ``kind`` without the suffix), loaded without pickle, with
+    its ``schema_version`` and required keys checked; every problem is a one-line error naming
+    the file."""
+    if kind not in REQUIRED_KEYS:
+        raise InputError(f"unknown sequence file kind {kind!r}; known: {', '.join(REQUIRED_KEYS)}")
+    path = Path(path)
+    arrays = load_npz(path, what=f"a {kind}.npz")
+    version = int(arrays["schema_version"]) if "schema_version" in arrays and arrays["schema_version"].shape == () \
+        else 0
+    if version > SCHEMA_VERSIONS[kind]:
+        raise InputError(f"{path} has schema_version {version}; this version of hmr reads {kind}.npz up to "
+                         f"{SCHEMA_VERSIONS[kind]} (upgrade hmr, or rerun the command that wrote it)")
+    missing = [key for key in REQUIRED_KEYS[kind] if key not in arrays]
+    if missing:
+        raise InputError(f"{path} lacks {', '.join(missing)}; expected a {kind}.npz written by hmr (rerun the "
+                         "command that writes it)")
+    return arrays

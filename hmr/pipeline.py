@@ -32,12 +32,13 @@ from body_models.atomic import remove_stale_temporaries, save_npz, write_json
 from body_models.errors import InputError, MissingFileError
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
+from body_models.sequences import SCHEMA_VERSIONS, load_sequence_arrays
 from hmr.input_checks import align_frame_indices, check_fps, check_image_size
 from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
 from hmr.provenance import RunRecord, file_sha256
 from hmr.skeletons import skeleton_panel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = SCHEMA_VERSIONS["regressor"]  # regressor.npz
 CACHE_DIR = ".stages"
 STAGES = ("keypoints", "lift", "regress", "fit", "meshes", "overlay")
 
@@ -436,8 +437,7 @@ def _smpl_from_regressor(keypoints_path: Path, regressor_path: Path, out_dir: Pa
     from hmr.smplify.video import save_smpl_npz
 
     kp = load_keypoints2d(keypoints_path)
-    with np.load(regressor_path, allow_pickle=False) as z:
-        est = dict(z)
+    est = load_sequence_arrays(regressor_path, "regressor")
     smpl = load_smpl(options.body_model, gender=options.gender)
     t_all, p_all = est["valid"].shape
     joints = np.full((t_all, p_all, 24, 3), np.nan, np.float32)
@@ -456,8 +456,7 @@ def _smpl_from_regressor(keypoints_path: Path, regressor_path: Path, out_dir: Pa
 
 
 def _smpl_arrays(smpl_path: Path) -> dict[str, np.ndarray]:
-    with np.load(smpl_path, allow_pickle=False) as z:
-        return dict(z)
+    return load_sequence_arrays(smpl_path, "smpl")
 
 
 def _bodies(smpl_path: Path, options: PipelineOptions):
@@ -518,8 +517,8 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
         renderer = MeshRenderer(Camera(info.width, info.height, (camera.fx, camera.fy), (camera.cx, camera.cy)))
     lifted = None
     if options.side_by_side and joints3d_path is not None:
-        with np.load(joints3d_path, allow_pickle=False) as z:
-            lifted = (z["joints"], z["valid"])
+        z = load_sequence_arrays(joints3d_path, "joints3d")
+        lifted = (z["joints"], z["valid"])
     with VideoWriter(out_dir / "overlay.mp4", fps=info.fps or kp.fps or 30.0) as writer:
         for frame in prefetch(iter_frames(video)):
             image = frame.image

@@ -31,13 +31,14 @@ from body_models.atomic import save_npz, write_json
 from body_models.cameras import normalize_screen_coordinates
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17, JointSet
+from body_models.sequences import SCHEMA_VERSIONS
 from lifting.data import fill_missing_joints
 from lifting.evaluate import predict_sequence
 
 __all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
            "lift_keypoints_file"]
 
-JOINTS3D_SCHEMA_VERSION = 1
+JOINTS3D_SCHEMA_VERSION = SCHEMA_VERSIONS["joints3d"]
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_27f_128c_coco.pt"
 """The demo lifter shipped with the package: 27 frames, 256 channels, COCO-17 in, H36M-17 out,

@@ -85,9 +85,11 @@ def export_run(run_dir: str | os.PathLike, formats=FORMATS, up: str = "y", perso
     gender = gender or _recorded(run_dir, "gender") or "neutral"
     smpl = body_model_for(run_dir, first.body_model, body_model, gender)
     if person is None:
-        with np.load(run_dir / "smpl.npz", allow_pickle=False) as z:
-            tracks = z["track_ids"] if "track_ids" in z else np.arange(z["valid"].shape[1])
-            fitted = z["valid"].astype(bool).any(0) & np.isfinite(z["transl"]).all(-1).any(0)
+        from body_models.sequences import load_sequence_arrays
+
+        z = load_sequence_arrays(run_dir / "smpl.npz", "smpl")
+        tracks = z["track_ids"] if "track_ids" in z else np.arange(z["valid"].shape[1])
+        fitted = z["valid"].astype(bool).any(0) & np.isfinite(z["transl"]).all(-1).any(0)
         people = [int(t) for t, ok in zip(tracks, fitted) if ok]
     else:
         people = [first.track_id]

@@ -43,13 +43,14 @@ from body_models.errors import InputError, MissingFileError
 from body_models.joints import SMPL_24
 from body_models.meshes import save_obj_sequence
 from body_models.priors import GMM_SOURCE
+from body_models.sequences import SCHEMA_VERSIONS
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
 from hmr.intrinsics import default_focal_length
 from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
 from hmr.provenance import RunRecord
 from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig, mean_params_to_axis_angle
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = SCHEMA_VERSIONS["smpl"]
 CROP_RESCALE = 1.2
 """Crop side / the keypoints' larger extent (SPIN's demo box for OpenPose keypoints)."""
 MIN_CROP_SIDE_PX = 8.0
@@ -194,10 +195,10 @@ def _orientations(path, kp: Keypoints2D) -> np.ndarray | None:
     lifter has no person), or None without a file."""
     if path is None:
         return None
-    from body_models.npz import load_npz
+    from body_models.sequences import load_sequence_arrays
     from hmr.smplify.orientation import orientation_from_joints
 
-    arrays = load_npz(path, what="a joints3d.npz")
+    arrays = load_sequence_arrays(path, "joints3d")
     if "joints" not in arrays or arrays["joints"].shape[:2] != (kp.num_frames, kp.num_people):
         shape = arrays["joints"].shape if "joints" in arrays else "none"
         raise InputError(f"{path}: joints {shape} do not match the keypoints' {kp.num_frames} frames and "

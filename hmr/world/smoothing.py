@@ -177,9 +177,10 @@ def smooth_smpl_file(path, smpl, method: str, params: SmoothingParams = Smoothin
 
     from body_models.atomic import save_npz
 
+    from body_models.sequences import load_sequence_arrays
+
     path = Path(path)
-    with np.load(path, allow_pickle=False) as z:
-        data = dict(z)
+    data = load_sequence_arrays(path, "smpl")
     save_npz(path.with_name("smpl_unsmoothed.npz"), **data)
     return save_npz(path, **smooth_smpl_arrays(data, smpl, method, params))
 
@@ -191,9 +192,10 @@ def smooth_joints3d_file(path, method: str, params: SmoothingParams = SmoothingP
     from body_models.atomic import save_npz, write_json
     from lifting.inference import _json_record  # the JSON layout lives with the lifter's writer
 
+    from body_models.sequences import load_sequence_arrays
+
     path = Path(path)
-    with np.load(path, allow_pickle=False) as z:
-        record = dict(z)
+    record = load_sequence_arrays(path, "joints3d")
     valid = record["valid"].astype(bool)
     fps = float(record.get("fps", np.nan))
     fps = fps if np.isfinite(fps) and fps > 0 else 30.0

@@ -29,11 +29,12 @@ import torch
 
 from body_models.atomic import save_npz
 from body_models.errors import InputError
+from body_models.sequences import SCHEMA_VERSIONS, load_sequence_arrays
 from body_models.smpl import SMPL, rigid_transform_params
 from hmr.world.contacts import CONTACT_NAMES, FOOT_JOINTS, contact_labels, refine_translation
 from hmr.world.ground import GroundPlane, fit_ground_plane, foot_vertex_groups
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = SCHEMA_VERSIONS["world"]
 CHUNK = 64  # frames per SMPL call
 
 
@@ -92,8 +93,7 @@ def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.Path
         refine: ``transl`` and ``joints`` after pinning the contact feet
             (``hmr.world.contacts.refine_translation``); both versions are stored either way.
     """
-    with np.load(smpl_path, allow_pickle=False) as z:
-        data = dict(z)
+    data = load_sequence_arrays(smpl_path, "smpl")
     ok = (data["valid"].astype(bool) & np.isfinite(data["transl"]).all(-1) & np.isfinite(data["body_pose"]).all(-1)
           & np.isfinite(data["global_orient"]).all(-1))
     if not ok.any():

@@ -37,3 +37,32 @@ def test_bad_files_are_one_line_errors_naming_them(tmp_path):
     lacking = save_npz(tmp_path / "lacking.npz", **{k: v for k, v in arrays.items() if k != "boxes"})
     with pytest.raises(InputError, match=rf"{lacking} lacks boxes"):
         load_keypoints2d(lacking)
+
+
+def test_the_pipelines_other_files_are_checked_for_version_and_keys(tmp_path):
+    from body_models.sequences import SCHEMA_VERSIONS, load_sequence_arrays
+
+    arrays = {"schema_version": np.int64(SCHEMA_VERSIONS["smpl"]), "global_orient": np.zeros((2, 1, 3)),
+              "body_pose": np.zeros((2, 1, 69)), "betas": np.zeros((2, 1, 10)), "transl": np.zeros((2, 1, 3)),
+              "valid": np.ones((2, 1), bool)}
+    ok = save_npz(tmp_path / "smpl.npz", **arrays)
+    assert set(load_sequence_arrays(ok, "smpl")) == set(arrays)
+    newer = save_npz(tmp_path / "newer" / "smpl.npz", **{**arrays, "schema_version": np.int64(99)})
+    with pytest.raises(InputError, match=rf"{newer} has schema_version 99; this version of hmr reads smpl.npz up to 1"):
+        load_sequence_arrays(newer, "smpl")
+    with pytest.raises(InputError, match=rf"{ok} lacks cam; expected a regressor.npz"):
+        load_sequence_arrays(ok, "regressor")
+    with pytest.raises(InputError, match="unknown sequence file kind"):
+        load_sequence_arrays(ok, "mesh")
+
+
+def test_a_newer_smpl_npz_is_refused_in_one_line_by_export(tmp_path, capsys):
+    from hmr.cli import main
+
+    run = tmp_path / "run"
+    save_npz(run / "smpl.npz", schema_version=np.int64(99), global_orient=np.zeros((2, 1, 3)),
+             body_pose=np.zeros((2, 1, 69)), betas=np.zeros((2, 1, 10)), transl=np.zeros((2, 1, 3)),
+             valid=np.ones((2, 1), bool))
+    assert main(["export", str(run), "--format", "bvh"]) == 2
+    err = capsys.readouterr().err
+    assert "schema_version 99" in err and err.count("\n") == 1
