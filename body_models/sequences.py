@@ -154,14 +154,7 @@ def load_keypoints2d(path: str | os.PathLike) -> Keypoints2D:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"keypoints file not found: {path}")
-    data = load_npz(path, what="a keypoints2d.npz this project wrote")
-    required = ("keypoints", "boxes", "valid", "track_ids", "joint_names", "image_size", "fps", "frame_indices")
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise InputError(f"{path} lacks {', '.join(missing)}; expected a keypoints2d.npz written by `hmr keypoints`")
-    version = int(data.get("schema_version", 0))
-    if version > KEYPOINTS2D_SCHEMA_VERSION:
-        raise InputError(f"{path} has schema_version {version}; this version of hmr reads up to {KEYPOINTS2D_SCHEMA_VERSION}")
+    data = load_sequence_arrays(path, "keypoints2d")
     names = tuple(str(n) for n in data["joint_names"])
     joint_set = str(data["joint_set"]) if "joint_set" in data else _joint_set_from_names(names, path)
     numbers = {k: require_numeric(path, k, data[k]) for k in ("keypoints", "boxes", "image_size", "fps",
@@ -170,14 +163,14 @@ def load_keypoints2d(path: str | os.PathLike) -> Keypoints2D:
         raise InputError(f"{path}: image_size must be (2,) and fps a scalar, got {numbers['image_size'].shape} "
                          f"and {numbers['fps'].shape}")
     size = tuple(int(v) for v in np.nan_to_num(numbers["image_size"]))
-    keypoints = _plausible(numbers["keypoints"], size, path)
+    keypoints = plausible_keypoints(numbers["keypoints"], size, path)
     return Keypoints2D(keypoints=keypoints, boxes=numbers["boxes"],
                        valid=data["valid"].astype(bool), track_ids=numbers["track_ids"].astype(np.int64),
                        joint_set=joint_set, image_size=size,
                        fps=float(numbers["fps"]), frame_indices=numbers["frame_indices"].astype(np.int64))
 
 
-def _plausible(keypoints: np.ndarray, image_size, path) -> np.ndarray:
+def plausible_keypoints(keypoints: np.ndarray, image_size, path) -> np.ndarray:
     """Keypoints with values no frame can hold (1e30, inf) turned into missing joints, with a warning."""
     if keypoints.ndim != 4 or keypoints.shape[-1] != 3:
         raise InputError(f"{path}: keypoints must be (T, P, J, 3) pixels x, y, confidence, got {keypoints.shape}")
@@ -202,6 +195,7 @@ SCHEMA_VERSIONS = {"keypoints2d": KEYPOINTS2D_SCHEMA_VERSION, "joints3d": 1, "sm
 """The newest ``schema_version`` this code writes and reads, per file kind."""
 
 REQUIRED_KEYS = {
+    "keypoints2d": ("keypoints", "boxes", "valid", "track_ids", "joint_names", "image_size", "fps", "frame_indices"),
     "joints3d": ("joints", "valid"),
     "smpl": ("global_orient", "body_pose", "betas", "transl", "valid"),
     "regressor": ("global_orient", "body_pose", "betas", "cam", "transl", "valid"),
@@ -210,16 +204,19 @@ REQUIRED_KEYS = {
 
 
 def load_sequence_arrays(path: str | os.PathLike, kind: str) -> dict[str, np.ndarray]:
-    """The arrays of one of the pipeline's own files (``joints3d.npz``, ``smpl.npz``,
-    ``regressor.npz``, ``world.npz``: ``kind`` without the suffix), loaded without pickle, with
+    """The arrays of one of the pipeline's own files (``keypoints2d.npz``, ``joints3d.npz``,
+    ``smpl.npz``, ``regressor.npz``, ``world.npz``: ``kind`` without the suffix), loaded without pickle, with
     its ``schema_version`` and required keys checked; every problem is a one-line error naming
     the file."""
     if kind not in REQUIRED_KEYS:
         raise InputError(f"unknown sequence file kind {kind!r}; known: {', '.join(REQUIRED_KEYS)}")
     path = Path(path)
     arrays = load_npz(path, what=f"a {kind}.npz")
-    version = int(arrays["schema_version"]) if "schema_version" in arrays and arrays["schema_version"].shape == () \
-        else 0
+    stored = arrays.get("schema_version", np.int64(0))
+    if stored.shape != () or stored.dtype.kind not in "iuf":
+        raise InputError(f"{path}: schema_version must be one integer, got {stored.dtype} {stored.shape}; rerun the "
+                         "command that wrote it")
+    version = int(stored)
     if version > SCHEMA_VERSIONS[kind]:
         raise InputError(f"{path} has schema_version {version}; this version of hmr reads {kind}.npz up to "
                          f"{SCHEMA_VERSIONS[kind]} (upgrade hmr, or rerun the command that wrote it)")

@@ -23,9 +23,7 @@ import numpy as np
 from body_models.atomic import write_json
 from body_models.errors import InputError, MissingFileError
 from body_models.sequences import (  # noqa: F401 (Keypoints2D and its file live in body_models; re-exported)
-    KEYPOINTS2D_SCHEMA_VERSION, Keypoints2D, _plausible, empty_keypoints, load_keypoints2d, save_keypoints2d)
-
-SCHEMA_VERSION = KEYPOINTS2D_SCHEMA_VERSION
+    Keypoints2D, empty_keypoints, load_keypoints2d, plausible_keypoints, save_keypoints2d)
 
 
 def boxes_from_keypoints(keypoints: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
@@ -199,7 +197,7 @@ def _assemble(per_frame: dict[int, list[tuple[float, int, np.ndarray]]], joint_s
             joints[joints[:, 2] <= 0, 2] = 0.0
             kp.keypoints[t, p] = joints
             kp.valid[t, p] = bool((joints[:, 2] > 0).any())
-    kp.keypoints[:] = _plausible(kp.keypoints, image_size or (0, 0), path)
+    kp.keypoints[:] = plausible_keypoints(kp.keypoints, image_size or (0, 0), path)
     kp.valid &= (kp.keypoints[..., 2] > 0).any(-1)
     kp.boxes[:] = boxes_from_keypoints(kp.keypoints)
     kp.keypoints[~kp.valid] = np.nan

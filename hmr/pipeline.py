@@ -33,12 +33,12 @@ from body_models.errors import InputError, MissingFileError
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
 from body_models.sequences import SCHEMA_VERSIONS, load_sequence_arrays
+from hmr.boxes import track_summary
 from hmr.input_checks import align_frame_indices, check_fps, check_image_size
 from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
 from hmr.provenance import RunRecord, file_sha256
 from hmr.skeletons import skeleton_panel
 
-SCHEMA_VERSION = SCHEMA_VERSIONS["regressor"]  # regressor.npz
 CACHE_DIR = ".stages"
 STAGES = ("keypoints", "lift", "regress", "fit", "meshes", "overlay")
 
@@ -381,7 +381,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
             flush()
             queued = 0
     flush()
-    path = save_npz(out_dir / "regressor.npz", schema_version=np.int64(SCHEMA_VERSION), valid=kp.valid,
+    path = save_npz(out_dir / "regressor.npz", schema_version=np.int64(SCHEMA_VERSIONS["regressor"]), valid=kp.valid,
                     focal_length=np.float64(focal), **out)
     return {"regressor": path}
 
@@ -649,8 +649,6 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
                  lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info))
     keypoints_path = kp_out["keypoints2d"]
     kp = load_keypoints2d(keypoints_path)
-    from hmr.boxes import track_summary
-
     record.data["tracks"], tracks_line = track_summary(kp.valid, kp.track_ids, kp.frame_indices)
     result.notes.append(tracks_line)
     record.data["intrinsics"] = camera_intrinsics(kp, options).to_json()

@@ -38,7 +38,7 @@ from lifting.evaluate import predict_sequence
 __all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
            "lift_keypoints_file"]
 
-JOINTS3D_SCHEMA_VERSION = SCHEMA_VERSIONS["joints3d"]
+JOINTS3D_SCHEMA_VERSION = SCHEMA_VERSIONS["joints3d"]  # public name, kept for callers
 
 DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_27f_128c_coco.pt"
 """The demo lifter shipped with the package: 27 frames, 256 channels, COCO-17 in, H36M-17 out,

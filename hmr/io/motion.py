@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from body_models.errors import InputError
+from body_models.sequences import load_sequence_arrays
 from body_models.smpl import MANNEQUIN, SMPL, rigid_transform_params
 
 FRAMES = ("camera", "world")
@@ -125,12 +126,6 @@ class Motion:
                         transl=torch.as_tensor(self.transl[rows], dtype=torch.float32))
 
 
-def _load(path: Path, kind: str) -> dict[str, np.ndarray]:
-    from body_models.sequences import load_sequence_arrays
-
-    return load_sequence_arrays(path, kind)
-
-
 def load_motion(run_dir: str | os.PathLike, person: int | None = None) -> Motion:
     """One person's motion from a run folder (``smpl.npz``, and ``world.npz`` when present).
 
@@ -149,7 +144,7 @@ def load_motion(run_dir: str | os.PathLike, person: int | None = None) -> Motion
     if not smpl_path.is_file():
         raise InputError(f"{run_dir} has no SMPL output (smpl.npz); run `hmr run` with SMPLify on (no --no-smplify) "
                          "or with HMR weights, then export")
-    data = _load(smpl_path, "smpl")
+    data = load_sequence_arrays(smpl_path, "smpl")
     for key in ("global_orient", "body_pose", "transl", "betas", "valid"):
         if key not in data:
             raise InputError(f"{smpl_path} has no {key!r}; it is not an smpl.npz written by `hmr run`")
@@ -160,7 +155,7 @@ def load_motion(run_dir: str | os.PathLike, person: int | None = None) -> Motion
     frame = "camera"
     world_path = run_dir / "world.npz"
     if world_path.is_file():
-        world = _load(world_path, "world")
+        world = load_sequence_arrays(world_path, "world")
         if world["global_orient"].shape != data["global_orient"].shape:
             raise InputError(f"{world_path} does not match {smpl_path} (shapes {world['global_orient'].shape} and "
                              f"{data['global_orient'].shape}); rerun `hmr run`")

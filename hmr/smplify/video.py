@@ -50,7 +50,6 @@ from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_f
 from hmr.provenance import RunRecord
 from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig, mean_params_to_axis_angle
 
-SCHEMA_VERSION = SCHEMA_VERSIONS["smpl"]
 CROP_RESCALE = 1.2
 """Crop side / the keypoints' larger extent (SPIN's demo box for OpenPose keypoints)."""
 MIN_CROP_SIDE_PX = 8.0
@@ -529,7 +528,6 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                       focal_length=focal, seconds=seconds, over_threshold=over_threshold)
 
 
-
 def save_smpl_npz(path: str | os.PathLike, *, global_orient, body_pose, betas, transl, cam, joints, valid,
                   focal_length: float, image_size: tuple[int, int], track_ids, frame_indices, fps: float,
                   body_model: str, keypoints_joint_set: str, betas_per: str, fitted=None, valid_fit=None,
@@ -553,7 +551,7 @@ def save_smpl_npz(path: str | os.PathLike, *, global_orient, body_pose, betas, t
     width, height = image_size
     return save_npz(
         path,
-        schema_version=np.int64(SCHEMA_VERSION),
+        schema_version=np.int64(SCHEMA_VERSIONS["smpl"]),
         global_orient=np.asarray(global_orient, np.float32), body_pose=np.asarray(body_pose, np.float32),
         betas=np.asarray(betas, np.float32), transl=np.asarray(transl, np.float32), cam=np.asarray(cam, np.float32),
         joints=np.asarray(joints, np.float32),
@@ -579,6 +577,7 @@ def save_smpl_npz(path: str | os.PathLike, *, global_orient, body_pose, betas, t
         keypoints_joint_set=np.array(keypoints_joint_set),
         betas_per=np.array(betas_per),
     )
+
 
 def over_threshold_report(over_threshold: np.ndarray, loss_threshold: float) -> dict:
     """``run.json``'s record of the fits above SPIN's loss threshold: a count and, per track,

@@ -34,7 +34,6 @@ from body_models.smpl import SMPL, rigid_transform_params
 from hmr.world.contacts import CONTACT_NAMES, FOOT_JOINTS, contact_labels, refine_translation
 from hmr.world.ground import GroundPlane, fit_ground_plane, foot_vertex_groups
 
-SCHEMA_VERSION = SCHEMA_VERSIONS["world"]
 CHUNK = 64  # frames per SMPL call
 
 
@@ -138,7 +137,7 @@ def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.Path
         out["transl_refined"][rows, p] = refined
         joints_refined[rows, p] += (refined - transl.numpy())[:, None]
     return save_npz(
-        out_path, schema_version=np.int64(SCHEMA_VERSION),
+        out_path, schema_version=np.int64(SCHEMA_VERSIONS["world"]),
         global_orient=out["global_orient"].astype(np.float32),
         transl=out["transl_refined" if refine else "transl_unrefined"].astype(np.float32),
         transl_unrefined=out["transl_unrefined"].astype(np.float32), transl_refined=out["transl_refined"].astype(np.float32),
