@@ -58,6 +58,7 @@ from body_models.configs import config_from_dict, config_from_yaml
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import H36M_17
 from body_models.metrics import MM_PER_M
+from lifting.augment import corrupt_keypoints
 from lifting.checkpoints import load_checkpoint, save_checkpoint
 from lifting.data import (TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_camera_views, h36m_cameras, load_h36m_2d,
                           load_h36m_3d, normalized_h36m_2d)
@@ -106,6 +107,10 @@ class TrainConfig:
         downsample: keep every n-th frame of the 2D and 3D sequences.
         subset: fraction of every training video to keep, one contiguous piece whose start is a
             hash of the video length (``run.py``'s ``--subset``, for data-scarce experiments).
+        keypoint_noise, keypoint_dropout, keypoint_truncation: corrupt the labelled 2D input
+            as a detector would (``lifting.augment.corrupt_keypoints``: x, y noise in normalised
+            screen units, the share of keypoints dropped, the share of windows cut by a border
+            line), each step from its own seed; 0, the official recipe, turns each off.
     """
 
     data_3d: str
@@ -131,6 +136,9 @@ class TrainConfig:
     evaluate: bool = True
     downsample: int = 1
     subset: float = 1.0
+    keypoint_noise: float = 0.0
+    keypoint_dropout: float = 0.0
+    keypoint_truncation: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.model, Mapping):
@@ -152,6 +160,10 @@ class TrainConfig:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
         if not 0 < self.subset <= 1:
             raise InputError(f"subset must lie in (0, 1], got {self.subset!r}")
+        if not (self.keypoint_noise >= 0 and 0 <= self.keypoint_dropout < 1 and 0 <= self.keypoint_truncation <= 1):
+            raise InputError(f"keypoint_noise must be >= 0, keypoint_dropout in [0, 1) and keypoint_truncation in "
+                             f"[0, 1], got {self.keypoint_noise!r}, {self.keypoint_dropout!r} and "
+                             f"{self.keypoint_truncation!r}")
         if self.warmup < 0 or self.bone_length_weight < 0:
             raise InputError("warmup and bone_length_weight must not be negative")
         if not (self.learning_rate > 0 and 0 < self.lr_decay <= 1):
@@ -617,6 +629,7 @@ def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool =
             traj_train = DistributedDataParallel(traj_train)
 
     parents = H36M_17.parents
+    corrupt = config.keypoint_noise > 0 or config.keypoint_dropout > 0 or config.keypoint_truncation > 0
     log_path = out_dir / "log.csv"
     final_path = out_dir / "final.pt"
     while epoch < config.epochs:
@@ -633,8 +646,12 @@ def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool =
         frames = frames_unlabeled = 0
         batches = _rank_batches(train_chunks.shuffled(), chunk_batch, rank, world)
         bar = _progress(batches, f"epoch {epoch + 1}/{config.epochs}", progress and rank == 0)
-        for pairs in bar:
+        for step, pairs in enumerate(bar):
             batch = train_chunks.batch(pairs)
+            if corrupt:
+                batch.keypoints = corrupt_keypoints(
+                    batch.keypoints, np.random.default_rng([config.seed, epoch, step, rank]), config.keypoint_noise,
+                    config.keypoint_dropout, config.keypoint_truncation)
             keypoints = torch.from_numpy(batch.keypoints).to(device)
             targets = torch.from_numpy(batch.targets).to(device)
             trajectory = targets[:, :, :1].clone()

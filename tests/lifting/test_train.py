@@ -138,6 +138,22 @@ def test_resume_continues_exactly(synthetic, tmp_path):
     assert np.isfinite(resumed.history[-1].loss_2d_unlabeled)  # the unlabeled terms ran after warm-up
 
 
+def test_corrupted_2d_training_differs_and_resumes_exactly(synthetic, tmp_path):
+    noisy = dict(keypoint_noise=0.004, keypoint_dropout=0.1, keypoint_truncation=0.3)
+    clean = train_lifter(_config(synthetic, epochs=2, checkpoint_frequency=1), tmp_path / "clean", progress=False)
+    straight = train_lifter(_config(synthetic, epochs=2, checkpoint_frequency=1, **noisy), tmp_path / "a",
+                            progress=False)
+    assert straight.history[0].loss_3d_train_mm != clean.history[0].loss_3d_train_mm
+    train_lifter(_config(synthetic, epochs=1, checkpoint_frequency=1, **noisy), tmp_path / "b", progress=False)
+    resumed = train_lifter(_config(synthetic, epochs=2, checkpoint_frequency=1, **noisy), tmp_path / "b",
+                           resume=True, progress=False)
+    for a, b in zip(load_pretrained(straight.checkpoint).state_dict().values(),
+                    load_pretrained(resumed.checkpoint).state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(InputError, match="keypoint_noise must be >= 0"):
+        _config(synthetic, keypoint_dropout=1.0)
+
+
 def test_resume_refuses_a_changed_recipe_or_an_empty_folder(synthetic, tmp_path):
     with pytest.raises(MissingFileError, match="nothing to resume"):
         train_lifter(_config(synthetic, epochs=1), tmp_path / "empty", resume=True, progress=False)

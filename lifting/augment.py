@@ -1,0 +1,132 @@
+"""2D input corruption for lifter training: what a detector does to the keypoints at test time.
+
+The official recipe trains on exact 2D (or a fixed detector's output) and has none of this; each
+kind is off at 0, so the official recipe is unchanged. Turned on, a training window of 2D
+keypoints gets, in this order:
+
+- ``truncation``: with this probability the window is cut by a random image-border line (a side
+  and a position within the window's keypoints), and every keypoint beyond it is missing, as when
+  the legs or one side of a person leave the frame;
+- ``dropout``: each remaining keypoint of each frame is missing with this probability, as a
+  detector's low-confidence joints are dropped;
+- ``noise``: Gaussian noise of this standard deviation on x and y, in normalised screen units
+  (2 / image width per pixel: 0.004 is 2 px on Human3.6M's 1000-pixel frames).
+
+Missing keypoints are then filled as ``lifting.inference.lift_keypoints`` fills them in a video
+(``lifting.data.fill_missing_joints``: each joint interpolated in time, held at the ends; a joint
+missing from the whole window takes the mean of the frame's others), so the network learns from
+exactly the inputs it will see. ``fill_missing_joints_batch`` is that filling for a batch of
+windows at once.
+
+    rng = np.random.default_rng([seed, epoch, step])
+    keypoints = corrupt_keypoints(keypoints, rng, noise=0.004, dropout=0.05, truncation=0.2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from body_models.errors import InputError
+
+__all__ = ["corrupt_keypoints", "fill_missing_joints_batch"]
+
+
+def _interpolate_in_time(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Fill (B, T, J, C) ``values`` where (B, T, J) ``present`` is False by linear interpolation
+    along T between the nearest present frames, held at the ends; rows with no present frame
+    are returned unchanged."""
+    b, t = present.shape[:2]
+    frames = np.arange(t).reshape(1, t, *([1] * (present.ndim - 2)))
+    before = np.maximum.accumulate(np.where(present, frames, -1), axis=1)  # last present index <= t
+    after = np.flip(np.minimum.accumulate(np.flip(np.where(present, frames, t), axis=1), axis=1), axis=1)
+    has_before, has_after = before >= 0, after < t
+    lo = np.where(has_before, before, after).clip(0, t - 1)
+    hi = np.where(has_after, after, before).clip(0, t - 1)
+    span = np.maximum(hi - lo, 1)
+    weight = np.where(hi > lo, (frames - lo) / span, 0.0)[..., None]
+    gather = lambda index: np.take_along_axis(values, index[..., None].astype(np.int64), axis=1)  # noqa: E731
+    filled = gather(lo) * (1.0 - weight) + gather(hi) * weight
+    keep = present[..., None] | ~(has_before | has_after)[..., None]
+    return np.where(keep, values, filled).astype(values.dtype)
+
+
+def fill_missing_joints_batch(keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """``lifting.data.fill_missing_joints`` on each window of a batch at once.
+
+    Args:
+        keypoints: (B, T, J, C).
+        present: (B, T, J) bool; every window needs at least one present joint.
+
+    Returns:
+        The filled (B, T, J, C) float32 copy, equal window by window to ``fill_missing_joints``.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    present = np.asarray(present, dtype=bool)
+    if keypoints.ndim != 4 or present.shape != keypoints.shape[:3]:
+        raise InputError(f"keypoints must be (B, T, J, C) with present (B, T, J), got {keypoints.shape} "
+                         f"and {present.shape}")
+    if not present.any(axis=(1, 2)).all():
+        raise InputError("a window has no present keypoint to fill the others from")
+    seen = present.any(axis=1)  # (B, J): joints seen somewhere in the window
+    filled = _interpolate_in_time(keypoints, present)
+    if (~seen).any():
+        # as fill_missing_joints: the seen joints, filled frame-wise where none of them is present,
+        # and each never-seen joint at the mean of the frame's seen joints
+        frame_present = (present & seen[:, None]).any(axis=2)  # (B, T)
+        framewise = _interpolate_in_time(filled, np.broadcast_to(frame_present[..., None], present.shape))
+        filled = np.where(seen[:, None, :, None], framewise, filled)
+        weights = seen[:, None, :, None].astype(np.float32)
+        mean = (filled * weights).sum(axis=2, keepdims=True) / weights.sum(axis=2, keepdims=True)
+        filled = np.where(seen[:, None, :, None], filled, mean)
+    return filled.astype(np.float32)
+
+
+def _truncated(keypoints: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
+    """(B, T, J) bool: keypoints beyond a random border line, in windows drawn with ``probability``."""
+    b = keypoints.shape[0]
+    cut = rng.random(b) < probability
+    axis = rng.integers(0, 2, b)  # 0: x, 1: y
+    low_side = rng.random(b) < 0.5  # the border is below (True) or above the line
+    coordinate = np.take_along_axis(keypoints[..., :2], axis[:, None, None, None], axis=3)[..., 0]  # (B, T, J)
+    lo = np.nanmin(coordinate, axis=(1, 2))
+    hi = np.nanmax(coordinate, axis=(1, 2))
+    # the line lies within the window's keypoints, so a part of the body, never all of it, is gone
+    line = lo + (hi - lo) * rng.uniform(0.15, 0.85, b)
+    beyond = np.where(low_side[:, None, None], coordinate < line[:, None, None], coordinate > line[:, None, None])
+    return beyond & cut[:, None, None]
+
+
+def corrupt_keypoints(keypoints: np.ndarray, rng: np.random.Generator, noise: float = 0.0,
+                      dropout: float = 0.0, truncation: float = 0.0) -> np.ndarray:
+    """A batch of 2D training windows as a detector would give them (module docstring).
+
+    Args:
+        keypoints: (B, T, J, F) normalised screen coordinates x, y (and, with F = 3, a confidence,
+            filled like the coordinates where a keypoint goes missing, as at test time).
+        rng: the source of randomness (seed it per step for an exactly resumable run).
+        noise: standard deviation of the x, y noise, normalised screen units.
+        dropout: probability that a keypoint of a frame goes missing.
+        truncation: probability that a window is cut by a border line.
+
+    Returns:
+        The corrupted (B, T, J, F) float32 copy; with all three at 0, an unchanged copy.
+    """
+    if not (noise >= 0 and 0 <= dropout < 1 and 0 <= truncation <= 1):
+        raise InputError(f"keypoint noise must be >= 0, dropout in [0, 1) and truncation in [0, 1], got "
+                         f"{noise!r}, {dropout!r} and {truncation!r}")
+    keypoints = np.array(keypoints, dtype=np.float32)
+    if keypoints.ndim != 4 or keypoints.shape[-1] < 2:
+        raise InputError(f"keypoints must be (B, T, J, F >= 2), got shape {keypoints.shape}")
+    missing = np.zeros(keypoints.shape[:3], dtype=bool)
+    if truncation > 0:
+        missing |= _truncated(keypoints, rng, truncation)
+    if dropout > 0:
+        missing |= rng.random(missing.shape) < dropout
+    # a window keeps at least one keypoint: one with none left keeps what it had
+    emptied = missing.all(axis=(1, 2))
+    missing[emptied] = False
+    if noise > 0:
+        keypoints[..., :2] += rng.normal(0.0, noise, keypoints[..., :2].shape).astype(np.float32)
+    if missing.any():
+        keypoints = fill_missing_joints_batch(keypoints, ~missing)
+    return keypoints
