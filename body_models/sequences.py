@@ -203,6 +203,20 @@ REQUIRED_KEYS = {
 }
 
 
+def save_sequence_arrays(path: str | os.PathLike, kind: str, **arrays) -> Path:
+    """Write one of the pipeline's own files (``kind`` as in ``load_sequence_arrays``) atomically,
+    stamped with its ``schema_version`` from ``SCHEMA_VERSIONS``; a writer that leaves out a
+    required key or stamps its own version is a bug, refused here rather than by the reader."""
+    if kind not in REQUIRED_KEYS:
+        raise InputError(f"unknown sequence file kind {kind!r}; known: {', '.join(REQUIRED_KEYS)}")
+    if "schema_version" in arrays:
+        raise ValueError(f"the {kind}.npz writer must not set schema_version itself")
+    missing = [key for key in REQUIRED_KEYS[kind] if key not in arrays]
+    if missing:
+        raise ValueError(f"a {kind}.npz needs {', '.join(missing)}")
+    return save_npz(path, schema_version=np.int64(SCHEMA_VERSIONS[kind]), **arrays)
+
+
 def load_sequence_arrays(path: str | os.PathLike, kind: str) -> dict[str, np.ndarray]:
     """The arrays of one of the pipeline's own files (``keypoints2d.npz``, ``joints3d.npz``,
     ``smpl.npz``, ``regressor.npz``, ``world.npz``: ``kind`` without the suffix), loaded without pickle, with

@@ -28,11 +28,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from body_models.atomic import remove_stale_temporaries, save_npz, write_json
+from body_models.atomic import remove_stale_temporaries, write_json
 from body_models.errors import InputError, MissingFileError
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
-from body_models.sequences import SCHEMA_VERSIONS, load_sequence_arrays
+from body_models.sequences import load_sequence_arrays, save_sequence_arrays
 from hmr.boxes import track_summary
 from hmr.input_checks import align_frame_indices, check_fps, check_image_size
 from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
@@ -381,8 +381,8 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
             flush()
             queued = 0
     flush()
-    path = save_npz(out_dir / "regressor.npz", schema_version=np.int64(SCHEMA_VERSIONS["regressor"]), valid=kp.valid,
-                    focal_length=np.float64(focal), **out)
+    path = save_sequence_arrays(out_dir / "regressor.npz", "regressor", valid=kp.valid,
+                                focal_length=np.float64(focal), **out)
     return {"regressor": path}
 
 

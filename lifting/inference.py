@@ -27,11 +27,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from body_models.atomic import save_npz, write_json
+from body_models.atomic import write_json
 from body_models.cameras import normalize_screen_coordinates
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17, JointSet
-from body_models.sequences import SCHEMA_VERSIONS
+from body_models.sequences import SCHEMA_VERSIONS, save_sequence_arrays
 from lifting.data import fill_missing_joints
 from lifting.evaluate import predict_sequence
 
@@ -256,13 +256,13 @@ def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.Pat
         raise InputError(f"{keypoints_path}: no person has keypoints in any frame (all NaN or invalid); nothing to lift")
     fps = float(arrays["fps"]) if "fps" in arrays else math.nan
     record: dict[str, Any] = dict(
-        schema_version=np.int64(JOINTS3D_SCHEMA_VERSION), joints=joints,
+        joints=joints,
         joint_names=np.array(H36M_17.names), parents=np.array(H36M_17.parents, dtype=np.int64), valid=valid,
         fps=np.float64(fps), input_layout=np.array(layout), weights=np.array(str(weights)))
     if traj_model is not None:
         record["trajectory"] = root
-    npz = save_npz(out_dir / "joints3d.npz", **record)
-    json_path = write_json(out_dir / "joints3d.json", _json_record(record))
+    npz = save_sequence_arrays(out_dir / "joints3d.npz", "joints3d", **record)
+    json_path = write_json(out_dir / "joints3d.json", _json_record({"schema_version": np.int64(JOINTS3D_SCHEMA_VERSION), **record}))
     return {"npz": npz, "json": json_path}
 
 

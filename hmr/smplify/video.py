@@ -37,13 +37,12 @@ import numpy as np
 import torch
 
 from body_models import mannequin
-from body_models.atomic import save_npz
 from body_models.cameras import SPIN_CROP_SIZE, full_image_to_crop_camera
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import SMPL_24
 from body_models.meshes import save_obj_sequence
 from body_models.priors import GMM_SOURCE
-from body_models.sequences import SCHEMA_VERSIONS
+from body_models.sequences import save_sequence_arrays
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
 from hmr.intrinsics import default_focal_length
 from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
@@ -549,9 +548,8 @@ def save_smpl_npz(path: str | os.PathLike, *, global_orient, body_pose, betas, t
             raise InputError(f"{path}: {name} must be {(t_all, p_all, *tail)}, got {shape}")
     no = np.zeros((t_all, p_all), bool)
     width, height = image_size
-    return save_npz(
-        path,
-        schema_version=np.int64(SCHEMA_VERSIONS["smpl"]),
+    return save_sequence_arrays(
+        path, "smpl",
         global_orient=np.asarray(global_orient, np.float32), body_pose=np.asarray(body_pose, np.float32),
         betas=np.asarray(betas, np.float32), transl=np.asarray(transl, np.float32), cam=np.asarray(cam, np.float32),
         joints=np.asarray(joints, np.float32),

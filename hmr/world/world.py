@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from body_models.atomic import save_npz
 from body_models.errors import InputError
-from body_models.sequences import SCHEMA_VERSIONS, load_sequence_arrays
+from body_models.sequences import load_sequence_arrays, save_sequence_arrays
 from body_models.smpl import SMPL, rigid_transform_params
 from hmr.world.contacts import CONTACT_NAMES, FOOT_JOINTS, contact_labels, refine_translation
 from hmr.world.ground import GroundPlane, fit_ground_plane, foot_vertex_groups
@@ -136,8 +135,8 @@ def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.Path
         refined = refine_translation(transl.numpy(), foot_points, sole, contacts[rows, p])
         out["transl_refined"][rows, p] = refined
         joints_refined[rows, p] += (refined - transl.numpy())[:, None]
-    return save_npz(
-        out_path, schema_version=np.int64(SCHEMA_VERSIONS["world"]),
+    return save_sequence_arrays(
+        out_path, "world",
         global_orient=out["global_orient"].astype(np.float32),
         transl=out["transl_refined" if refine else "transl_unrefined"].astype(np.float32),
         transl_unrefined=out["transl_unrefined"].astype(np.float32), transl_refined=out["transl_refined"].astype(np.float32),

@@ -5,7 +5,8 @@ import pytest
 
 from body_models.atomic import save_npz
 from body_models.errors import InputError, MissingFileError
-from body_models.sequences import KEYPOINTS2D_SCHEMA_VERSION, Keypoints2D, load_keypoints2d, save_keypoints2d
+from body_models.sequences import (KEYPOINTS2D_SCHEMA_VERSION, REQUIRED_KEYS, SCHEMA_VERSIONS, Keypoints2D,
+                                   load_keypoints2d, load_sequence_arrays, save_keypoints2d, save_sequence_arrays)
 
 
 def _keypoints() -> Keypoints2D:
@@ -66,3 +67,34 @@ def test_a_newer_smpl_npz_is_refused_in_one_line_by_export(tmp_path, capsys):
     assert main(["export", str(run), "--format", "bvh"]) == 2
     err = capsys.readouterr().err
     assert "schema_version 99" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", sorted(set(REQUIRED_KEYS) - {"keypoints2d"}))
+def test_every_sequence_file_round_trips_through_its_one_writer_and_reader(tmp_path, kind):
+    arrays = {key: np.arange(6, dtype=np.float32).reshape(2, 3) + i for i, key in enumerate(REQUIRED_KEYS[kind])}
+    path = save_sequence_arrays(tmp_path / f"{kind}.npz", kind, **arrays, extra=np.float64(1.5))
+    loaded = load_sequence_arrays(path, kind)
+    assert int(loaded["schema_version"]) == SCHEMA_VERSIONS[kind]
+    for key, value in {**arrays, "extra": np.float64(1.5)}.items():
+        np.testing.assert_array_equal(loaded[key], value)
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically
+    # the writer refuses what its reader would: a file lacking a key, or a version of its own
+    with pytest.raises(ValueError, match=f"a {kind}.npz needs {REQUIRED_KEYS[kind][0]}"):
+        save_sequence_arrays(tmp_path / "bad.npz", kind, **{k: v for k, v in arrays.items() if k != REQUIRED_KEYS[kind][0]})
+    with pytest.raises(ValueError, match="must not set schema_version"):
+        save_sequence_arrays(tmp_path / "bad.npz", kind, schema_version=np.int64(7), **arrays)
+    newer = save_npz(tmp_path / "newer" / f"{kind}.npz", **{**arrays, "schema_version": np.int64(SCHEMA_VERSIONS[kind] + 1)})
+    with pytest.raises(InputError, match=rf"{newer} has schema_version {SCHEMA_VERSIONS[kind] + 1}; .* reads {kind}.npz"):
+        load_sequence_arrays(newer, kind)
+
+
+def test_only_body_models_sequences_stamps_a_pipeline_file_version():
+    """One writer per file: every keypoints2d / joints3d / smpl / regressor / world .npz is written
+    through save_keypoints2d or save_sequence_arrays, which stamp the version from one table."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    stamping = sorted(str(p.relative_to(root)) for package in ("body_models", "lifting", "hmr")
+                      for p in (root / package).rglob("*.py") if "schema_version=np.int64(" in p.read_text())
+    # hmr/synthetic_clip.py stamps the synthetic clip's ground_truth.npz, not a pipeline file
+    assert stamping == ["body_models/sequences.py", "hmr/synthetic_clip.py"]
