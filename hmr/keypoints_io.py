@@ -259,9 +259,9 @@ def save_vp3d_custom(path: str | os.PathLike, kp: Keypoints2D, person: int = 0, 
     """Write one tracked person as VideoPose3D's ``data_2d_custom_<name>.npz`` (COCO-17 layout).
 
     The lifter needs every joint of every frame: a joint missing in a frame where the person
-    was found is interpolated in time from the frames that have it (or, never seen, set to the
-    mean of that frame's other joints); frames where the person is missing are filled by
-    ``lifting.data.fill_missing_frames``.
+    was found is filled as ``hmr lift`` fills it (``lifting.filling``: its offset from the hips
+    interpolated in time, or, never seen, the mean of that frame's other joints); frames where
+    the person is missing are filled by ``lifting.filling.fill_missing_frames``.
 
     Args:
         path: the output file; VideoPose3D's ``run.py -d custom -k <name>`` reads
@@ -271,7 +271,8 @@ def save_vp3d_custom(path: str | os.PathLike, kp: Keypoints2D, person: int = 0, 
         video_name: the key under which the sequence is stored (``--viz-subject``).
         with_confidence: keep the confidence as a third channel.
     """
-    from lifting.data import custom_from_keypoints2d, fill_missing_joints, save_custom_2d
+    from lifting.data import custom_from_keypoints2d, save_custom_2d
+    from lifting.filling import HIP_ANCHOR, fill_missing_joints
 
     coco = kp.to_joint_set("coco_17")
     found = coco.valid[:, person] if 0 <= person < coco.num_people else np.zeros(coco.num_frames, bool)
@@ -279,7 +280,7 @@ def save_vp3d_custom(path: str | os.PathLike, kp: Keypoints2D, person: int = 0, 
         raise InputError(f"person {person} is never found in these keypoints; nothing to export for VideoPose3D")
     keypoints = coco.keypoints.copy()
     seen = found[:, None] & np.isfinite(keypoints[:, person, :, :2]).all(-1)  # (T, J)
-    filled = fill_missing_joints(keypoints[:, person], seen)  # the lifter's own filling
+    filled = fill_missing_joints(keypoints[:, person], seen, HIP_ANCHOR["coco"])  # the lifter's own filling
     filled[~found] = np.nan  # frames without the person: fill_missing_frames' part, below
     keypoints[:, person] = filled
     arrays = {"keypoints": keypoints, "valid": coco.valid, "image_size": np.asarray(coco.image_size)}

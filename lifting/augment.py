@@ -13,72 +13,25 @@ keypoints gets, in this order:
   (2 / image width per pixel: 0.004 is 2 px on Human3.6M's 1000-pixel frames).
 
 Missing keypoints are then filled as ``lifting.inference.lift_keypoints`` fills them in a video
-(``lifting.data.fill_missing_joints``: each joint interpolated in time, held at the ends; a joint
-missing from the whole window takes the mean of the frame's others), so the network learns from
-exactly the inputs it will see. ``fill_missing_joints_batch`` is that filling for a batch of
-windows at once.
+(``lifting.filling``: each joint's offset from the hips interpolated in time and held at the ends;
+a joint missing from the whole window at the mean of the frame's others), so the network learns
+from exactly the inputs it will see.
 
     rng = np.random.default_rng([seed, epoch, step])
-    keypoints = corrupt_keypoints(keypoints, rng, noise=0.004, dropout=0.05, truncation=0.2)
+    keypoints = corrupt_keypoints(keypoints, rng, noise=0.004, dropout=0.05, truncation=0.2,
+                                  anchor=HIP_ANCHOR["coco"])
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from body_models.errors import InputError
+from lifting.filling import fill_missing_joints_batch
 
-__all__ = ["corrupt_keypoints", "fill_missing_joints_batch"]
-
-
-def _interpolate_in_time(values: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Fill (B, T, J, C) ``values`` where (B, T, J) ``present`` is False by linear interpolation
-    along T between the nearest present frames, held at the ends; rows with no present frame
-    are returned unchanged."""
-    b, t = present.shape[:2]
-    frames = np.arange(t).reshape(1, t, *([1] * (present.ndim - 2)))
-    before = np.maximum.accumulate(np.where(present, frames, -1), axis=1)  # last present index <= t
-    after = np.flip(np.minimum.accumulate(np.flip(np.where(present, frames, t), axis=1), axis=1), axis=1)
-    has_before, has_after = before >= 0, after < t
-    lo = np.where(has_before, before, after).clip(0, t - 1)
-    hi = np.where(has_after, after, before).clip(0, t - 1)
-    span = np.maximum(hi - lo, 1)
-    weight = np.where(hi > lo, (frames - lo) / span, 0.0)[..., None]
-    gather = lambda index: np.take_along_axis(values, index[..., None].astype(np.int64), axis=1)  # noqa: E731
-    filled = gather(lo) * (1.0 - weight) + gather(hi) * weight
-    keep = present[..., None] | ~(has_before | has_after)[..., None]
-    return np.where(keep, values, filled).astype(values.dtype)
-
-
-def fill_missing_joints_batch(keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """``lifting.data.fill_missing_joints`` on each window of a batch at once.
-
-    Args:
-        keypoints: (B, T, J, C).
-        present: (B, T, J) bool; every window needs at least one present joint.
-
-    Returns:
-        The filled (B, T, J, C) float32 copy, equal window by window to ``fill_missing_joints``.
-    """
-    keypoints = np.asarray(keypoints, dtype=np.float32)
-    present = np.asarray(present, dtype=bool)
-    if keypoints.ndim != 4 or present.shape != keypoints.shape[:3]:
-        raise InputError(f"keypoints must be (B, T, J, C) with present (B, T, J), got {keypoints.shape} "
-                         f"and {present.shape}")
-    if not present.any(axis=(1, 2)).all():
-        raise InputError("a window has no present keypoint to fill the others from")
-    seen = present.any(axis=1)  # (B, J): joints seen somewhere in the window
-    filled = _interpolate_in_time(keypoints, present)
-    if (~seen).any():
-        # as fill_missing_joints: the seen joints, filled frame-wise where none of them is present,
-        # and each never-seen joint at the mean of the frame's seen joints
-        frame_present = (present & seen[:, None]).any(axis=2)  # (B, T)
-        framewise = _interpolate_in_time(filled, np.broadcast_to(frame_present[..., None], present.shape))
-        filled = np.where(seen[:, None, :, None], framewise, filled)
-        weights = seen[:, None, :, None].astype(np.float32)
-        mean = (filled * weights).sum(axis=2, keepdims=True) / weights.sum(axis=2, keepdims=True)
-        filled = np.where(seen[:, None, :, None], filled, mean)
-    return filled.astype(np.float32)
+__all__ = ["corrupt_keypoints"]
 
 
 def _truncated(keypoints: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
@@ -97,7 +50,7 @@ def _truncated(keypoints: np.ndarray, rng: np.random.Generator, probability: flo
 
 
 def corrupt_keypoints(keypoints: np.ndarray, rng: np.random.Generator, noise: float = 0.0,
-                      dropout: float = 0.0, truncation: float = 0.0) -> np.ndarray:
+                      dropout: float = 0.0, truncation: float = 0.0, anchor: Sequence[int] = ()) -> np.ndarray:
     """A batch of 2D training windows as a detector would give them (module docstring).
 
     Args:
@@ -107,6 +60,7 @@ def corrupt_keypoints(keypoints: np.ndarray, rng: np.random.Generator, noise: fl
         noise: standard deviation of the x, y noise, normalised screen units.
         dropout: probability that a keypoint of a frame goes missing.
         truncation: probability that a window is cut by a border line.
+        anchor: the hips of the layout (``lifting.filling.HIP_ANCHOR``), as the lifter fills.
 
     Returns:
         The corrupted (B, T, J, F) float32 copy; with all three at 0, an unchanged copy.
@@ -128,5 +82,5 @@ def corrupt_keypoints(keypoints: np.ndarray, rng: np.random.Generator, noise: fl
     if noise > 0:
         keypoints[..., :2] += rng.normal(0.0, noise, keypoints[..., :2].shape).astype(np.float32)
     if missing.any():
-        keypoints = fill_missing_joints_batch(keypoints, ~missing)
+        keypoints = fill_missing_joints_batch(keypoints, ~missing, anchor)
     return keypoints

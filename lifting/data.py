@@ -39,6 +39,7 @@ from body_models.sequences import (  # noqa: F401 (drop_implausible_keypoints re
     KEYPOINTS2D_SCHEMA_VERSION, drop_implausible_keypoints)
 from body_models.joints import COCO_17, H36M_17
 from body_models.safe_pickle import load_pickle_stream
+from lifting.filling import fill_missing_frames, fill_missing_joints  # noqa: F401 (re-exported)
 
 H36M_FPS = 50.0
 """Frame rate of the Human3.6M mocap and videos (``Human36mDataset`` fps)."""
@@ -638,65 +639,6 @@ def save_custom_2d(path: str | os.PathLike, keypoints: Mapping[str, np.ndarray],
         positions[str(video)] = {"custom": [array]}
         metadata["video_metadata"][str(video)] = {"w": int(width), "h": int(height)}
     return write_bytes(path, _npz_bytes(positions_2d=positions, metadata=metadata))
-
-
-def fill_missing_frames(keypoints: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill frames without keypoints by linear interpolation in time (held constant at the ends).
-
-    Args:
-        keypoints: (T, J, C) pixels; a frame is missing when ``valid`` is False or any of its
-            x, y values is not finite.
-        valid: optional (T,) bool.
-
-    Returns:
-        The filled (T, J, C) float32 copy and the (T,) bool mask of frames that were present.
-    """
-    keypoints = np.array(keypoints, dtype=np.float32)
-    present = np.isfinite(keypoints[..., :2]).all(axis=(1, 2))
-    if valid is not None:
-        present &= np.asarray(valid, dtype=bool)
-    if not present.any():
-        raise InputError(f"the keypoint sequence of {len(keypoints)} frames has no frame with keypoints (all NaN)")
-    frames = np.arange(len(keypoints))
-    flat = keypoints.reshape(len(keypoints), -1)  # (T, J·C)
-    for column in range(flat.shape[1]):
-        flat[~present, column] = np.interp(frames[~present], frames[present], flat[present, column])
-    return flat.reshape(keypoints.shape), present
-
-
-def fill_missing_joints(keypoints: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Fill each missing joint by linear interpolation of that joint over time (held at the ends).
-
-    A joint never seen in the sequence takes, per frame, the mean of the frame's present joints.
-
-    Args:
-        keypoints: (T, J, C) pixels.
-        present: (T, J) bool, the joints that were observed.
-
-    Returns:
-        The filled (T, J, C) float32 copy.
-
-    Raises:
-        InputError: no joint of any frame is present.
-    """
-    keypoints = np.array(keypoints, dtype=np.float32)
-    present = np.asarray(present, dtype=bool)
-    if not present.any():
-        raise InputError(f"the keypoint sequence of {len(keypoints)} frames has no frame with keypoints (all NaN)")
-    frames = np.arange(len(keypoints))
-    for joint in range(keypoints.shape[1]):
-        seen = present[:, joint]
-        if seen.all() or not seen.any():
-            continue
-        for channel in range(keypoints.shape[2]):
-            keypoints[~seen, joint, channel] = np.interp(frames[~seen], frames[seen], keypoints[seen, joint, channel])
-    never = ~present.any(axis=0)
-    if never.any():
-        filled_frames = present[:, ~never].any(axis=1)
-        filled, _ = fill_missing_frames(keypoints[:, ~never], filled_frames)
-        keypoints[:, ~never] = filled
-        keypoints[:, never] = filled.mean(axis=1, keepdims=True)
-    return keypoints
 
 
 def custom_from_keypoints2d(arrays: Mapping[str, np.ndarray], person: int = 0,

@@ -32,7 +32,7 @@ from body_models.cameras import normalize_screen_coordinates
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17, JointSet
 from body_models.sequences import SCHEMA_VERSIONS, save_sequence_arrays
-from lifting.data import fill_missing_joints
+from lifting.filling import HIP_ANCHOR, fill_missing_joints
 from lifting.evaluate import predict_sequence
 
 __all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
@@ -124,7 +124,7 @@ def lift_keypoints(model: torch.nn.Module, keypoints: np.ndarray, image_size: Se
         present &= keypoints[..., 2] > 0
     if not present.any():
         raise InputError(f"no frame of the {len(keypoints)}-frame sequence has keypoints (all NaN or confidence 0)")
-    filled = fill_missing_joints(keypoints, present)
+    filled = fill_missing_joints(keypoints, present, HIP_ANCHOR[layout])
     features = model.in_features
     if features > filled.shape[2]:
         raise InputError(f"the lifter takes {features} values per joint (x, y, confidence) but the keypoints "

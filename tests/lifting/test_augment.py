@@ -1,32 +1,14 @@
-"""2D input corruption for lifter training (lifting.augment)."""
+"""2D input corruption for lifter training (lifting.augment); the filling itself is in test_filling.py."""
 
 import numpy as np
 import pytest
 
 from body_models.errors import InputError
-from lifting.augment import corrupt_keypoints, fill_missing_joints_batch
-from lifting.data import fill_missing_joints
+from lifting.augment import corrupt_keypoints
 
 
 def _windows(rng, b=6, t=9, j=5, f=2):
     return rng.normal(size=(b, t, j, f)).astype(np.float32)
-
-
-def test_batch_filling_equals_the_video_filling_window_by_window():
-    rng = np.random.default_rng(0)
-    keypoints = _windows(rng, f=3)
-    present = rng.random(keypoints.shape[:3]) > 0.4
-    present[0] = True  # nothing missing
-    present[1, :, 2] = False  # a joint never seen in the window
-    present[2, 3:6] = False  # frames with no joint at all
-    present[2, :, 4] = False  # and a never-seen joint beside them
-    present[3, :, :4] = False  # only one joint seen
-    present[3, 0, 4] = True
-    filled = fill_missing_joints_batch(keypoints, present)
-    for window in range(len(keypoints)):
-        np.testing.assert_allclose(filled[window], fill_missing_joints(keypoints[window], present[window]),
-                                   rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(filled[present], keypoints[present])
 
 
 def test_all_off_leaves_the_keypoints_as_they_are():

@@ -16,6 +16,7 @@ from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe
 from lifting import DEMO_WEIGHTS, TemporalModel, lift_keypoints, load_pretrained
 from lifting.data import h36m_cameras
 from lifting.evaluate import predict_sequence
+from lifting.filling import HIP_ANCHOR
 from lifting.synthetic import synthetic_joint_sets
 
 
@@ -77,13 +78,14 @@ def test_missing_frames_are_interpolated_and_flagged():
     model = _model()
     keypoints = np.concatenate([_pixels(20), np.ones((20, 17, 1), np.float32)], axis=-1)
     gappy = keypoints.copy()
-    gappy[3, 4, 0] = np.nan  # one NaN joint: only that joint is filled
+    gappy[3, 4, 0] = np.nan  # one NaN joint: only that joint is filled, moving with the hips
     gappy[7:9, :, 2] = 0.0  # confidence 0: whole frames are filled
     result = lift_keypoints(model, gappy, (640, 480))
     assert np.flatnonzero(result.interpolated).tolist() == [3, 7, 8]
     assert np.flatnonzero(result.empty).tolist() == [7, 8]
     filled = keypoints.copy()
-    filled[3, 4] = (keypoints[2, 4] + keypoints[4, 4]) / 2
+    hips = keypoints[:, list(HIP_ANCHOR["coco"]), :2].mean(axis=1)  # (T, 2)
+    filled[3, 4, :2] = hips[3] + (keypoints[2, 4, :2] - hips[2] + keypoints[4, 4, :2] - hips[4]) / 2
     filled[7] = keypoints[6] + (keypoints[9] - keypoints[6]) / 3
     filled[8] = keypoints[6] + (keypoints[9] - keypoints[6]) * 2 / 3
     expected = lift_keypoints(model, filled[..., :2], (640, 480))
