@@ -92,6 +92,39 @@ def test_hmr_fit_takes_a_device(keypoints_file, tmp_path, capsys, monkeypatch):
     assert err[-1].endswith("--device cuda: CUDA is not available here; use --device cpu or auto")
 
 
+def test_run_json_says_where_and_in_which_precision_each_stage_ran(keypoints_file, tmp_path):
+    """``--precision bf16`` reaches the networks (here the lifter); SMPLify fits in fp32 on the
+    chosen device and run.json says so, also when the stage comes from the cache."""
+    out = tmp_path / "out"
+    argv = ["run", str(keypoints_file), "--out", str(out), "--iterations", "1", "--no-meshes", "--no-overlay",
+            "--no-world", "--quiet", "--device", "cpu", "--precision", "bf16"]
+    assert main(argv) == 0
+    record = json.loads((out / "run.json").read_text())
+    compute = record["compute"]
+    assert compute["fit"]["device"] == "cpu" and compute["fit"]["precision"] == "fp32"
+    assert "bf16" in compute["fit"]["note"]  # the asked precision is not silently dropped
+    assert compute["lift"] == {"device": "cpu", "precision": "bf16"}
+    assert set(compute) == {"keypoints", "lift", "fit"}  # no HRNet (a keypoints file), no video for HMR
+    assert record["arguments"]["device"] == "cpu" and record["arguments"]["precision"] == "bf16"
+    assert main(argv) == 0  # every stage cached: the record still says where each ran
+    again = json.loads((out / "run.json").read_text())
+    assert set(again["cached_stages"]) >= {"lift", "fit"} and again["compute"] == compute
+
+
+def test_the_fit_cache_key_has_the_device_only_where_outputs_can_differ():
+    """The CPU's key is the key of every run before the fit took a device (its caches stay
+    valid); a CUDA fit rounds differently, so it is cached apart from the CPU's, but it does
+    not depend on --precision, which the fit ignores."""
+    from hmr.pipeline import PipelineOptions, fit_settings
+
+    cpu = fit_settings(PipelineOptions(device="cpu"))
+    assert "device" not in cpu and "precision" not in cpu
+    assert fit_settings(PipelineOptions(device="cpu", precision="bf16")) == cpu
+    on_gpu = fit_settings(PipelineOptions(device="cuda:1"))
+    assert on_gpu == {**cpu, "device": "cuda"}
+    assert fit_settings(PipelineOptions(device="cuda", precision="bf16")) == on_gpu
+
+
 @cuda
 def test_smplify_on_cuda_fits_as_on_the_cpu(mannequin_smpl):
     """The same fit on the GPU: results on the GPU, loss and joints within float32 rounding of the
