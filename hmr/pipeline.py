@@ -13,6 +13,11 @@ Each stage's outputs are cached in the output folder with a fingerprint of its s
 the files it read (``.stages/<stage>.json``). A rerun skips every stage whose fingerprint still
 matches, so an interrupted run resumes where it stopped, and a changed argument or weight file
 reruns exactly the stages it affects (and those downstream, whose inputs then change).
+
+``--device`` reaches HRNet, HMR and SMPLify; the lifter and the stages after the fit run on the
+CPU. ``--precision`` reaches the networks; SMPLify fits in float32 on every device
+(``hmr.smplify.video.FIT_PRECISION``). ``run.json``'s ``compute`` says, per stage, on which device
+and in which precision it ran (for a cached stage: the run that computed it).
 """
 
 from __future__ import annotations
@@ -84,10 +89,12 @@ class PipelineOptions:
             an ``.onnx`` file, ``module:factory``, or "keypoints" (one person, followed by its
             keypoints); see ``hmr.pose2d.detectors``.
         flip: HRNet's and the lifter's flip test.
-        device: "cpu", "cuda", ...
+        device: "cpu", "cuda", ...: where HRNet, HMR and SMPLify run (the lifter and the
+            later stages run on the CPU).
         precision: "fp32" (the exact official outputs), "bf16" (autocast for the networks, with
             BatchNorm folded and channels_last) or "auto" (bf16 where the hardware has it,
-            ``hmr.fastpath.resolve_precision``).
+            ``hmr.fastpath.resolve_precision``). SMPLify fits in fp32 whatever this says
+            (``hmr.smplify.video.FIT_PRECISION``); run.json records both.
         batch_size: crops per network call.
         compile: HRNet and HMR through ``torch.compile`` (``hmr.fastpath.CompiledNetwork``):
             faster per crop after tens of seconds of compilation per network on a CPU.
@@ -175,10 +182,11 @@ class StageCache:
             digest.update(b"-" if path is None or not Path(path).exists() else content_digest(path).encode())
         return digest.hexdigest()
 
-    def fresh(self, stage: str, fingerprint: str) -> tuple[dict[str, Path], float] | None:
-        """The stage's recorded outputs and the seconds it took, if it finished with this
-        fingerprint and every output is still there with the content it was written with (a
-        file truncated or edited since is recomputed)."""
+    def fresh(self, stage: str, fingerprint: str) -> tuple[dict[str, Path], float, dict] | None:
+        """The stage's recorded outputs, the seconds it took and where it ran (``store``'s
+        ``compute``, {} when not recorded), if it finished with this fingerprint and every
+        output is still there with the content it was written with (a file truncated or edited
+        since is recomputed)."""
         path = self.dir / f"{stage}.json"
         if not path.is_file():
             return None
@@ -187,6 +195,7 @@ class StageCache:
             outputs = {k: Path(v) for k, v in record["outputs"].items()}
             digests = record["digests"]
             seconds = float(record.get("seconds", 0.0))
+            compute = dict(record.get("compute") or {})
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
             return None
         if record.get("fingerprint") != fingerprint:
@@ -194,12 +203,15 @@ class StageCache:
         for role, output in outputs.items():
             if not output.exists() or digests.get(role) != content_digest(output):
                 return None
-        return outputs, seconds
+        return outputs, seconds, compute
 
-    def store(self, stage: str, fingerprint: str, outputs: dict[str, Path], seconds: float) -> None:
+    def store(self, stage: str, fingerprint: str, outputs: dict[str, Path], seconds: float,
+              compute: dict | None = None) -> None:
+        """Record a finished stage; ``compute`` is where it ran ({"device": ..., "precision": ...})."""
         write_json(self.dir / f"{stage}.json",
                    {"fingerprint": fingerprint, "outputs": {k: str(v) for k, v in outputs.items()},
-                    "digests": {k: content_digest(v) for k, v in outputs.items()}, "seconds": seconds})
+                    "digests": {k: content_digest(v) for k, v in outputs.items()}, "seconds": seconds,
+                    "compute": compute or {}})
 
     def forget(self, stage: str) -> None:
         (self.dir / f"{stage}.json").unlink(missing_ok=True)
@@ -221,6 +233,37 @@ def content_digest(path: Path) -> str:
 
 def _options_for(options: PipelineOptions, *names: str) -> dict:
     return {name: getattr(options, name) for name in names}
+
+
+def fit_settings(options: PipelineOptions) -> dict:
+    """The settings in the fit stage's fingerprint.
+
+    The device is in it only when it is not the CPU, and then as its type ("cuda"): a GPU fit
+    rounds differently from the CPU's, so the two must not stand in for each other, while on the
+    CPU the key stays what it was before the fit took a device, and the caches of earlier runs
+    stay valid. ``precision`` is not in it: the fit is fp32 whatever it says.
+    """
+    settings = _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
+                            "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params",
+                            "smooth", "orient_from_lifter", "smplify_full_mesh", "smplify_warm_start",
+                            "smplify_warm_iterations")
+    kind = torch.device(options.device).type
+    if options.smplify and kind != "cpu":
+        settings["device"] = kind
+    return settings
+
+
+def fit_compute(options: PipelineOptions) -> dict:
+    """Where the fit stage runs and in which precision, for ``run.json``'s ``compute``."""
+    from hmr.smplify.video import FIT_PRECISION
+
+    if not options.smplify:
+        return {"device": "cpu", "precision": "fp32", "note": "HMR's estimate alone (SMPLify off)"}
+    compute = {"device": str(options.device), "precision": FIT_PRECISION}
+    if options.precision != FIT_PRECISION:
+        compute["note"] = (f"SMPLify fits in {FIT_PRECISION} whatever --precision says; "
+                           f"--precision {options.precision} applies to the networks")
+    return compute
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,7 +449,7 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
             initial=regressor_path, progress=_absolute(progress), orientation_joints=joints3d_path,
             joints_only=False if options.smplify_full_mesh else None, warm_start=options.smplify_warm_start,
-            warm_iterations=options.smplify_warm_iterations, write_run_json=False)
+            warm_iterations=options.smplify_warm_iterations, write_run_json=False, device=options.device)
         smpl_path = out_dir / "smpl.npz"
     else:
         smpl_path = _smpl_from_regressor(keypoints_path, regressor_path, out_dir, options)
@@ -610,20 +653,27 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
             on_progress(stage, done[0], total)
         return step
 
-    def run(stage: str, settings: dict, inputs: list, fn) -> dict[str, Path] | None:
+    computed_on = record.data.setdefault("compute", {})  # stage → {"device", "precision"[, "note"]}
+
+    def run(stage: str, settings: dict, inputs: list, fn, compute: dict | None = None) -> dict[str, Path] | None:
+        compute = compute or {"device": "cpu", "precision": "fp32"}
         fingerprint = cache.fingerprint({"stage": stage, **settings}, inputs)
         cached = cache.fresh(stage, fingerprint)
         if cached is not None:
-            outputs, seconds = cached
+            outputs, seconds, stored = cached
             result.cached.append(stage)
             result.seconds[stage] = seconds  # the time of the run that computed it
+            # where the run that computed it ran (a fingerprint need not hold the device)
+            computed_on[stage] = {**compute, **{k: stored[k] for k in ("device", "precision") if k in stored}}
             result.outputs.update(outputs)
             return outputs
         cache.forget(stage)
         start = time.perf_counter()
         outputs = fn()
         result.seconds[stage] = round(time.perf_counter() - start, 3)
-        cache.store(stage, fingerprint, outputs, result.seconds[stage])
+        cache.store(stage, fingerprint, outputs, result.seconds[stage],
+                    {k: compute[k] for k in ("device", "precision")})
+        computed_on[stage] = compute
         result.outputs.update(outputs)
         return outputs
 
@@ -646,7 +696,9 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
                               "video": str(frames_source)},
                  [source, options.hrnet_weights, options.boxes, frames_source,
                   Path(options.detector) if options.detector.lower().endswith(".onnx") else None],
-                 lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info))
+                 lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info),
+                 {"device": "cpu", "precision": "fp32", "note": "read from the input keypoints file (no HRNet)"}
+                 if is_keypoints_file(source) else {"device": str(options.device), "precision": options.precision})
     keypoints_path = kp_out["keypoints2d"]
     kp = load_keypoints2d(keypoints_path)
     record.data["tracks"], tracks_line = track_summary(kp.valid, kp.track_ids, kp.frame_indices)
@@ -663,7 +715,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
             "--lifter-weights or HMR_WEIGHTS_VP3D_COCO)")
     run("lift", _options_for(options, "lifter_weights", "flip", "precision", "smooth"),
         [keypoints_path, options.lifter_weights],
-        lambda: stage_lift(keypoints_path, out_dir, options))
+        lambda: stage_lift(keypoints_path, out_dir, options), {"device": "cpu", "precision": options.precision})
 
     from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR
 
@@ -678,7 +730,8 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
                                    "compile"),
             [frames_source, keypoints_path, options.hmr_weights, options.mean_params, options.calibration],
             lambda: stage_regress(frames_source, keypoints_path, out_dir, options,
-                                  progress_for("regress", kp.num_frames)))["regressor"]
+                                  progress_for("regress", kp.num_frames)),
+            {"device": str(options.device), "precision": options.precision})["regressor"]
     elif options.hmr_weights is None:
         result.skipped["regress"] = "no HMR weights given; SMPLify starts from the mean pose"
     else:
@@ -688,14 +741,12 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     if options.smplify or regressor_path is not None:
         lifted = result.outputs.get("joints3d") if options.orient_from_lifter else None
         smpl_path = run(
-            "fit", _options_for(options, "smplify", "body_model", "gender", "prior", "j_regressor_extra",
-                                "smplify_iterations", "temporal_weight", "focal_length", "fov", "mean_params",
-                                "smooth", "orient_from_lifter", "smplify_full_mesh", "smplify_warm_start",
-                                "smplify_warm_iterations"),
+            "fit", fit_settings(options),
             [keypoints_path, regressor_path, options.prior, options.calibration, body_file, options.mean_params,
              options.j_regressor_extra, lifted],
             lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,
-                              progress_for("fit", int(kp.valid.sum())), joints3d_path=lifted))["smpl"]
+                              progress_for("fit", int(kp.valid.sum())), joints3d_path=lifted),
+            fit_compute(options))["smpl"]
     else:
         result.skipped["fit"] = "SMPLify is off and there is no HMR estimate"
 
@@ -734,6 +785,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         with record.stage("export"):
             result.outputs.update(export_run(out_dir, options.export, body_model=options.body_model,
                                              gender=options.gender))
+        computed_on["export"] = {"device": "cpu", "precision": "fp32"}
     elif options.export:
         result.skipped["export"] = "no SMPL output to export"
 

@@ -191,8 +191,9 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
                         "(MMDeploy layout), module:factory, keypoints (one person, followed by its keypoints), or "
                         "keypoints+hog (the same, found by HOG when lost)")
     p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last")
+    p.add_argument("--device", default="auto",
+                   help="where HRNet, HMR and SMPLify run: auto (the GPU when there is one), cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last; for the networks only: SMPLify fits in fp32 (run.json records both)")
     p.add_argument("--batch-size", type=int, default=16, help="crops per network call")
     p.add_argument("--compile", action="store_true", help="HRNet and HMR through torch.compile: faster per crop after about 30 s of compiling per network and batch size on a CPU (pays on long videos; needs a C++ compiler)")
     p.add_argument("--no-meshes", action="store_true", help="skip the OBJ files")

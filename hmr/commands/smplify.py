@@ -12,9 +12,11 @@ from pathlib import Path
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from hmr.commands.runtime import resolve_device
     from hmr.smplify.video import fit_keypoints_file
     from hmr.standins import stand_in_lines
 
+    device = resolve_device(args.device)
     for line in stand_in_lines(body_model=args.body_model):
         print(line)
     bars = []
@@ -37,7 +39,7 @@ def _fit(args: argparse.Namespace) -> int:
             progress=None if args.quiet else progress,
             betas="frame" if args.betas_per_frame else "track", shape_frames=args.shape_frames,
             joints_only=False if args.full_mesh else None, warm_start=args.warm_start,
-            warm_iterations=args.warm_iterations)
+            warm_iterations=args.warm_iterations, device=device)
     finally:
         for bar in bars:
             bar.close()
@@ -103,6 +105,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                           "pass on its frames with the best keypoints)")
     fit.add_argument("--shape-frames", type=int, default=16,
                      help="frames per track in the shape pass (default 16)")
+    fit.add_argument("--device", default="auto",
+                     help="where SMPLify runs: auto (the GPU when there is one), cpu, cuda, cuda:1, ...; it fits in "
+                          "float32 on every device")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(func=_fit)
 

@@ -347,6 +347,15 @@ class _Joints:
 class SMPLify:
     """Batched SMPLify (SPIN's two-stage fit) on any device the body model is on.
 
+    Built where its body model is (the CPU, as ``load_smpl`` makes it); ``to(device)`` moves the
+    body model, the pose prior and the mean start together. The fit runs in the body model's
+    dtype, float32, without autocast: the optimisation is many small steps on a handful of
+    (N, <= 69) tensors, whose time goes to kernel launches rather than arithmetic, so bfloat16
+    would save nothing, while its 8-bit mantissa (about 3 significant digits) would round the
+    squared pixel errors, the prior terms and Adam's updates, and the fit-or-keep and loss
+    threshold decisions would be taken on rounded losses. ``--precision`` is therefore for the
+    networks only (``hmr.smplify.video.FIT_PRECISION``).
+
     Args:
         body_model: the ``SMPL`` layer (it must provide the keypoints' joint set, e.g. COCO-17
             needs ``J_regressor_extra``).
@@ -382,6 +391,23 @@ class SMPLify:
 
     def __repr__(self) -> str:
         return f"SMPLify(body_model={self.body_model.name!r}, config={self.config})"
+
+    @property
+    def device(self) -> torch.device:
+        """Where the fit runs: the body model's device."""
+        return self.body_model.smplx.v_template.device
+
+    def to(self, device: str | torch.device) -> "SMPLify":
+        """Move the body model, the pose prior and the mean start to ``device`` and return self.
+
+        The body model moves in place (``nn.Module.to``), so a layer shared with other code moves
+        for it too. Inputs may stay on the CPU: every call moves them to the fit's device, and
+        the result's tensors are on that device (``.cpu()`` them before ``.numpy()``).
+        """
+        self.body_model.to(device)
+        self.pose_prior.to(device)
+        self.mean = {k: v.to(device) for k, v in self.mean.items()}
+        return self
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -57,6 +57,9 @@ FITTED_JOINT_SETS = ("coco_17", "openpose_25")
 SHAPE_FRAMES = 16
 WARM_ITERATIONS = 20  # Adam steps per stage from the previous frame's fit (warm_start)
 """Frames per track whose fits give the track's one shape (``fit_keypoints_file(betas="track")``)."""
+FIT_PRECISION = "fp32"
+"""The precision SMPLify fits in on every device, whatever ``--precision`` asks of the networks:
+float32 without autocast (why: ``hmr.smplify.fit.SMPLify``). ``run.json`` records it."""
 
 
 @dataclass
@@ -256,9 +259,9 @@ def _track_shapes(smplify: SMPLify, kp: Keypoints2D, keypoints: np.ndarray, pres
         result = smplify(torch.from_numpy(crop_kp).float(), joint_set=kp.joint_set, **initial_rows(best, people),
                          focal_length=torch.from_numpy(crop_focal).float(),
                          principal_point=torch.from_numpy(crop_center).float())
-        ok = result.attempted.numpy()
+        ok = result.attempted.cpu().numpy()
         if ok.any():
-            shapes[p] = result.betas.numpy()[ok].mean(axis=0)
+            shapes[p] = result.betas.cpu().numpy()[ok].mean(axis=0)
     return shapes
 
 
@@ -279,7 +282,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        betas: str = "track", shape_frames: int = SHAPE_FRAMES,
                        orientation_joints: str | os.PathLike | None = None,
                        joints_only: bool | None = None, warm_start: int = 0,
-                       warm_iterations: int | None = None, write_run_json: bool = True) -> FitSummary:
+                       warm_iterations: int | None = None, write_run_json: bool = True,
+                       device: str | torch.device = "cpu") -> FitSummary:
     """Fit SMPL to every person in a 2D keypoints file and write ``smpl.npz`` (+ meshes).
 
     Args:
@@ -333,6 +337,10 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
         warm_iterations: Adam steps per stage of a warm-started frame; None: ``WARM_ITERATIONS``.
         write_run_json: also write the fit's own ``run.json`` (off inside ``hmr run``, whose
             record covers the whole run).
+        device: where SMPLify runs (its body model, prior and tensors); the results come back to
+            the CPU for writing. On the CPU the fit is the same to the bit whether or not the
+            device is given; on a GPU it differs by float32 rounding. The fit is float32 on
+            every device (``FIT_PRECISION``); ``run.json``'s ``compute`` records both.
 
     Returns:
         ``FitSummary``. The ``smpl.npz`` holds, with T frames and P people (NaN rows where a
@@ -364,7 +372,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                                "temporal_weight": temporal_weight, "iterations": iterations, "meshes": meshes,
                                "batch_size": batch_size, "betas": betas, "shape_frames": shape_frames,
                                "joints_only": joints_only, "warm_start": warm_start,
-                               "warm_iterations": warm_iterations})
+                               "warm_iterations": warm_iterations, "device": str(device)})
+    record.data["compute"] = {"fit": {"device": str(device), "precision": FIT_PRECISION}}
     with record.stage("load"):
         kp = _keypoints(keypoints_path, image_size)
         prior_path = _prior_path(prior, body_model)
@@ -380,7 +389,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
         if kp.joint_set == "openpose_25" and not cfg.ignore_joints:
             overrides["ignore_joints"] = SPIN_OPENPOSE_IGNORE
         cfg = dataclasses.replace(cfg, **overrides)
-        smplify = SMPLify(smpl, prior_path, cfg, mean_params=_mean_params(mean_params))
+        smplify = SMPLify(smpl, prior_path, cfg, mean_params=_mean_params(mean_params)).to(device)
         start_from = _initial_estimate(initial, kp, mean_params_to_axis_angle(_mean_params(mean_params)))
         lifted_orient = _orientations(orientation_joints, kp)
     if Path(keypoints_path).is_file():
@@ -471,18 +480,18 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                         focal_length=torch.from_numpy(lead(crop_focal)).float(),
                         principal_point=torch.from_numpy(lead(crop_center)).float(),
                         fix_betas=track_betas is not None, on_step=on_step)
-        ok = result.attempted.reshape(-1).numpy()
+        ok = result.attempted.reshape(-1).cpu().numpy()
         rows = (t_idx[ok], p_idx[ok])
         for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
-            value = getattr(result, name)
+            value = getattr(result, name).cpu()
             out[name][rows] = value.reshape(len(t_idx), *value.shape[len(result.attempted.shape):]).numpy()[ok]
         out["cam"][rows] = full_image_to_crop_camera(
             out["transl"][rows], center[ok], side[ok], (width, height), focal)
         flags["valid"][rows] = True
         for name in ("fitted", "valid_fit", "betas_zeroed"):
-            flags[name][rows] = getattr(result, name).reshape(-1).numpy()[ok]
+            flags[name][rows] = getattr(result, name).reshape(-1).cpu().numpy()[ok]
         if mesh_dir is not None and ok.any():
-            vertices = result.vertices.reshape(len(t_idx), -1, 3).numpy()[ok]
+            vertices = result.vertices.reshape(len(t_idx), -1, 3).cpu().numpy()[ok]
             for p in np.unique(rows[1]):
                 mine = rows[1] == p
                 save_obj_sequence(mesh_dir / str(int(kp.track_ids[p])), vertices[mine], smpl.faces,
