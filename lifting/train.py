@@ -63,6 +63,7 @@ from lifting.checkpoints import load_checkpoint, save_checkpoint
 from lifting.data import (TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_camera_views, h36m_cameras, load_h36m_2d,
                           load_h36m_3d, normalized_h36m_2d)
 from lifting.evaluate import predict_sequence
+from lifting.filling import HIP_ANCHOR
 from lifting.model import LiftingConfig, TemporalModel, TemporalModelOptimized1f
 
 __all__ = ["ChunkBatch", "ChunkedBatches", "EpochLog", "TrainConfig", "TrainResult", "bn_momentum",
@@ -352,6 +353,7 @@ class _Data:
     unlabeled: _Videos | None
     kps_left: list[int]
     kps_right: list[int]
+    hips: tuple[int, ...]  # the 2D layout's hips, anchoring the filling of corrupted input (lifting.filling)
 
 
 def _subset_start(frames: int, kept: int) -> int:
@@ -415,7 +417,9 @@ def _load_data(config: TrainConfig) -> _Data:
         if config.evaluate and config.subjects_test else None
     unlabeled = _fetch(normalised, views_3d, config.subjects_unlabeled, config, False, config.data_2d) \
         if config.semi_supervised else None
-    return _Data(train, test, unlabeled, keypoints.keypoints_left, keypoints.keypoints_right)
+    layout = keypoints.layout_name or ("h36m" if keypoints.num_joints == len(H36M_17) else None)
+    return _Data(train, test, unlabeled, keypoints.keypoints_left, keypoints.keypoints_right,
+                 HIP_ANCHOR.get(layout, ()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -651,7 +655,7 @@ def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool =
             if corrupt:
                 batch.keypoints = corrupt_keypoints(
                     batch.keypoints, np.random.default_rng([config.seed, epoch, step, rank]), config.keypoint_noise,
-                    config.keypoint_dropout, config.keypoint_truncation)
+                    config.keypoint_dropout, config.keypoint_truncation, data.hips)
             keypoints = torch.from_numpy(batch.keypoints).to(device)
             targets = torch.from_numpy(batch.targets).to(device)
             trajectory = targets[:, :, :1].clone()
