@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import math
 import os
@@ -60,10 +59,10 @@ from body_models.joints import H36M_17
 from body_models.metrics import MM_PER_M
 from lifting.augment import corrupt_keypoints
 from lifting.checkpoints import load_checkpoint, save_checkpoint
-from lifting.data import (TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_camera_views, h36m_cameras, load_h36m_2d,
-                          load_h36m_3d, normalized_h36m_2d)
+from lifting.chunks import ChunkBatch, ChunkedBatches, _EndlessBatches, _rank_batches  # noqa: F401 (re-exported)
+from lifting.data import TEST_SUBJECTS, TRAIN_SUBJECTS
 from lifting.evaluate import predict_sequence
-from lifting.filling import HIP_ANCHOR
+from lifting.train_data import _Data, _Videos, load_training_data
 from lifting.model import LiftingConfig, TemporalModel, TemporalModelOptimized1f
 
 __all__ = ["ChunkBatch", "ChunkedBatches", "EpochLog", "TrainConfig", "TrainResult", "bn_momentum",
@@ -195,231 +194,6 @@ def bn_momentum(epoch: int, epochs: int) -> float:
     """BatchNorm momentum after ``epoch`` finished epochs of ``epochs``: 0.1 decaying
     exponentially towards 0.001 (``run.py``)."""
     return INITIAL_BN_MOMENTUM * math.exp(-epoch / epochs * math.log(INITIAL_BN_MOMENTUM / FINAL_BN_MOMENTUM))
-
-
-# ---------------------------------------------------------------------------------------------
-# Chunks
-
-
-@dataclass
-class ChunkBatch:
-    """One batch of training chunks.
-
-    Attributes:
-        keypoints: (B, L + 2·pad, J_in, F) normalised 2D input, edge-padded, flipped where asked.
-        targets: (B, L, 17, 3) metres, camera frame (joint 0 the trajectory), or None.
-        cameras: (B, 9) intrinsics (c_x and p1 negated for flipped chunks), or None.
-    """
-
-    keypoints: np.ndarray
-    targets: np.ndarray | None
-    cameras: np.ndarray | None
-
-
-class ChunkedBatches:
-    """Chunks of L output frames over a list of videos, as VideoPose3D's ``ChunkedGenerator``.
-
-    Each video of T frames gets ceil(T / L) chunks, centred so the overhang is split between
-    both ends; the chunk list holds, per video, the plain chunks and then (with ``augment``) the
-    same chunks flagged for flipping. ``shuffled()`` permutes the chunk list with this object's
-    ``numpy.random.RandomState`` exactly as the official generator does, so the same seed gives
-    the same order. The 2D window of the chunk [s, s + L) is [s - pad - shift, s + L + pad - shift),
-    edge-padded outside the video (index clamping, the same as ``np.pad(..., 'edge')``).
-
-    Args:
-        poses_2d: per video (T, J_in, F) normalised keypoints.
-        poses_3d: per video (T, 17, 3) metres, or None (unlabeled).
-        cameras: per video (9,) intrinsics, or None.
-        chunk_length: L, output frames per chunk.
-        pad: (R - 1) / 2.
-        causal_shift: pad for causal models, else 0.
-        augment: list every chunk a second time, flipped.
-        kps_left, kps_right: the input layout's symmetry.
-        joints_left, joints_right: the output skeleton's symmetry.
-        seed: seed of the chunk order.
-    """
-
-    def __init__(self, poses_2d: Sequence[np.ndarray], poses_3d: Sequence[np.ndarray] | None = None,
-                 cameras: Sequence[np.ndarray] | None = None, chunk_length: int = 1, pad: int = 0,
-                 causal_shift: int = 0, augment: bool = False, kps_left: Sequence[int] = (),
-                 kps_right: Sequence[int] = (), joints_left: Sequence[int] = H36M_17.left,
-                 joints_right: Sequence[int] = H36M_17.right, seed: int = 1234) -> None:
-        if not poses_2d:
-            raise InputError("no training videos: check the subjects and actions of the config")
-        if poses_3d is not None and len(poses_3d) != len(poses_2d):
-            raise InputError(f"{len(poses_2d)} 2D videos but {len(poses_3d)} 3D videos")
-        if cameras is not None and len(cameras) != len(poses_2d):
-            raise InputError(f"{len(poses_2d)} 2D videos but {len(cameras)} cameras")
-        self.chunk_length, self.pad, self.causal_shift = int(chunk_length), int(pad), int(causal_shift)
-        self.kps_swap = (list(kps_left) + list(kps_right), list(kps_right) + list(kps_left))
-        self.joints_swap = (list(joints_left) + list(joints_right), list(joints_right) + list(joints_left))
-        self.lengths = np.array([len(p) for p in poses_2d], dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
-        self.poses_2d = np.concatenate([np.asarray(p, dtype=np.float32) for p in poses_2d])  # (ΣT, J, F)
-        self.poses_3d = None if poses_3d is None else np.concatenate([np.asarray(p, dtype=np.float32) for p in poses_3d])
-        self.cameras = None if cameras is None else np.stack([np.asarray(c, dtype=np.float32) for c in cameras])
-        rows = []
-        for video, frames in enumerate(self.lengths):
-            n_chunks = (frames + chunk_length - 1) // chunk_length
-            offset = (n_chunks * chunk_length - frames) // 2
-            bounds = np.arange(n_chunks + 1) * chunk_length - offset
-            plain = np.stack([np.full(n_chunks, video), bounds[:-1], bounds[1:], np.zeros(n_chunks, np.int64)], 1)
-            rows.append(plain)
-            if augment:
-                rows.append(plain + np.array([0, 0, 0, 1]))
-        self.pairs = np.concatenate(rows).astype(np.int64)  # (N, 4) video, start, end, flip
-        self.random = np.random.RandomState(seed)
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def shuffled(self) -> np.ndarray:
-        """(N, 4) the chunk list in a fresh random order (advances the random state)."""
-        return self.random.permutation(self.pairs)
-
-    def _gather(self, poses: np.ndarray, videos: np.ndarray, starts: np.ndarray, frames: int) -> np.ndarray:
-        index = starts[:, None] + np.arange(frames)  # (B, frames), may leave the video
-        index = np.clip(index, 0, self.lengths[videos][:, None] - 1) + self.offsets[videos][:, None]
-        return poses[index]
-
-    def batch(self, pairs: np.ndarray) -> ChunkBatch:
-        """The arrays of the chunks ``pairs`` ((B, 4) rows of ``pairs``)."""
-        videos, starts, ends, flips = (pairs[:, i] for i in range(4))
-        flips = flips.astype(bool)
-        length = self.chunk_length
-        keypoints = self._gather(self.poses_2d, videos, starts - self.pad - self.causal_shift, length + 2 * self.pad)
-        keypoints[flips, :, :, 0] *= -1
-        keypoints[np.ix_(flips, np.arange(keypoints.shape[1]), self.kps_swap[0])] = \
-            keypoints[np.ix_(flips, np.arange(keypoints.shape[1]), self.kps_swap[1])]
-        targets = cameras = None
-        if self.poses_3d is not None:
-            targets = self._gather(self.poses_3d, videos, starts, length)
-            targets[flips, :, :, 0] *= -1
-            targets[np.ix_(flips, np.arange(length), self.joints_swap[0])] = \
-                targets[np.ix_(flips, np.arange(length), self.joints_swap[1])]
-        if self.cameras is not None:
-            cameras = self.cameras[videos]
-            cameras[flips, 2] *= -1  # c_x
-            cameras[flips, 7] *= -1  # p1
-        return ChunkBatch(keypoints, targets, cameras)
-
-
-def _rank_batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[np.ndarray]:
-    """This process's batches of ``order``: every ``world``-th chunk (the order padded by
-    repetition to a multiple of ``world``), in batches of ``batch_size``."""
-    if world > 1:
-        total = -(-len(order) // world) * world
-        order = np.concatenate([order, order[: total - len(order)]])[rank::world]
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-class _EndlessBatches:
-    """Batches of a ``ChunkedBatches`` without end: a new shuffle whenever one pass is used up
-    (``run.py``'s unlabeled generator with ``endless=True``)."""
-
-    def __init__(self, chunks: ChunkedBatches, batch_size: int, rank: int, world: int) -> None:
-        self.chunks, self.batch_size, self.rank, self.world = chunks, batch_size, rank, world
-        self.order: np.ndarray | None = None  # the current shuffled chunk list
-        self.cursor = 0  # next batch index into it
-
-    def next(self) -> ChunkBatch:
-        batches = None if self.order is None else _rank_batches(self.order, self.batch_size, self.rank, self.world)
-        if batches is None or self.cursor >= len(batches):
-            self.order = self.chunks.shuffled()
-            self.cursor = 0
-            batches = _rank_batches(self.order, self.batch_size, self.rank, self.world)
-        pairs = batches[self.cursor]
-        self.cursor += 1
-        return self.chunks.batch(pairs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Data
-
-
-@dataclass
-class _Videos:
-    """Per-video lists (one entry per subject/action/camera)."""
-
-    keypoints: list[np.ndarray]
-    targets: list[np.ndarray] | None
-    cameras: list[np.ndarray]
-
-
-@dataclass
-class _Data:
-    train: _Videos
-    test: _Videos | None
-    unlabeled: _Videos | None
-    kps_left: list[int]
-    kps_right: list[int]
-    hips: tuple[int, ...]  # the 2D layout's hips, anchoring the filling of corrupted input (lifting.filling)
-
-
-def _subset_start(frames: int, kept: int) -> int:
-    """Start of the kept piece of a video: sha256 of its length, as ``run.py`` picks it."""
-    value = int.from_bytes(hashlib.sha256(str(frames).encode()).digest()[:4], "little")
-    return int(value / (2 ** 32 - 1) * (frames - kept + 1))
-
-
-def _fetch(keypoints: Mapping, views_3d: Mapping, subjects: Sequence[str], config: TrainConfig,
-           with_3d: bool, path_2d: str, subset: float = 1.0) -> _Videos:
-    out = _Videos([], [] if with_3d else None, [])
-    step = config.downsample
-    for subject in subjects:
-        if subject not in keypoints:
-            raise InputError(f"{path_2d} has no 2D keypoints for subject {subject} (has {sorted(keypoints)})")
-        cams = h36m_cameras(subject)
-        for action, views in keypoints[subject].items():
-            if config.actions is not None and not any(action.startswith(a) for a in config.actions):
-                continue
-            for index, view in enumerate(views):
-                piece = slice(None, None, step)
-                if subset < 1:
-                    kept = int(round(len(view) // step * subset) * step)
-                    start = _subset_start(len(view), kept)
-                    piece = slice(start, start + kept, step)
-                out.keypoints.append(view[piece, :, :config.model.in_features])
-                out.cameras.append(cams[index].intrinsic)
-                if with_3d:
-                    out.targets.append(views_3d[subject][action][index][piece])
-    return out
-
-
-def _load_data(config: TrainConfig) -> _Data:
-    world = load_h36m_3d(config.data_3d)
-    subjects = dict.fromkeys(config.subjects_train + config.subjects_test + config.subjects_unlabeled)
-    missing = [s for s in subjects if s not in world]
-    if missing:
-        raise InputError(f"{config.data_3d} has no subject {', '.join(missing)} (has {', '.join(sorted(world))}); "
-                         "fix the subjects in the training config")
-    views_3d = h36m_camera_views({s: world[s] for s in subjects})
-    keypoints = load_h36m_2d(config.data_2d)
-    model = config.model
-    if keypoints.num_joints != model.num_joints_in:
-        raise InputError(f"{config.data_2d} has {keypoints.num_joints} joints per frame but the model takes "
-                         f"{model.num_joints_in} (num_joints_in); use a 2D file of the model's layout")
-    features = next(v.shape[-1] for acts in keypoints.positions_2d.values() for views in acts.values() for v in views)
-    if features < model.in_features:
-        raise InputError(f"{config.data_2d} has {features} values per keypoint but the model takes "
-                         f"{model.in_features} (in_features)")
-    if model.num_joints_out != len(H36M_17):
-        raise InputError(f"training targets are the {len(H36M_17)} H36M joints; num_joints_out is "
-                         f"{model.num_joints_out}")
-    chosen = type(keypoints)({s: keypoints.positions_2d[s] for s in subjects if s in keypoints.positions_2d},
-                             keypoints.metadata)
-    normalised = normalized_h36m_2d(chosen, views_3d)
-    train = _fetch(normalised, views_3d, config.subjects_train, config, True, config.data_2d, config.subset)
-    if not train.keypoints:
-        raise InputError(f"no training videos for subjects {list(config.subjects_train)} and actions "
-                         f"{list(config.actions or ['*'])} in {config.data_2d}")
-    test = _fetch(normalised, views_3d, config.subjects_test, config, True, config.data_2d) \
-        if config.evaluate and config.subjects_test else None
-    unlabeled = _fetch(normalised, views_3d, config.subjects_unlabeled, config, False, config.data_2d) \
-        if config.semi_supervised else None
-    layout = keypoints.layout_name or ("h36m" if keypoints.num_joints == len(H36M_17) else None)
-    return _Data(train, test, unlabeled, keypoints.keypoints_left, keypoints.keypoints_right,
-                 HIP_ANCHOR.get(layout, ()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -588,153 +362,188 @@ def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool =
     out_dir = Path(out_dir)
     device = torch.device(device)
     rank, world = _distributed(device)
-    data = _load_data(config)
+    data = load_training_data(config)
+    run = _build(config, data, device, rank, world)
+    epoch, history, resumed_from = 0, [], None
+    if resume:
+        resumed_from = _latest_checkpoint(out_dir)
+        if resumed_from is None:
+            raise MissingFileError(f"nothing to resume in {out_dir}: no epoch_*.pt or final.pt; start without --resume")
+        epoch, history = _restore(resumed_from, config, run.model, run.traj, run.optimizer, run.chunks, run.unlabeled)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        run.model = DistributedDataParallel(run.model)
+        if run.traj is not None:
+            run.traj = DistributedDataParallel(run.traj)
+
+    log_path = out_dir / "log.csv"
+    final_path = out_dir / "final.pt"
+    while epoch < config.epochs:
+        started = time.perf_counter()
+        lr = run.optimizer.param_groups[0]["lr"]
+        momentum = bn_momentum(epoch, config.epochs)
+        losses = _train_epoch(run, config, data, epoch, momentum, progress and rank == 0)
+        scores = _evaluate_epoch(run, data, device) if rank == 0 and config.evaluate else (math.nan,) * 3
+        history.append(EpochLog(epoch + 1, lr, momentum, *losses, *scores, time.perf_counter() - started))
+        for group in run.optimizer.param_groups:
+            group["lr"] *= config.lr_decay
+        epoch += 1
+        if rank == 0:
+            _write_log(log_path, history)
+            state = dict(epoch=epoch, optimizer=run.optimizer, config=config, train_chunks=run.chunks,
+                         unlabeled=run.unlabeled, history=history)
+            if epoch % config.checkpoint_frequency == 0:
+                _save(out_dir / f"epoch_{epoch:04d}.pt", _unwrap(run.model), run.traj, **state)
+            if epoch == config.epochs:
+                _save(final_path, _unwrap(run.model), run.traj, **state)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    return TrainResult(out_dir, final_path, log_path, tuple(history), resumed_from)
+
+
+@dataclass
+class _Run:
+    """What one training run updates: the models (DDP-wrapped when distributed), their
+    evaluation copies, the optimizer and the chunk sources."""
+
+    model: torch.nn.Module
+    model_eval: TemporalModel
+    traj: torch.nn.Module | None
+    traj_eval: TemporalModel | None
+    optimizer: torch.optim.Optimizer
+    chunks: ChunkedBatches
+    unlabeled: _EndlessBatches | None
+    chunk_batch: int  # chunks per step and process
+    pad: int
+    causal_shift: int
+    rank: int
+    world: int
+    device: torch.device
+
+
+def _build(config: TrainConfig, data: _Data, device: torch.device, rank: int, world: int) -> _Run:
+    """Seeded models, Adam and the chunk sources of a recipe, as ``run.py`` builds them."""
     model_config = config.model
     pad = (model_config.receptive_field - 1) // 2
     causal_shift = pad if model_config.causal else 0
     chunk_batch = max(1, config.batch_size // config.stride // world)
-
     torch.manual_seed(config.seed)
     train_class = TemporalModelOptimized1f if config.stride == 1 and not model_config.dense else TemporalModel
-    model_train = train_class.from_config(model_config).to(device)
+    model = train_class.from_config(model_config).to(device)
     model_eval = TemporalModel.from_config(model_config)
-    traj_train = traj_eval = None
+    traj = traj_eval = None
     if config.semi_supervised:
         traj_config = dataclasses.replace(model_config, num_joints_out=1)
-        traj_train = train_class.from_config(traj_config).to(device)
+        traj = train_class.from_config(traj_config).to(device)
         traj_eval = TemporalModel.from_config(traj_config)
-    parameters = list(model_train.parameters()) + (list(traj_train.parameters()) if traj_train else [])
+    parameters = list(model.parameters()) + (list(traj.parameters()) if traj else [])
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, amsgrad=True)
-
     symmetry = dict(kps_left=data.kps_left, kps_right=data.kps_right)
-    train_chunks = ChunkedBatches(data.train.keypoints, data.train.targets, data.train.cameras, config.stride,
-                                  pad, causal_shift, config.augment, seed=config.seed, **symmetry)
+    chunks = ChunkedBatches(data.train.keypoints, data.train.targets, data.train.cameras, config.stride,
+                            pad, causal_shift, config.augment, seed=config.seed, **symmetry)
     unlabeled = None
     if config.semi_supervised:
         unlabeled = _EndlessBatches(
             ChunkedBatches(data.unlabeled.keypoints, None, data.unlabeled.cameras, config.stride, pad, causal_shift,
                            config.augment, seed=config.seed_unlabeled, **symmetry),
             chunk_batch, rank, world)
+    return _Run(model, model_eval, traj, traj_eval, optimizer, chunks, unlabeled, chunk_batch, pad, causal_shift,
+                rank, world, device)
 
-    epoch = 0
-    history: list[EpochLog] = []
-    resumed_from = None
-    if resume:
-        resumed_from = _latest_checkpoint(out_dir)
-        if resumed_from is None:
-            raise MissingFileError(f"nothing to resume in {out_dir}: no epoch_*.pt or final.pt; start without --resume")
-        epoch, history = _restore(resumed_from, config, model_train, traj_train, optimizer, train_chunks, unlabeled)
 
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        model_train = DistributedDataParallel(model_train)
-        if traj_train is not None:
-            traj_train = DistributedDataParallel(traj_train)
-
-    parents = H36M_17.parents
+def _train_epoch(run: _Run, config: TrainConfig, data: _Data, epoch: int, momentum: float,
+                 progress: bool) -> tuple[float, float, float]:
+    """One pass over the shuffled training chunks; returns the epoch's mean 3D loss (mm), trajectory
+    loss (mm) and unlabeled 2D loss (NaN where they do not apply)."""
+    _unwrap(run.model).set_bn_momentum(momentum)
+    run.model.train()
+    if run.traj is not None:
+        _unwrap(run.traj).set_bn_momentum(momentum)
+        run.traj.train()
     corrupt = config.keypoint_noise > 0 or config.keypoint_dropout > 0 or config.keypoint_truncation > 0
-    log_path = out_dir / "log.csv"
-    final_path = out_dir / "final.pt"
-    while epoch < config.epochs:
-        started = time.perf_counter()
-        momentum = bn_momentum(epoch, config.epochs)
-        _unwrap(model_train).set_bn_momentum(momentum)
-        if traj_train is not None:
-            _unwrap(traj_train).set_bn_momentum(momentum)
-        lr = optimizer.param_groups[0]["lr"]
-        model_train.train()
-        if traj_train is not None:
-            traj_train.train()
-        sums = np.zeros(3)  # 3D loss, trajectory loss, 2D loss, each × frames
-        frames = frames_unlabeled = 0
-        batches = _rank_batches(train_chunks.shuffled(), chunk_batch, rank, world)
-        bar = _progress(batches, f"epoch {epoch + 1}/{config.epochs}", progress and rank == 0)
-        for step, pairs in enumerate(bar):
-            batch = train_chunks.batch(pairs)
-            if corrupt:
-                batch.keypoints = corrupt_keypoints(
-                    batch.keypoints, np.random.default_rng([config.seed, epoch, step, rank]), config.keypoint_noise,
-                    config.keypoint_dropout, config.keypoint_truncation, data.hips)
-            keypoints = torch.from_numpy(batch.keypoints).to(device)
-            targets = torch.from_numpy(batch.targets).to(device)
-            trajectory = targets[:, :, :1].clone()
-            targets[:, :, 0] = 0
-            optimizer.zero_grad()
-            if traj_train is None:
-                predicted = model_train(keypoints)
-                loss_3d = _mpjpe(predicted, targets)
-                total = loss_3d
-            else:
-                skip = epoch < config.warmup  # supervised only at first, for stability
-                split = len(keypoints)
-                batch_u = unlabeled.next()  # drawn during warm-up too, as run.py's zip() does
-                keypoints_u = torch.from_numpy(batch_u.keypoints).to(device)
-                cameras_u = torch.from_numpy(batch_u.cameras).to(device)
-                if not skip:
-                    keypoints = torch.cat([keypoints, keypoints_u])
-                predicted = model_train(keypoints)
-                predicted_traj = traj_train(keypoints)
-                loss_3d = _mpjpe(predicted[:split], targets)
-                loss_traj = _weighted_mpjpe(predicted_traj[:split], trajectory, 1 / trajectory[..., 2])
-                total = loss_3d + loss_traj
-                sums[1] += loss_traj.item() * targets.shape[0] * targets.shape[1]
-                if not skip:
-                    # the output frames of an unlabeled chunk are its input frames pad + shift onward
-                    seen = keypoints_u[:, pad + causal_shift: pad + causal_shift + config.stride, :, :2]
-                    project = project_to_2d_linear if config.linear_projection else project_to_2d
-                    reprojected = project(predicted[split:] + predicted_traj[split:], cameras_u)
-                    loss_2d = _mpjpe(reprojected, seen)
-                    if config.projection_loss:
-                        total = total + loss_2d
-                    if config.bone_length_weight > 0:
-                        lengths = _bone_lengths(predicted, parents)
-                        total = total + config.bone_length_weight * \
-                            (lengths[:split].mean(0) - lengths[split:].mean(0)).abs().mean()
-                    sums[2] += loss_2d.item() * seen.shape[0] * seen.shape[1]
-                    frames_unlabeled += seen.shape[0] * seen.shape[1]
-            total.backward()
-            optimizer.step()
-            sums[0] += loss_3d.item() * targets.shape[0] * targets.shape[1]
-            frames += targets.shape[0] * targets.shape[1]
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(mpjpe_mm=f"{sums[0] / frames * MM_PER_M:.1f}")
+    sums = np.zeros(3)  # 3D loss, trajectory loss, 2D loss, each × frames
+    frames = frames_unlabeled = 0
+    batches = _rank_batches(run.chunks.shuffled(), run.chunk_batch, run.rank, run.world)
+    bar = _progress(batches, f"epoch {epoch + 1}/{config.epochs}", progress)
+    for step, pairs in enumerate(bar):
+        batch = run.chunks.batch(pairs)
+        if corrupt:
+            batch.keypoints = corrupt_keypoints(
+                batch.keypoints, np.random.default_rng([config.seed, epoch, step, run.rank]), config.keypoint_noise,
+                config.keypoint_dropout, config.keypoint_truncation, data.hips)
+        keypoints = torch.from_numpy(batch.keypoints).to(run.device)
+        targets = torch.from_numpy(batch.targets).to(run.device)
+        trajectory = targets[:, :, :1].clone()
+        targets[:, :, 0] = 0
+        run.optimizer.zero_grad()
+        if run.traj is None:
+            loss_3d = _mpjpe(run.model(keypoints), targets)
+            total = loss_3d
+        else:
+            loss_3d, total, seen_frames = _semi_supervised_losses(run, config, epoch, keypoints, targets, trajectory,
+                                                                  sums)
+            frames_unlabeled += seen_frames
+        total.backward()
+        run.optimizer.step()
+        sums[0] += loss_3d.item() * targets.shape[0] * targets.shape[1]
+        frames += targets.shape[0] * targets.shape[1]
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(mpjpe_mm=f"{sums[0] / frames * MM_PER_M:.1f}")
+    return (float(sums[0] / frames * MM_PER_M),
+            math.nan if run.traj is None else float(sums[1] / frames * MM_PER_M),
+            float(sums[2] / frames_unlabeled) if frames_unlabeled else math.nan)
 
-        mpjpe_train = mpjpe_valid = traj_valid = math.nan
-        if rank == 0 and config.evaluate:
-            model_eval.load_state_dict(_unwrap(model_train).state_dict())
-            model_eval.to(device).eval()
-            if traj_eval is not None:
-                traj_eval.load_state_dict(_unwrap(traj_train).state_dict())
-                traj_eval.to(device).eval()
-            mpjpe_train, _ = _evaluate(model_eval, None, data.train)
-            if data.test is not None:
-                mpjpe_valid, traj_valid = _evaluate(model_eval, traj_eval, data.test)
-        no_traj = traj_train is None
-        history.append(EpochLog(
-            epoch=epoch + 1, lr=lr, bn_momentum=momentum,
-            loss_3d_train_mm=float(sums[0] / frames * MM_PER_M),
-            loss_traj_train_mm=math.nan if no_traj else float(sums[1] / frames * MM_PER_M),
-            loss_2d_unlabeled=float(sums[2] / frames_unlabeled) if frames_unlabeled else math.nan,
-            mpjpe_train_eval_mm=mpjpe_train, mpjpe_valid_mm=mpjpe_valid, traj_valid_mm=traj_valid,
-            seconds=time.perf_counter() - started))
 
-        for group in optimizer.param_groups:
-            group["lr"] *= config.lr_decay
-        epoch += 1
-        if rank == 0:
-            _write_log(log_path, history)
-            state = dict(epoch=epoch, optimizer=optimizer, config=config, train_chunks=train_chunks,
-                         unlabeled=unlabeled, history=history)
-            if epoch % config.checkpoint_frequency == 0:
-                _save(out_dir / f"epoch_{epoch:04d}.pt", _unwrap(model_train), traj_train, **state)
-            if epoch == config.epochs:
-                _save(final_path, _unwrap(model_train), traj_train, **state)
-    if world > 1:
-        import torch.distributed as dist
+def _semi_supervised_losses(run: _Run, config: TrainConfig, epoch: int, keypoints: torch.Tensor,
+                            targets: torch.Tensor, trajectory: torch.Tensor, sums: np.ndarray):
+    """The semi-supervised step's losses (``run.py``): the labelled 3D and trajectory terms and,
+    after warm-up, the unlabeled reprojection and bone-length terms. Adds the trajectory and 2D
+    losses × frames to ``sums``; returns (3D loss, total, unlabeled frames)."""
+    skip = epoch < config.warmup  # supervised only at first, for stability
+    split = len(keypoints)
+    batch_u = run.unlabeled.next()  # drawn during warm-up too, as run.py's zip() does
+    keypoints_u = torch.from_numpy(batch_u.keypoints).to(run.device)
+    cameras_u = torch.from_numpy(batch_u.cameras).to(run.device)
+    if not skip:
+        keypoints = torch.cat([keypoints, keypoints_u])
+    predicted = run.model(keypoints)
+    predicted_traj = run.traj(keypoints)
+    loss_3d = _mpjpe(predicted[:split], targets)
+    loss_traj = _weighted_mpjpe(predicted_traj[:split], trajectory, 1 / trajectory[..., 2])
+    total = loss_3d + loss_traj
+    sums[1] += loss_traj.item() * targets.shape[0] * targets.shape[1]
+    if skip:
+        return loss_3d, total, 0
+    # the output frames of an unlabeled chunk are its input frames pad + shift onward
+    start = run.pad + run.causal_shift
+    seen = keypoints_u[:, start: start + config.stride, :, :2]
+    project = project_to_2d_linear if config.linear_projection else project_to_2d
+    loss_2d = _mpjpe(project(predicted[split:] + predicted_traj[split:], cameras_u), seen)
+    if config.projection_loss:
+        total = total + loss_2d
+    if config.bone_length_weight > 0:
+        lengths = _bone_lengths(predicted, H36M_17.parents)
+        total = total + config.bone_length_weight * (lengths[:split].mean(0) - lengths[split:].mean(0)).abs().mean()
+    sums[2] += loss_2d.item() * seen.shape[0] * seen.shape[1]
+    return loss_3d, total, seen.shape[0] * seen.shape[1]
 
-        dist.barrier()
-    return TrainResult(out_dir, final_path, log_path, tuple(history), resumed_from)
+
+def _evaluate_epoch(run: _Run, data: _Data, device: torch.device) -> tuple[float, float, float]:
+    """The evaluation copies on the training subjects and the test subjects: (training MPJPE,
+    test MPJPE, test trajectory error), mm, NaN where there is nothing to score."""
+    run.model_eval.load_state_dict(_unwrap(run.model).state_dict())
+    run.model_eval.to(device).eval()
+    if run.traj_eval is not None:
+        run.traj_eval.load_state_dict(_unwrap(run.traj).state_dict())
+        run.traj_eval.to(device).eval()
+    mpjpe_train, _ = _evaluate(run.model_eval, None, data.train)
+    mpjpe_valid = traj_valid = math.nan
+    if data.test is not None:
+        mpjpe_valid, traj_valid = _evaluate(run.model_eval, run.traj_eval, data.test)
+    return mpjpe_train, mpjpe_valid, traj_valid
 
 
 def _progress(batches: list, description: str, enabled: bool):
