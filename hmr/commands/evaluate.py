@@ -55,6 +55,9 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                        references_dir: str | os.PathLike | None = None):
     """Evaluate a checkpoint on one benchmark and write the report into ``out_dir``.
 
+    The benchmark's adapter (``mesh_adapter``, or ``hmr.evaluation.h36m_lifter``) reads and scores
+    it; ``hmr.evaluation.harness`` runs the model and writes the report and ``run.json``.
+
     Args:
         benchmark: ``h36m-lifter``, ``h36m-mesh``, ``3dpw``, ``mpi-inf-3dhp`` or ``world``.
         data: h36m-lifter: ``data_3d_h36m.npz``; h36m-mesh: ``h36m_valid_protocol{1,2}.npz``;
@@ -86,7 +89,6 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
     Returns:
         The ``hmr.evaluation.report.BenchmarkReport``.
     """
-
     from hmr.evaluation.harness import evaluate_mesh, run_evaluation
 
     out_dir = Path(out_dir)
