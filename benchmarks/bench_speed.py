@@ -169,7 +169,7 @@ def bench_learned(rows: list, rounds: int, num: int, precision: str) -> None:
     import cv2
 
     from body_models.smpl import load_smpl
-    from hmr.evaluation.runner import load_crops
+    from hmr.evaluation.harness import load_crops
     from hmr.fastpath import autocast, inference_copy
     from hmr.keypoints_stage import _Network
     from hmr.pose2d import DEMO_WEIGHTS as DEMO_HRNET, load_pretrained as load_hrnet

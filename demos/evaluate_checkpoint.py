@@ -11,8 +11,8 @@ Prints MPJPE and PA-MPJPE (VideoPose3D's protocols #1 and #2) and every report f
 import argparse
 from pathlib import Path
 
+from hmr.commands.evaluate import evaluate_benchmark
 from hmr.evaluation.report import format_table
-from hmr.evaluation.runner import evaluate_benchmark
 from lifting import DEMO_WEIGHTS
 from lifting.synthetic import make_synthetic_h36m
 

@@ -14,8 +14,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+from types import ModuleType
 
+from body_models.errors import InputError
 from hmr.commands.runtime import resolve_device
 
 BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp", "world", "coco-keypoints")
@@ -27,7 +30,6 @@ def _eval(args: argparse.Namespace) -> int:
 
         return eval_coco_keypoints(args)
     from hmr.evaluation.report import format_table
-    from hmr.evaluation.runner import evaluate_benchmark
 
     report = evaluate_benchmark(
         benchmark=args.benchmark, data=args.data, out_dir=args.out, checkpoint=args.checkpoint,
@@ -39,6 +41,94 @@ def _eval(args: argparse.Namespace) -> int:
     print(format_table(report))
     print(f"wrote {args.out / 'results.json'}, results.csv, figures and run.json")
     return 0
+
+
+def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | os.PathLike,
+                       checkpoint: str | os.PathLike, *, keypoints_2d: str | os.PathLike | None = None,
+                       images: str | os.PathLike | None = None, protocol: int | None = None,
+                       body_model: str | os.PathLike = "mannequin", j_regressor_h36m: str | os.PathLike | None = None,
+                       mean_params: str | os.PathLike | None = None,
+                       smplify_keypoints: str | os.PathLike | None = None, gmm: str | os.PathLike | None = None,
+                       smplify_iters: int | None = None, batch_size: int = 32, device: str = "cpu",
+                       resume: bool = True, progress: bool = True, flip: bool = True, causal: bool = False,
+                       downsample: int = 1,
+                       references_dir: str | os.PathLike | None = None):
+    """Evaluate a checkpoint on one benchmark and write the report into ``out_dir``.
+
+    The benchmark's adapter (``mesh_adapter``, or ``hmr.evaluation.h36m_lifter``) reads and scores
+    it; ``hmr.evaluation.harness`` runs the model and writes the report and ``run.json``.
+
+    Args:
+        benchmark: ``h36m-lifter``, ``h36m-mesh``, ``3dpw``, ``mpi-inf-3dhp`` or ``world``.
+        data: h36m-lifter: ``data_3d_h36m.npz``; h36m-mesh: ``h36m_valid_protocol{1,2}.npz``;
+            3dpw: the 3DPW folder (with ``sequenceFiles/test``), that ``test`` folder, or SPIN's
+            ``3dpw_test.npz``; mpi-inf-3dhp: the folder holding ``mpi_inf_3dhp_test_set`` (or that
+            folder itself); world: ``spin/val.npz`` of ``hmr world-to-spin``.
+        out_dir: report folder (``results.json``, ``results.csv``, PNGs, ``run.json``,
+            ``sequences/``).
+        checkpoint: VideoPose3D ``.bin`` (h36m-lifter) or SPIN's ``model_checkpoint.pt``.
+        keypoints_2d: h36m-lifter only: ``data_2d_h36m_<source>.npz``.
+        images: image root for the mesh benchmarks (default: next to ``data``).
+        protocol: h36m-mesh: 1 or 2 (default: from the file name).
+        body_model: ``"mannequin"`` or a folder with ``SMPL_{NEUTRAL,MALE,FEMALE}.pkl``.
+        j_regressor_h36m: SPIN's ``J_regressor_h36m.npy`` (needed with a real SMPL model).
+        mean_params: SPIN's ``smpl_mean_params.npz`` for checkpoints without IEF buffers.
+        smplify_keypoints: 2D keypoints file; when given, the "with SMPLify" numbers are added.
+        gmm: SMPLify's ``gmm_08.pkl`` (the mannequin's prior with the mannequin).
+        smplify_iters: Adam steps per SMPLify stage (default: SPIN's 100).
+        batch_size: images (or nothing, for the lifter) per forward pass.
+        device: torch device the model runs on (the CLI resolves "auto").
+        resume: reuse finished per-sequence files in ``out_dir/sequences``.
+        progress: tqdm progress bar.
+        flip: h36m-lifter test-time flip augmentation.
+        causal: h36m-lifter: the official checkpoint was trained causal (its weights cannot tell;
+            a project checkpoint carries it, and this must then agree).
+        downsample: h36m-lifter: keep every n-th frame (2: 25 fps, the demo lifter's training rate).
+        references_dir: folder of published numbers (default: the package's hmr/evaluation/published).
+
+    Returns:
+        The ``hmr.evaluation.report.BenchmarkReport``.
+    """
+    from hmr.evaluation.harness import evaluate_mesh, run_evaluation
+
+    out_dir = Path(out_dir)
+    arguments = {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in dict(
+        benchmark=benchmark, data=data, checkpoint=checkpoint, keypoints_2d=keypoints_2d, images=images,
+        protocol=protocol, body_model=body_model, j_regressor_h36m=j_regressor_h36m, mean_params=mean_params,
+        smplify_keypoints=smplify_keypoints, gmm=gmm, smplify_iters=smplify_iters, batch_size=batch_size,
+        device=device, resume=resume, flip=flip, causal=causal, downsample=downsample).items()}
+
+    def evaluate(record):
+        if benchmark == "h36m-lifter":
+            from hmr.evaluation.h36m_lifter import evaluate_lifter
+
+            if keypoints_2d is None:
+                raise InputError("h36m-lifter needs --keypoints-2d data_2d_h36m_<source>.npz next to the 3D file "
+                                 "(VideoPose3D DATASETS.md)")
+            return evaluate_lifter(data_3d=data, data_2d=keypoints_2d, checkpoint=checkpoint, device=device,
+                                   flip=flip, causal=causal, record=record, downsample=downsample)
+        adapter = mesh_adapter(benchmark)
+        return evaluate_mesh(adapter, benchmark, Path(data), out_dir, Path(checkpoint), record, images=images,
+                             protocol=protocol, body_model=body_model, j_regressor_h36m=j_regressor_h36m,
+                             mean_params=mean_params, smplify_keypoints=smplify_keypoints, gmm=gmm,
+                             smplify_iters=smplify_iters, batch_size=batch_size, device=device, resume=resume,
+                             progress=progress)
+
+    return run_evaluation(benchmark, arguments, evaluate, out_dir, references_dir=references_dir)
+
+
+def mesh_adapter(benchmark: str) -> ModuleType:
+    """The module that reads and scores a mesh benchmark (``load_dataset`` and ``score``).
+
+    Raises:
+        InputError: ``benchmark`` is not one of the mesh benchmarks.
+    """
+    from hmr.evaluation import h36m_mesh, mpi_inf_3dhp, pw3d, world
+
+    adapters = {"h36m-mesh": h36m_mesh, "3dpw": pw3d, "mpi-inf-3dhp": mpi_inf_3dhp, "world": world}
+    if benchmark not in adapters:
+        raise InputError(f"unknown benchmark {benchmark!r}; choose h36m-lifter, h36m-mesh, 3dpw, mpi-inf-3dhp or world")
+    return adapters[benchmark]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ SPIN extracted (every 5th frame of S9 and S11), under the Human3.6M root.
 
 Protocol (SPIN ``eval.py``): prediction → neutral SMPL → ``J_regressor_h36m``; minus regressor
 row 0; the 14 joints ``H36M_TO_J14`` against ``S[:, J24_TO_J14, :3]`` (13 LSP joints and the
-H36M head, ``runner.LSP_14_PROTOCOL``). Protocol 1 is all
+H36M head, ``types.LSP_14_PROTOCOL``). Protocol 1 is all
 four cameras and reports MPJPE; protocol 2 is camera 60457274 and reports PA-MPJPE (both metrics
 are printed for both). "All" is the mean over images, as SPIN reports; per-action rows group the
 sequences by the action name before its take number, and "Mean over actions" is their unweighted
@@ -29,8 +29,8 @@ from body_models import joints as js
 from body_models.errors import InputError, MissingFileError
 from body_models.metrics import mpjpe, pa_mpjpe
 from hmr.evaluation.report import BenchmarkReport, Row, variant_result
-from hmr.evaluation.runner import (LSP_14_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence, joint_summaries,
-                                   mm)
+from hmr.evaluation.scoring import joint_summaries
+from hmr.evaluation.types import LSP_14_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence, mm
 
 TEST_SUBJECTS = ("S9", "S11")
 PROTOCOL_2_CAMERA = "60457274"

@@ -26,8 +26,8 @@ from body_models import joints as js
 from body_models.errors import InputError, MissingFileError
 from body_models.metrics import auc, mpjpe, pa_mpjpe, pck, procrustes_align
 from hmr.evaluation.report import BenchmarkReport, Row, variant_result
-from hmr.evaluation.runner import (SPIN_EVAL_17_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence,
-                                   joint_summaries, mm)
+from hmr.evaluation.scoring import joint_summaries
+from hmr.evaluation.types import SPIN_EVAL_17_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence, mm
 
 METRICS = ("pck", "auc", "mpjpe_mm", "pa_pck", "pa_auc", "pa_mpjpe_mm")
 SEQUENCES = tuple(f"TS{k}" for k in range(1, 7))

@@ -33,8 +33,8 @@ from body_models.metrics import mpjpe, pa_mpjpe
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from body_models.safe_pickle import load_pickle
 from hmr.evaluation.report import BenchmarkReport, variant_result
-from hmr.evaluation.runner import (LSP_14_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence,
-                                   acceleration_errors, joint_summaries, mm)
+from hmr.evaluation.scoring import acceleration_errors, joint_summaries
+from hmr.evaluation.types import LSP_14_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence, mm
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm", "accel_mm")
 BOX_RESCALE = 1.2

@@ -9,7 +9,7 @@ Published numbers of the official checkpoints (``hmr/evaluation/published/*.yaml
 read with ``importlib.resources``, so an installed wheel has them) are printed beside
 the table and drawn into every figure, so a run can be compared with its reference at a glance.
 
-    report = ...                       # from hmr.evaluation.runner.evaluate_benchmark
+    report = ...                       # from hmr.commands.evaluate.evaluate_benchmark
     print(format_table(report))
     save_report(report, "eval_out")    # results.json, results.csv, per_joint_*.png, over_time_*.png
 """

@@ -262,9 +262,9 @@ def stand_in_parameters(imgname: str, actor: int = 0) -> dict[str, np.ndarray]:
 
 
 def stand_in_predictor(actor: int = 0):
-    """A ``runner.Predictor`` that ignores the pixels and returns ``stand_in_parameters`` per image."""
+    """A ``types.Predictor`` that ignores the pixels and returns ``stand_in_parameters`` per image."""
     from body_models.rotations import axis_angle_to_matrix
-    from hmr.evaluation.runner import PredictedBodies
+    from hmr.evaluation.types import PredictedBodies
 
     def predict(images: torch.Tensor, imgnames: Sequence[str]) -> PredictedBodies:
         params = [stand_in_parameters(name, actor) for name in imgnames]

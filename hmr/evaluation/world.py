@@ -20,8 +20,8 @@ import numpy as np
 from body_models.errors import InputError, MissingFileError
 from body_models.metrics import mpjpe, pa_mpjpe
 from hmr.evaluation.report import BenchmarkReport, variant_result
-from hmr.evaluation.runner import (LSP_14_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence,
-                                   joint_summaries, mm)
+from hmr.evaluation.scoring import joint_summaries
+from hmr.evaluation.types import LSP_14_PROTOCOL, MeshDataset, SequenceSpec, StoredSequence, mm
 
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "pve_mm")
 CHUNK = 100  # images per stored unit (the resume granularity)

@@ -10,7 +10,7 @@ from body_models import mannequin
 from body_models.errors import InputError, MissingFileError
 from body_models.rotations import axis_angle_to_matrix
 from hmr.evaluation import mpi_inf_3dhp, synthetic
-from hmr.evaluation.runner import MeshEvaluator
+from hmr.evaluation.harness import MeshEvaluator
 
 # SPIN: datasets/preprocess/mpi_inf_3dhp.py and constants.py, written out independently here.
 JOINTS17_IDX = [14, 11, 12, 13, 8, 9, 10, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4]

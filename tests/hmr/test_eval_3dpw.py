@@ -11,7 +11,7 @@ from body_models.atomic import save_npz
 from body_models.errors import InputError, MissingFileError
 from body_models.safe_pickle import load_pickle
 from hmr.evaluation import pw3d, synthetic
-from hmr.evaluation.runner import MeshEvaluator
+from hmr.evaluation.harness import MeshEvaluator
 
 H36M_TO_J14 = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]  # SPIN constants.py
 

@@ -182,3 +182,16 @@ def test_one_line_errors(tmp_path, main, capsys, case):
     assert main(argv + ["--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hmr eval: error:") and expected in err and "\n" not in err
+
+
+def test_the_command_layer_picks_the_adapter(tmp_path):
+    from body_models.errors import InputError
+    from hmr.commands.evaluate import evaluate_benchmark, mesh_adapter
+    from hmr.evaluation import h36m_mesh, mpi_inf_3dhp, pw3d, world
+
+    assert [mesh_adapter(b) for b in ("h36m-mesh", "3dpw", "mpi-inf-3dhp", "world")] == [h36m_mesh, pw3d,
+                                                                                          mpi_inf_3dhp, world]
+    with pytest.raises(InputError, match=r"^unknown benchmark 'coco'; choose h36m-lifter, h36m-mesh, 3dpw, "
+                                         r"mpi-inf-3dhp or world$"):
+        evaluate_benchmark("coco", tmp_path, tmp_path / "out", tmp_path / "x.pt")
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ from body_models import mannequin
 from body_models.errors import InputError, MissingFileError
 from body_models.rotations import axis_angle_to_matrix
 from hmr.evaluation import h36m_mesh, synthetic
-from hmr.evaluation.runner import MeshEvaluator
+from hmr.evaluation.harness import MeshEvaluator
 
 # SPIN constants.py, written out here so the test does not share the project's joint tables.
 H36M_TO_J14 = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]
@@ -82,7 +82,7 @@ def test_h36m_mesh_protocol1_matches_independent_computation(tmp_path, mannequin
 def test_h36m_mesh_smplify_variant_and_resume(tmp_path, mannequin_smpl):
     from body_models.motion import sample_poses
     from body_models.priors import fit_gmm, save_gmm
-    from hmr.evaluation.runner import smplify_stage
+    from hmr.evaluation.smplify_setup import smplify_stage
 
     files = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=2, subjects=("S9",), frames=1, image_size=48)
     dataset = h36m_mesh.load_dataset(files["npz"])

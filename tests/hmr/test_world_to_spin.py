@@ -10,7 +10,7 @@ import torch
 from body_models import joints as js
 from body_models.errors import InputError, MissingFileError
 from hmr.cli import main
-from hmr.evaluation.runner import load_smplify_keypoints
+from hmr.evaluation.smplify_setup import load_smplify_keypoints
 from hmr.regressor.data import Augmentation, MocapData, SpinDataset
 from hmr.regressor.train import RegressorTrainConfig, train_regressor
 from hmr.synthetic.spin_layout import world_mocap, world_to_spin
@@ -132,7 +132,7 @@ def _regress(smpl, pose, betas):
 
 def test_world_benchmark_matches_independent_computation(converted, tmp_path, mannequin_smpl):
     from hmr.evaluation import synthetic, world
-    from hmr.evaluation.runner import MeshEvaluator
+    from hmr.evaluation.harness import MeshEvaluator
 
     root, written = converted
     dataset = world.load_dataset(written["train"])
