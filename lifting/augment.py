@@ -10,7 +10,12 @@ keypoints gets, in this order:
 - ``dropout``: each remaining keypoint of each frame is missing with this probability, as a
   detector's low-confidence joints are dropped;
 - ``noise``: Gaussian noise of this standard deviation on x and y, in normalised screen units
-  (2 / image width per pixel: 0.004 is 2 px on Human3.6M's 1000-pixel frames).
+  (2 / image width per pixel: 0.004 is 2 px on Human3.6M's 1000-pixel frames);
+- ``shift`` and ``scale``: the whole window moved by a Gaussian offset of standard deviation
+  ``shift`` (normalised screen units) and scaled about its centre by exp(N(0, ``scale``)), as a
+  person seen elsewhere in the frame or from another distance or focal length (the root-relative
+  3D target is unchanged to first order), so a lifter trained on four fixed cameras does not learn
+  where in their images the body stands.
 
 Missing keypoints are then filled as ``lifting.inference.lift_keypoints`` fills them in a video
 (``lifting.filling``: each joint's offset from the hips interpolated in time and held at the ends;
@@ -50,7 +55,8 @@ def _truncated(keypoints: np.ndarray, rng: np.random.Generator, probability: flo
 
 
 def corrupt_keypoints(keypoints: np.ndarray, rng: np.random.Generator, noise: float = 0.0,
-                      dropout: float = 0.0, truncation: float = 0.0, anchor: Sequence[int] = ()) -> np.ndarray:
+                      dropout: float = 0.0, truncation: float = 0.0, anchor: Sequence[int] = (),
+                      shift: float = 0.0, scale: float = 0.0) -> np.ndarray:
     """A batch of 2D training windows as a detector would give them (module docstring).
 
     Args:
@@ -61,16 +67,26 @@ def corrupt_keypoints(keypoints: np.ndarray, rng: np.random.Generator, noise: fl
         dropout: probability that a keypoint of a frame goes missing.
         truncation: probability that a window is cut by a border line.
         anchor: the hips of the layout (``lifting.filling.HIP_ANCHOR``), as the lifter fills.
+        shift: standard deviation of the window's 2D offset, normalised screen units.
+        scale: standard deviation of the log of the window's scale factor.
 
     Returns:
         The corrupted (B, T, J, F) float32 copy; with all three at 0, an unchanged copy.
     """
+    if not (shift >= 0 and scale >= 0):
+        raise InputError(f"keypoint shift and scale must be >= 0, got {shift!r} and {scale!r}")
     if not (noise >= 0 and 0 <= dropout < 1 and 0 <= truncation <= 1):
         raise InputError(f"keypoint noise must be >= 0, dropout in [0, 1) and truncation in [0, 1], got "
                          f"{noise!r}, {dropout!r} and {truncation!r}")
     keypoints = np.array(keypoints, dtype=np.float32)
     if keypoints.ndim != 4 or keypoints.shape[-1] < 2:
         raise InputError(f"keypoints must be (B, T, J, F >= 2), got shape {keypoints.shape}")
+    if shift > 0 or scale > 0:
+        b = len(keypoints)
+        centre = keypoints[..., :2].mean(axis=(1, 2), keepdims=True)  # (B, 1, 1, 2)
+        factor = np.exp(rng.normal(0.0, scale, (b, 1, 1, 1))) if scale > 0 else 1.0
+        offset = rng.normal(0.0, shift, (b, 1, 1, 2)) if shift > 0 else 0.0
+        keypoints[..., :2] = ((keypoints[..., :2] - centre) * factor + centre + offset).astype(np.float32)
     missing = np.zeros(keypoints.shape[:3], dtype=bool)
     if truncation > 0:
         missing |= _truncated(keypoints, rng, truncation)

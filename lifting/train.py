@@ -107,10 +107,12 @@ class TrainConfig:
         downsample: keep every n-th frame of the 2D and 3D sequences.
         subset: fraction of every training video to keep, one contiguous piece whose start is a
             hash of the video length (``run.py``'s ``--subset``, for data-scarce experiments).
-        keypoint_noise, keypoint_dropout, keypoint_truncation: corrupt the labelled 2D input
-            as a detector would (``lifting.augment.corrupt_keypoints``: x, y noise in normalised
-            screen units, the share of keypoints dropped, the share of windows cut by a border
-            line), each step from its own seed; 0, the official recipe, turns each off.
+        keypoint_noise, keypoint_dropout, keypoint_truncation, keypoint_shift, keypoint_scale:
+            corrupt the labelled 2D input as a detector and other cameras would
+            (``lifting.augment.corrupt_keypoints``: x, y noise in normalised screen units, the
+            share of keypoints dropped, the share of windows cut by a border line, the window's
+            2D offset and log-scale spread), each step from its own seed; 0, the official recipe,
+            turns each off.
     """
 
     data_3d: str
@@ -139,6 +141,8 @@ class TrainConfig:
     keypoint_noise: float = 0.0
     keypoint_dropout: float = 0.0
     keypoint_truncation: float = 0.0
+    keypoint_shift: float = 0.0
+    keypoint_scale: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.model, Mapping):
@@ -160,6 +164,9 @@ class TrainConfig:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
         if not 0 < self.subset <= 1:
             raise InputError(f"subset must lie in (0, 1], got {self.subset!r}")
+        if not (self.keypoint_shift >= 0 and self.keypoint_scale >= 0):
+            raise InputError(f"keypoint_shift and keypoint_scale must be >= 0, got {self.keypoint_shift!r} and "
+                             f"{self.keypoint_scale!r}")
         if not (self.keypoint_noise >= 0 and 0 <= self.keypoint_dropout < 1 and 0 <= self.keypoint_truncation <= 1):
             raise InputError(f"keypoint_noise must be >= 0, keypoint_dropout in [0, 1) and keypoint_truncation in "
                              f"[0, 1], got {self.keypoint_noise!r}, {self.keypoint_dropout!r} and "
@@ -463,7 +470,8 @@ def _train_epoch(run: _Run, config: TrainConfig, data: _Data, epoch: int, moment
     if run.traj is not None:
         _unwrap(run.traj).set_bn_momentum(momentum)
         run.traj.train()
-    corrupt = config.keypoint_noise > 0 or config.keypoint_dropout > 0 or config.keypoint_truncation > 0
+    corrupt = any(v > 0 for v in (config.keypoint_noise, config.keypoint_dropout, config.keypoint_truncation,
+                                  config.keypoint_shift, config.keypoint_scale))
     sums = np.zeros(3)  # 3D loss, trajectory loss, 2D loss, each × frames
     frames = frames_unlabeled = 0
     batches = _rank_batches(run.chunks.shuffled(), run.chunk_batch, run.rank, run.world)
@@ -473,7 +481,8 @@ def _train_epoch(run: _Run, config: TrainConfig, data: _Data, epoch: int, moment
         if corrupt:
             batch.keypoints = corrupt_keypoints(
                 batch.keypoints, np.random.default_rng([config.seed, epoch, step, run.rank]), config.keypoint_noise,
-                config.keypoint_dropout, config.keypoint_truncation, data.hips)
+                config.keypoint_dropout, config.keypoint_truncation, data.hips, config.keypoint_shift,
+                config.keypoint_scale)
         keypoints = torch.from_numpy(batch.keypoints).to(run.device)
         targets = torch.from_numpy(batch.targets).to(run.device)
         trajectory = targets[:, :, :1].clone()

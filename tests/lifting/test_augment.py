@@ -59,3 +59,19 @@ def test_a_window_always_keeps_a_keypoint_and_bad_settings_are_refused():
     for bad in ({"noise": -1.0}, {"dropout": 1.0}, {"truncation": 1.5}):
         with pytest.raises(InputError, match="noise must be"):
             corrupt_keypoints(keypoints, np.random.default_rng(0), **bad)
+
+
+def test_shift_and_scale_move_each_window_rigidly():
+    rng = np.random.default_rng(7)
+    keypoints = rng.normal(size=(32, 9, 17, 2)).astype(np.float32) * 0.2
+    out = corrupt_keypoints(keypoints, np.random.default_rng(8), shift=0.1, scale=0.15)
+    for before, after in zip(keypoints, out):
+        # one similarity per window: after = s * (before - c) + c + t, the same s and t in every frame
+        c = before.reshape(-1, 2).mean(0)
+        centred, moved = before.reshape(-1, 2) - c, after.reshape(-1, 2)
+        s = np.linalg.lstsq(centred.reshape(-1, 1), (moved - moved.mean(0)).reshape(-1), rcond=None)[0][0]
+        np.testing.assert_allclose(moved, s * centred + moved.mean(0), atol=1e-5)
+    offsets = (out - keypoints).reshape(32, -1, 2).mean(1)
+    assert 0.05 < offsets.std() < 0.2
+    with pytest.raises(InputError, match="shift and scale must be >= 0"):
+        corrupt_keypoints(keypoints, np.random.default_rng(0), scale=-0.1)
