@@ -73,7 +73,7 @@ def _stage_with_decode(path, depth: int) -> float:
     """Wall seconds to decode every frame and run one crop (and its flip) through a small HRNet."""
     import torch
 
-    from hmr.imagenet import normalize_images
+    from hmr.core.imagenet import normalize_images
     from hmr.pose2d import HRNet, HRNetConfig
     from hmr.pose2d.topdown import crop_people, predict_heatmaps
 

@@ -28,8 +28,8 @@ from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, 
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
 from hmr.pose2d.detectors import make_detector
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
-from hmr.fastpath import CompiledNetwork, autocast, inference_copy
-from hmr.imagenet import normalize_images
+from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
+from hmr.core.imagenet import normalize_images
 from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
 from hmr.video import iter_frames, prefetch, probe_video
 

@@ -39,9 +39,9 @@ from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
 from body_models.sequences import load_sequence_arrays, save_sequence_arrays
 from hmr.boxes import track_summary
-from hmr.input_checks import align_frame_indices, check_fps, check_image_size
+from hmr.core.input_checks import align_frame_indices, check_fps, check_image_size
 from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
-from hmr.provenance import RunRecord, file_sha256
+from hmr.core.provenance import RunRecord, file_sha256
 from hmr.skeletons import skeleton_panel
 
 CACHE_DIR = ".stages"
@@ -319,7 +319,7 @@ def default_hrnet() -> Path:
     """The HRNet a run uses when none is given: the configured ``hrnet_w32`` (``hmr weights``),
     else the shipped synthetic-trained demo HRNet (``hmr.pose2d.DEMO_WEIGHTS``)."""
     from hmr.pose2d.checkpoints import DEMO_WEIGHTS
-    from hmr.weights import require, resolve
+    from hmr.core.weights import require, resolve
 
     return require("hrnet_w32") if resolve("hrnet_w32").exists or not DEMO_WEIGHTS.is_file() else DEMO_WEIGHTS
 
@@ -329,7 +329,7 @@ def default_regressor() -> Path | None:
     checkpoint (``hmr weights``), else the shipped synthetic-trained demo regressor
     (``hmr.regressor.DEMO_WEIGHTS``), else none (SMPLify starts from the mean pose)."""
     from hmr.regressor.checkpoints import DEMO_WEIGHTS
-    from hmr.weights import require, resolve
+    from hmr.core.weights import require, resolve
 
     if resolve("spin").exists:
         return require("spin")
@@ -357,7 +357,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     ty) of the crop; ``transl`` metres in the full-image camera (focal length as the fit uses);
     ``valid``.
     """
-    from hmr.fastpath import CompiledNetwork, autocast, inference_copy
+    from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
     from hmr.regressor import load_pretrained
     from hmr.regressor.crops import crop_boxes, full_image_translation
     from hmr.video import iter_frames, prefetch
@@ -588,7 +588,7 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
 def camera_intrinsics(kp: Keypoints2D, options: PipelineOptions):
     """The full image's camera (``hmr.intrinsics.Intrinsics``): the calibration file, the focal
     length, the field of view, or the image diagonal."""
-    from hmr.intrinsics import resolve_intrinsics
+    from hmr.core.intrinsics import resolve_intrinsics
 
     return resolve_intrinsics(kp.image_size, focal_length=options.focal_length, fov_deg=options.fov,
                               calibration=options.calibration)
@@ -625,7 +625,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         record: a ``RunRecord`` to extend (the CLI passes its own); ``run.json`` is written.
     """
     options = options or PipelineOptions()
-    from hmr.fastpath import resolve_precision
+    from hmr.core.fastpath import resolve_precision
 
     options = dataclasses.replace(options, precision=resolve_precision(options.precision, options.device))
     from hmr.world.smoothing import check_method

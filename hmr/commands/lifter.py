@@ -34,8 +34,8 @@ def _train_lifter(args: argparse.Namespace) -> int:
 
 
 def _lift(args: argparse.Namespace) -> int:
-    from hmr.fastpath import resolve_precision
-    from hmr.standins import stand_in_lines
+    from hmr.core.fastpath import resolve_precision
+    from hmr.core.standins import stand_in_lines
     from lifting.inference import lift_keypoints_file
 
     if args.weights is None:

@@ -8,7 +8,7 @@ import pytest
 
 import hmr.cli
 from hmr.evaluation import synthetic
-from hmr.provenance import file_sha256
+from hmr.core.provenance import file_sha256
 
 
 @pytest.fixture
