@@ -31,7 +31,7 @@ import torch
 
 from body_models.atomic import write_json
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
-from hmr.keypoints_io import empty_keypoints, save_keypoints2d
+from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
 from hmr.pipeline import PipelineOptions, PipelineResult, Progress, run_pipeline
 from hmr.core.provenance import RunRecord
 from hmr.synthetic_clip import make_synthetic_clip

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from body_models.errors import InputError
-from hmr.boxes import Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, no_detections, run_detector
-from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, save_keypoints2d, save_vp3d_custom
+from hmr.pose2d.boxes import Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, no_detections, run_detector
+from hmr.pose2d.keypoints_io import (Keypoints2D, empty_keypoints, save_coco_keypoints,
+                                     save_keypoints2d, save_vp3d_custom)
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
 from hmr.pose2d.detectors import make_detector
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints

@@ -38,9 +38,9 @@ from body_models.errors import InputError, MissingFileError
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
 from body_models.sequences import load_sequence_arrays, save_sequence_arrays
-from hmr.boxes import track_summary
+from hmr.pose2d.boxes import track_summary
 from hmr.core.input_checks import align_frame_indices, check_fps, check_image_size
-from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
+from hmr.pose2d.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
 from hmr.core.provenance import RunRecord, file_sha256
 from hmr.skeletons import skeleton_panel
 

@@ -57,7 +57,7 @@ def _as_keypoints2d(source: Path, out_dir: Path, image_size: tuple[int, int] | N
     """``source`` itself when it is a keypoints2d.npz, else the COCO JSON or OpenPose folder
     converted to ``out_dir/keypoints2d.npz`` (COCO-17), as ``hmr run`` does."""
     from body_models.errors import InputError
-    from hmr.keypoints_io import load_keypoints_file, save_keypoints2d
+    from hmr.pose2d.keypoints_io import load_keypoints_file, save_keypoints2d
 
     if Path(source).suffix.lower() == ".npz" and image_size is None:
         return Path(source)

@@ -17,7 +17,7 @@ def _keypoints() -> Keypoints2D:
 
 
 def test_round_trip_and_the_hmr_name_is_the_same_type(tmp_path):
-    from hmr.keypoints_io import Keypoints2D as FromHMR
+    from hmr.pose2d.keypoints_io import Keypoints2D as FromHMR
 
     assert FromHMR is Keypoints2D
     path = save_keypoints2d(tmp_path / "keypoints2d.npz", _keypoints())

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from body_models.errors import InputError, MissingFileError
-from hmr.boxes import IoUTracker, box_iou
+from hmr.pose2d.boxes import IoUTracker, box_iou
 from hmr.pose2d.detectors import HOGPersonDetector, ONNXPersonDetector, make_detector
 
 

@@ -24,7 +24,7 @@ from body_models.motion import sample_poses
 from body_models.npz import load_npz
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.cli import main
-from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
 from hmr.video import write_video
 from lifting import DEMO_WEIGHTS
 

@@ -73,7 +73,7 @@ def test_ideal_keypoints_undo_distortion_and_non_square_pixels():
 def _keypoints(path, smpl, frames=2):
     """The mannequin in its mean pose at TRANSL_TRUE, seen through K_TRUE with DIST_TRUE (320x240)."""
     from body_models import mannequin
-    from hmr.keypoints_io import empty_keypoints, save_keypoints2d
+    from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
     from hmr.smplify.fit import mean_params_to_axis_angle
 
     mean = mean_params_to_axis_angle(mannequin.mean_params())

@@ -9,7 +9,7 @@ import torch
 
 from body_models.errors import InputError
 from hmr.cli import main
-from hmr.keypoints_io import load_coco_keypoints, load_keypoints2d
+from hmr.pose2d.keypoints_io import load_coco_keypoints, load_keypoints2d
 from hmr.keypoints_stage import run_keypoints
 from hmr.pose2d import HRNet, HRNetConfig, save_checkpoint
 from hmr.pose2d.smoothing import OneEuroParams

@@ -8,7 +8,7 @@ import torch
 import trimesh
 
 from hmr.cli import main
-from hmr.keypoints_io import Keypoints2D, load_keypoints2d, save_coco_keypoints, save_keypoints2d
+from hmr.pose2d.keypoints_io import Keypoints2D, load_keypoints2d, save_coco_keypoints, save_keypoints2d
 from hmr.synthetic_clip import make_synthetic_clip
 from hmr.video import probe_video
 
@@ -119,7 +119,7 @@ def test_run_without_hmr_weights_uses_the_shipped_regressor_and_says_so(clip, we
 
 @pytest.mark.parametrize("kind", ["coco", "openpose"])
 def test_run_from_a_keypoints_file_skips_hrnet(kind, clip, weights, tmp_path):
-    from hmr.keypoints_io import empty_keypoints
+    from hmr.pose2d.keypoints_io import empty_keypoints
 
     gt = np.load(clip.ground_truth)
     kp = empty_keypoints(FRAMES, 1)
