@@ -41,8 +41,8 @@ from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError
 from body_models.rotations import axis_angle_to_matrix
 from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
-from hmr.regressor.discriminator import Discriminator, adversarial_loss, discriminator_loss
 from hmr.regressor.checkpoints import load_mean_params, save_checkpoint
+from hmr.regressor.discriminator import Discriminator, adversarial_loss, discriminator_loss
 from hmr.regressor.data import (
     Augmentation,
     BatchSource,
