@@ -32,7 +32,7 @@ def main() -> None:
 
     from hmr.pose2d.boxes import IoUTracker
     from hmr.pose2d.detectors import make_detector
-    from hmr.video import iter_frames, probe_video
+    from hmr.io.video import iter_frames, probe_video
 
     info = probe_video(args.video)
     detect = make_detector(args.detector)

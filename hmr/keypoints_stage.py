@@ -32,7 +32,7 @@ from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
 from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
 from hmr.core.imagenet import normalize_images
 from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
-from hmr.video import iter_frames, prefetch, probe_video
+from hmr.io.video import iter_frames, prefetch, probe_video
 
 OUTPUT_NAME = "keypoints2d.npz"
 FOLLOW_PREFIX = "keypoints+"  # "keypoints+hog": one person followed by keypoints, searched for by HOG

@@ -42,7 +42,7 @@ from hmr.pose2d.boxes import track_summary
 from hmr.core.input_checks import align_frame_indices, check_fps, check_image_size
 from hmr.pose2d.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
 from hmr.core.provenance import RunRecord, file_sha256
-from hmr.skeletons import skeleton_panel
+from hmr.io.skeletons import skeleton_panel
 
 CACHE_DIR = ".stages"
 STAGES = ("keypoints", "lift", "regress", "fit", "meshes", "overlay")
@@ -360,7 +360,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
     from hmr.regressor import load_pretrained
     from hmr.regressor.crops import crop_boxes, full_image_translation
-    from hmr.video import iter_frames, prefetch
+    from hmr.io.video import iter_frames, prefetch
 
     kp = load_keypoints2d(keypoints_path)
     model = load_pretrained(options.hmr_weights, mean_params=options.mean_params).to(options.device)
@@ -546,9 +546,9 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
                   joints3d_path: Path | None = None) -> dict[str, Path]:
     """The input frames with the meshes (and optionally the 2D skeletons) drawn on top, and with
     ``options.side_by_side`` a panel of the lifter's 3D joints beside them."""
-    from hmr.render import Camera, MeshRenderer
-    from hmr.skeletons import PANEL_BACKGROUND, draw_skeleton_2d
-    from hmr.video import VideoWriter, iter_frames, prefetch, probe_video
+    from hmr.io.render import Camera, MeshRenderer
+    from hmr.io.skeletons import PANEL_BACKGROUND, draw_skeleton_2d
+    from hmr.io.video import VideoWriter, iter_frames, prefetch, probe_video
 
     info = probe_video(video)
     kp = load_keypoints2d(keypoints_path)
@@ -677,7 +677,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         result.outputs.update(outputs)
         return outputs
 
-    from hmr.video import probe_video
+    from hmr.io.video import probe_video
 
     info = probe_video(frames_source) if frames_source is not None else None
     num_frames = info.num_frames if info is not None else 0

@@ -27,8 +27,8 @@ from body_models.atomic import save_npz
 from body_models.joints import COCO_17, H36M_17
 from body_models.motion import generate_motion
 from body_models.smpl import SMPL, load_smpl, rigid_transform_params
-from hmr.render import Camera, MeshRenderer
-from hmr.video import VideoWriter
+from hmr.io.render import Camera, MeshRenderer
+from hmr.io.video import VideoWriter
 
 SCHEMA_VERSION = 1
 
@@ -120,7 +120,7 @@ def make_synthetic_clip(out_dir: str | os.PathLike, motion: str = "walk", num_fr
         azimuth_deg: how far to the subject's left the camera stands (degrees).
         seed: varies the motion.
         smpl: the body model; the mannequin by default.
-        backend: renderer backend (``hmr.render``).
+        backend: renderer backend (``hmr.io.render``).
     """
     out_dir = Path(out_dir)
     smpl = smpl or load_smpl("mannequin")

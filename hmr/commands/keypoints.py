@@ -17,7 +17,7 @@ from hmr.core.fastpath import PRECISIONS, resolve_precision
 def _keypoints(args: argparse.Namespace) -> int:
     from hmr.keypoints_stage import run_keypoints
     from hmr.pose2d.smoothing import OneEuroParams
-    from hmr.video import probe_video
+    from hmr.io.video import probe_video
 
     if args.weights is None:  # one rule for defaults: the configured hrnet_w32, else the shipped demo HRNet
         from hmr.pipeline import default_hrnet

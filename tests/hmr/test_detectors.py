@@ -20,7 +20,7 @@ def clip(tmp_path_factory, mannequin_smpl):
 @pytest.fixture(scope="module")
 def walker(clip):
     """One frame of the clip and its ground-truth box."""
-    from hmr.video import read_frame
+    from hmr.io.video import read_frame
 
     return read_frame(clip.video, 1).image, np.load(clip.ground_truth)["boxes"][1, 0]
 
