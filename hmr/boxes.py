@@ -3,16 +3,29 @@
 from hmr.pose2d.boxes import (  # noqa: F401
     COCO_OKS_SIGMAS,
     Detections,
-    no_detections,
-    load_boxes_file,
-    KeypointBoxTracker,
     Detector,
-    load_detector,
-    run_detector,
+    IoUTracker,
+    KeypointBoxTracker,
     box_iou,
     keypoint_oks,
-    IoUTracker,
+    load_boxes_file,
+    load_detector,
+    no_detections,
+    run_detector,
     track_summary,
 )
 
-__all__ = ['COCO_OKS_SIGMAS', 'Detections', 'no_detections', 'load_boxes_file', 'KeypointBoxTracker', 'Detector', 'load_detector', 'run_detector', 'box_iou', 'keypoint_oks', 'IoUTracker', 'track_summary']
+__all__ = [
+    "COCO_OKS_SIGMAS",
+    "Detections",
+    "Detector",
+    "IoUTracker",
+    "KeypointBoxTracker",
+    "box_iou",
+    "keypoint_oks",
+    "load_boxes_file",
+    "load_detector",
+    "no_detections",
+    "run_detector",
+    "track_summary",
+]

@@ -1,10 +1,15 @@
 """Moved to ``hmr.regressor.discriminator``; this module re-exports its names for old imports."""
 
 from hmr.regressor.discriminator import (  # noqa: F401
-    DiscriminatorConfig,
     Discriminator,
-    discriminator_loss,
+    DiscriminatorConfig,
     adversarial_loss,
+    discriminator_loss,
 )
 
-__all__ = ['DiscriminatorConfig', 'Discriminator', 'discriminator_loss', 'adversarial_loss']
+__all__ = [
+    "Discriminator",
+    "DiscriminatorConfig",
+    "adversarial_loss",
+    "discriminator_loss",
+]

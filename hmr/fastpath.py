@@ -1,12 +1,19 @@
 """Moved to ``hmr.core.fastpath``; this module re-exports its names for old imports."""
 
 from hmr.core.fastpath import (  # noqa: F401
-    PRECISIONS,
-    cpu_bf16_flags,
-    resolve_precision,
-    autocast,
-    inference_copy,
     CompiledNetwork,
+    PRECISIONS,
+    autocast,
+    cpu_bf16_flags,
+    inference_copy,
+    resolve_precision,
 )
 
-__all__ = ['PRECISIONS', 'cpu_bf16_flags', 'resolve_precision', 'autocast', 'inference_copy', 'CompiledNetwork']
+__all__ = [
+    "CompiledNetwork",
+    "PRECISIONS",
+    "autocast",
+    "cpu_bf16_flags",
+    "inference_copy",
+    "resolve_precision",
+]

@@ -7,4 +7,9 @@ from hmr.core.imagenet import (  # noqa: F401
     normalize_images,
 )
 
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PIXEL_MAX', 'normalize_images']
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "PIXEL_MAX",
+    "normalize_images",
+]

@@ -2,9 +2,14 @@
 
 from hmr.core.input_checks import (  # noqa: F401
     FPS_TOLERANCE,
-    check_image_size,
     align_frame_indices,
     check_fps,
+    check_image_size,
 )
 
-__all__ = ['FPS_TOLERANCE', 'check_image_size', 'align_frame_indices', 'check_fps']
+__all__ = [
+    "FPS_TOLERANCE",
+    "align_frame_indices",
+    "check_fps",
+    "check_image_size",
+]

@@ -1,13 +1,21 @@
 """Moved to ``hmr.core.intrinsics``; this module re-exports its names for old imports."""
 
 from hmr.core.intrinsics import (  # noqa: F401
-    K_KEYS,
     DIST_KEYS,
     DIST_LENGTHS,
     Intrinsics,
+    K_KEYS,
     default_focal_length,
-    resolve_intrinsics,
     load_calibration,
+    resolve_intrinsics,
 )
 
-__all__ = ['K_KEYS', 'DIST_KEYS', 'DIST_LENGTHS', 'Intrinsics', 'default_focal_length', 'resolve_intrinsics', 'load_calibration']
+__all__ = [
+    "DIST_KEYS",
+    "DIST_LENGTHS",
+    "Intrinsics",
+    "K_KEYS",
+    "default_focal_length",
+    "load_calibration",
+    "resolve_intrinsics",
+]

@@ -6,4 +6,8 @@ from hmr.core.standins import (  # noqa: F401
     stand_in_lines,
 )
 
-__all__ = ['DEMO_HRNET_NAME', 'DEMO_REGRESSOR_NAME', 'stand_in_lines']
+__all__ = [
+    "DEMO_HRNET_NAME",
+    "DEMO_REGRESSOR_NAME",
+    "stand_in_lines",
+]

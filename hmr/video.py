@@ -1,20 +1,35 @@
 """Moved to ``hmr.io.video``; this module re-exports its names for old imports."""
 
 from hmr.io.video import (  # noqa: F401
-    IMAGE_SUFFIXES,
-    VFR_TICKS_PER_S,
-    ENCODE_PRESET,
     ENCODE_CRF,
-    VideoInfo,
-    VideoFrame,
-    probe_video,
-    iter_frames,
+    ENCODE_PRESET,
+    IMAGE_SUFFIXES,
     PREFETCH_FRAMES,
-    prefetch,
-    iter_batches,
-    read_frame,
+    VFR_TICKS_PER_S,
+    VideoFrame,
+    VideoInfo,
     VideoWriter,
+    iter_batches,
+    iter_frames,
+    prefetch,
+    probe_video,
+    read_frame,
     write_video,
 )
 
-__all__ = ['IMAGE_SUFFIXES', 'VFR_TICKS_PER_S', 'ENCODE_PRESET', 'ENCODE_CRF', 'VideoInfo', 'VideoFrame', 'probe_video', 'iter_frames', 'PREFETCH_FRAMES', 'prefetch', 'iter_batches', 'read_frame', 'VideoWriter', 'write_video']
+__all__ = [
+    "ENCODE_CRF",
+    "ENCODE_PRESET",
+    "IMAGE_SUFFIXES",
+    "PREFETCH_FRAMES",
+    "VFR_TICKS_PER_S",
+    "VideoFrame",
+    "VideoInfo",
+    "VideoWriter",
+    "iter_batches",
+    "iter_frames",
+    "prefetch",
+    "probe_video",
+    "read_frame",
+    "write_video",
+]

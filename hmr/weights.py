@@ -1,15 +1,25 @@
 """Moved to ``hmr.core.weights``; this module re-exports its names for old imports."""
 
 from hmr.core.weights import (  # noqa: F401
-    OfficialFile,
-    KNOWN_FILES,
-    Resolved,
-    config_path,
-    resolve,
-    require,
     Check,
+    KNOWN_FILES,
+    OfficialFile,
+    Resolved,
     check_all,
+    config_path,
     format_checks,
+    require,
+    resolve,
 )
 
-__all__ = ['OfficialFile', 'KNOWN_FILES', 'Resolved', 'config_path', 'resolve', 'require', 'Check', 'check_all', 'format_checks']
+__all__ = [
+    "Check",
+    "KNOWN_FILES",
+    "OfficialFile",
+    "Resolved",
+    "check_all",
+    "config_path",
+    "format_checks",
+    "require",
+    "resolve",
+]
