@@ -308,7 +308,7 @@ def _child_cpu(cmd: list[str], cwd: Path) -> float:
 
 
 def bench_e2e(rows: list, rounds: int, frames: int, baseline: str) -> None:
-    from hmr.synthetic_clip import make_synthetic_clip
+    from hmr.synthetic.clip import make_synthetic_clip
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -34,7 +34,7 @@ from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
 from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
 from hmr.pipeline import PipelineOptions, PipelineResult, Progress, run_pipeline
 from hmr.core.provenance import RunRecord
-from hmr.synthetic_clip import make_synthetic_clip
+from hmr.synthetic.clip import make_synthetic_clip
 from hmr.keypoints_stage import FOLLOW_PREFIX
 from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET  # hmr/pose2d/weights/demo_*.pt
 from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR  # hmr/regressor/weights/demo_*.pt

@@ -96,5 +96,5 @@ def test_only_body_models_sequences_stamps_a_pipeline_file_version():
     root = pathlib.Path(__file__).resolve().parents[2]
     stamping = sorted(str(p.relative_to(root)) for package in ("body_models", "lifting", "hmr")
                       for p in (root / package).rglob("*.py") if "schema_version=np.int64(" in p.read_text())
-    # hmr/synthetic_clip.py stamps the synthetic clip's ground_truth.npz, not a pipeline file
-    assert stamping == ["body_models/sequences.py", "hmr/synthetic_clip.py"]
+    # hmr/synthetic/clip.py stamps the synthetic clip's ground_truth.npz, not a pipeline file
+    assert stamping == ["body_models/sequences.py", "hmr/synthetic/clip.py"]

@@ -11,7 +11,7 @@ from hmr.pose2d.detectors import HOGPersonDetector, ONNXPersonDetector, make_det
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, mannequin_smpl):
     """The mannequin walking, 320 × 320, 3 frames."""
-    from hmr.synthetic_clip import make_synthetic_clip
+    from hmr.synthetic.clip import make_synthetic_clip
 
     return make_synthetic_clip(tmp_path_factory.mktemp("walker"), motion="walk", num_frames=3, image_size=(320, 320),
                                focal_length=500.0, camera_distance=4.0, smpl=mannequin_smpl)

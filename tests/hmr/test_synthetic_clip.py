@@ -1,6 +1,6 @@
 import numpy as np
 
-from hmr.synthetic_clip import make_synthetic_clip
+from hmr.synthetic.clip import make_synthetic_clip
 from hmr.io.video import iter_frames, probe_video
 
 
