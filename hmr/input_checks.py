@@ -8,7 +8,6 @@ from hmr.core.input_checks import (  # noqa: F401
 )
 
 __all__ = [
-    "FPS_TOLERANCE",
     "align_frame_indices",
     "check_fps",
     "check_image_size",

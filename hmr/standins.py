@@ -7,7 +7,5 @@ from hmr.core.standins import (  # noqa: F401
 )
 
 __all__ = [
-    "DEMO_HRNET_NAME",
-    "DEMO_REGRESSOR_NAME",
     "stand_in_lines",
 ]

@@ -25,6 +25,20 @@ from body_models.errors import InputError, MissingFileError
 from body_models.sequences import (  # noqa: F401 (Keypoints2D and its file live in body_models; re-exported)
     Keypoints2D, empty_keypoints, load_keypoints2d, plausible_keypoints, save_keypoints2d)
 
+__all__ = [  # the Keypoints2D names are body_models.sequences', re-exported
+    "Keypoints2D",
+    "boxes_from_keypoints",
+    "empty_keypoints",
+    "load_coco_keypoints",
+    "load_keypoints2d",
+    "load_keypoints_file",
+    "load_openpose_folder",
+    "plausible_keypoints",
+    "save_coco_keypoints",
+    "save_keypoints2d",
+    "save_vp3d_custom",
+]
+
 
 def boxes_from_keypoints(keypoints: np.ndarray, min_confidence: float = 0.0) -> np.ndarray:
     """(..., J, 3) keypoints → (..., 4) tight boxes x1, y1, x2, y2 over joints with confidence
