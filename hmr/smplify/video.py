@@ -45,8 +45,8 @@ from body_models.priors import GMM_SOURCE
 from body_models.sequences import save_sequence_arrays
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
 from hmr.core.intrinsics import default_focal_length
-from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
 from hmr.core.provenance import RunRecord
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
 from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig, mean_params_to_axis_angle
 
 CROP_RESCALE = 1.2

@@ -24,8 +24,8 @@ from body_models.motion import sample_poses
 from body_models.npz import load_npz
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.cli import main
-from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
 from hmr.io.video import write_video
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
 from lifting import DEMO_WEIGHTS
 
 W, H = 320, 240

@@ -8,9 +8,9 @@ import torch
 import trimesh
 
 from hmr.cli import main
+from hmr.io.video import probe_video
 from hmr.pose2d.keypoints_io import Keypoints2D, load_keypoints2d, save_coco_keypoints, save_keypoints2d
 from hmr.synthetic.clip import make_synthetic_clip
-from hmr.io.video import probe_video
 
 FRAMES = 5
 
