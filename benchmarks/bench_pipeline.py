@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from hmr.pipeline import PipelineOptions, run_pipeline
-from hmr.synthetic_clip import make_synthetic_clip
+from hmr.synthetic.clip import make_synthetic_clip
 
 
 def _weights(folder: Path) -> dict[str, Path]:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from body_models.smpl import load_smpl
-from hmr.render import Camera, MeshRenderer, available_backends
+from hmr.io.render import Camera, MeshRenderer, available_backends
 
 
 def main(frames: int = 20) -> None:

@@ -35,7 +35,7 @@ Rows:
   of the baseline revision (today's per-frame path) against this checkout with its defaults, and
   with ``--compile`` (its compilation time included).
 
-HRNet and HMR rows also give ``--compile`` (``hmr.fastpath.CompiledNetwork``: torch.compile with
+HRNet and HMR rows also give ``--compile`` (``hmr.core.fastpath.CompiledNetwork``: torch.compile with
 frozen weights on the fast path's network), with the wall time its compilation took.
 
 Accuracy columns: the largest and mean change of the fast path's output against the exact
@@ -114,7 +114,7 @@ def bench_hrnet(rows: list, rounds: int, batch: int, precision: str) -> None:
 
 def bench_hmr(rows: list, rounds: int, batch: int, precision: str) -> None:
     from body_models.smpl import load_smpl
-    from hmr.fastpath import CompiledNetwork, autocast, inference_copy
+    from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
     from hmr.regressor import HMR, HMRConfig
 
     torch.manual_seed(0)
@@ -170,7 +170,7 @@ def bench_learned(rows: list, rounds: int, num: int, precision: str) -> None:
 
     from body_models.smpl import load_smpl
     from hmr.evaluation.harness import load_crops
-    from hmr.fastpath import autocast, inference_copy
+    from hmr.core.fastpath import autocast, inference_copy
     from hmr.keypoints_stage import _Network
     from hmr.pose2d import DEMO_WEIGHTS as DEMO_HRNET, load_pretrained as load_hrnet
     from hmr.pose2d.topdown import crop_people
@@ -308,7 +308,7 @@ def _child_cpu(cmd: list[str], cwd: Path) -> float:
 
 
 def bench_e2e(rows: list, rounds: int, frames: int, baseline: str) -> None:
-    from hmr.synthetic_clip import make_synthetic_clip
+    from hmr.synthetic.clip import make_synthetic_clip
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -362,7 +362,7 @@ def main() -> None:
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision of the per-frame path")
     args = parser.parse_args()
 
-    from hmr.fastpath import cpu_bf16_flags, resolve_precision
+    from hmr.core.fastpath import cpu_bf16_flags, resolve_precision
 
     torch.set_num_threads(1)
     precision = resolve_precision("auto", "cpu")

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_tracking.py vtest.avi --detector hog --frames 200 --snapshots out/
 
-Runs a detector (``hmr.pose2d.detectors``) and the tracker (``hmr.boxes.IoUTracker``) on every
+Runs a detector (``hmr.pose2d.detectors``) and the tracker (``hmr.pose2d.boxes.IoUTracker``) on every
 frame, without HRNet, and prints a table: frames, detections per frame, tracks, track lengths,
 and detector time per frame in milliseconds. With ``--snapshots`` it writes a few frames with
 the boxes and track ids drawn, to count id switches by eye.
@@ -30,9 +30,9 @@ def main() -> None:
 
     import cv2
 
-    from hmr.boxes import IoUTracker
+    from hmr.pose2d.boxes import IoUTracker
     from hmr.pose2d.detectors import make_detector
-    from hmr.video import iter_frames, probe_video
+    from hmr.io.video import iter_frames, probe_video
 
     info = probe_video(args.video)
     detect = make_detector(args.detector)

@@ -1,13 +1,13 @@
-"""Video decode, seek and encode speed at 1280x720: hmr.video (PyAV) against OpenCV.
+"""Video decode, seek and encode speed at 1280x720: hmr.io.video (PyAV) against OpenCV.
 
     python benchmarks/bench_video.py [--frames 150] [--workdir /tmp/bench_video]
 
-Generates a 720p H.264 clip with moving texture (written by ``hmr.video.write_video``), then
-times, in one run: streaming decode to RGB numpy frames with ``hmr.video.iter_frames``, plain
+Generates a 720p H.264 clip with moving texture (written by ``hmr.io.video.write_video``), then
+times, in one run: streaming decode to RGB numpy frames with ``hmr.io.video.iter_frames``, plain
 PyAV and OpenCV; seeking to the middle frame; and encoding with the x264 presets. Prints frames
-per second, milliseconds, and ratios to ``hmr.video``. Last, decode overlapped with a stage's
+per second, milliseconds, and ratios to ``hmr.io.video``. Last, decode overlapped with a stage's
 work: each frame's person crop through a small HRNet (the demo's W16 at 128x160, crop and flip),
-with the frames read in the calling thread against ``hmr.video.prefetch`` (a background
+with the frames read in the calling thread against ``hmr.io.video.prefetch`` (a background
 decode thread), in wall-clock seconds.
 """
 
@@ -21,7 +21,7 @@ import av
 import cv2
 import numpy as np
 
-from hmr.video import PREFETCH_FRAMES, iter_frames, prefetch, read_frame, write_video
+from hmr.io.video import PREFETCH_FRAMES, iter_frames, prefetch, read_frame, write_video
 
 
 def _clip_frames(n: int, width: int = 1280, height: int = 720):
@@ -73,7 +73,7 @@ def _stage_with_decode(path, depth: int) -> float:
     """Wall seconds to decode every frame and run one crop (and its flip) through a small HRNet."""
     import torch
 
-    from hmr.imagenet import normalize_images
+    from hmr.core.imagenet import normalize_images
     from hmr.pose2d import HRNet, HRNetConfig
     from hmr.pose2d.topdown import crop_people, predict_heatmaps
 
@@ -102,7 +102,7 @@ def main(frames: int = 150, workdir: str | None = None) -> None:
     clip = folder / "clip_veryfast.mp4"
 
     decode = []
-    for name, fn in (("hmr.video.iter_frames (PyAV)", _decode_hmr), ("PyAV container.decode", _decode_pyav),
+    for name, fn in (("hmr.io.video.iter_frames (PyAV)", _decode_hmr), ("PyAV container.decode", _decode_pyav),
                      ("OpenCV VideoCapture.read + cvtColor", _decode_cv2)):
         fn(clip)  # warm-up: file cache, library initialisation
         seconds, count = _timed(fn, clip)
@@ -111,7 +111,7 @@ def main(frames: int = 150, workdir: str | None = None) -> None:
     middle = frames // 2
     seek = []
     seconds, frame = _timed(read_frame, clip, middle)
-    seek.append(("hmr.video.read_frame (PyAV keyframe seek)", seconds, frame.index == middle))
+    seek.append(("hmr.io.video.read_frame (PyAV keyframe seek)", seconds, frame.index == middle))
     reference = frame.image
     seconds, image = _timed(_seek_cv2, clip, middle)
     same = image is not None and np.abs(cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(int) - reference).mean() < 1
@@ -120,7 +120,7 @@ def main(frames: int = 150, workdir: str | None = None) -> None:
     print(f"video I/O, 1280x720 H.264 clip of {frames} frames (CRF 23), commit {commit}, av {av.__version__}, "
           f"opencv {cv2.__version__}")
     base = decode[0][1]
-    print(f"\n{'decode to RGB numpy':<38} {'fps':>8} {'frames':>7} {'vs hmr.video':>13}")
+    print(f"\n{'decode to RGB numpy':<38} {'fps':>8} {'frames':>7} {'vs hmr.io.video':>13}")
     for name, fps, count in decode:
         print(f"{name:<38} {fps:>8.1f} {count:>7d} {fps / base:>12.2f}x")
     print(f"\n{'seek to frame ' + str(middle):<44} {'ms':>8} {'exact frame':>12}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe
 from hmr.demo import noisy_keypoints
-from hmr.synthetic_clip import make_synthetic_clip
+from hmr.synthetic.clip import make_synthetic_clip
 from lifting import DEMO_WEIGHTS, lift_keypoints_file
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -17,7 +17,7 @@ import numpy as np
 from body_models.metrics import MM_PER_M, pa_mpjpe
 from hmr.demo import noisy_keypoints
 from hmr.smplify.video import fit_keypoints_file
-from hmr.synthetic_clip import make_synthetic_clip
+from hmr.synthetic.clip import make_synthetic_clip
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("keypoints", nargs="?", type=Path, help="2D keypoints (default: from a synthetic clip)")

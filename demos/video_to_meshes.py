@@ -16,7 +16,7 @@ import numpy as np
 
 from body_models.metrics import MM_PER_M, mpjpe
 from hmr.pipeline import PipelineOptions, run_pipeline
-from hmr.synthetic_clip import make_synthetic_clip
+from hmr.synthetic.clip import make_synthetic_clip
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("video", nargs="?", type=Path, help="a video file or image folder (default: a synthetic clip)")

@@ -31,10 +31,10 @@ import torch
 
 from body_models.atomic import write_json
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
-from hmr.keypoints_io import empty_keypoints, save_keypoints2d
+from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
 from hmr.pipeline import PipelineOptions, PipelineResult, Progress, run_pipeline
-from hmr.provenance import RunRecord
-from hmr.synthetic_clip import make_synthetic_clip
+from hmr.core.provenance import RunRecord
+from hmr.synthetic.clip import make_synthetic_clip
 from hmr.keypoints_stage import FOLLOW_PREFIX
 from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET  # hmr/pose2d/weights/demo_*.pt
 from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR  # hmr/regressor/weights/demo_*.pt
@@ -196,7 +196,7 @@ def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str 
 def lifter_on_true_2d(ground_truth: Path, out_dir: Path, options: PipelineOptions) -> dict[str, float]:
     """The lifter's MPJPE and PA-MPJPE (mm) on the clip's true 2D keypoints, beside its scores on
     the keypoints stage's output: how much of its error the 2D keypoints cause."""
-    from hmr.fastpath import resolve_precision
+    from hmr.core.fastpath import resolve_precision
     from lifting.inference import lift_keypoints_file
 
     true_2d = noisy_keypoints(ground_truth, out_dir / "keypoints2d_true.npz", noise_px=0.0, dropout=0.0)

@@ -23,15 +23,16 @@ import numpy as np
 import torch
 
 from body_models.errors import InputError
-from hmr.boxes import Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, no_detections, run_detector
-from hmr.keypoints_io import Keypoints2D, empty_keypoints, save_coco_keypoints, save_keypoints2d, save_vp3d_custom
+from hmr.pose2d.boxes import Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, no_detections, run_detector
+from hmr.pose2d.keypoints_io import (Keypoints2D, empty_keypoints, save_coco_keypoints,
+                                     save_keypoints2d, save_vp3d_custom)
 from hmr.pose2d import HRNet, HRNetConfig, load_pretrained
 from hmr.pose2d.detectors import make_detector
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
-from hmr.fastpath import CompiledNetwork, autocast, inference_copy
-from hmr.imagenet import normalize_images
+from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
+from hmr.core.imagenet import normalize_images
 from hmr.pose2d.topdown import crop_people, dark_kernel_for, decode_heatmaps, predict_heatmaps
-from hmr.video import iter_frames, prefetch, probe_video
+from hmr.io.video import iter_frames, prefetch, probe_video
 
 OUTPUT_NAME = "keypoints2d.npz"
 FOLLOW_PREFIX = "keypoints+"  # "keypoints+hog": one person followed by keypoints, searched for by HOG

@@ -38,11 +38,11 @@ from body_models.errors import InputError, MissingFileError
 from body_models.meshes import save_obj_sequence
 from body_models.rotations import matrix_to_axis_angle
 from body_models.sequences import load_sequence_arrays, save_sequence_arrays
-from hmr.boxes import track_summary
-from hmr.input_checks import align_frame_indices, check_fps, check_image_size
-from hmr.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
-from hmr.provenance import RunRecord, file_sha256
-from hmr.skeletons import skeleton_panel
+from hmr.pose2d.boxes import track_summary
+from hmr.core.input_checks import align_frame_indices, check_fps, check_image_size
+from hmr.pose2d.keypoints_io import Keypoints2D, load_keypoints2d, load_keypoints_file, save_keypoints2d
+from hmr.core.provenance import RunRecord, file_sha256
+from hmr.io.skeletons import skeleton_panel
 
 CACHE_DIR = ".stages"
 STAGES = ("keypoints", "lift", "regress", "fit", "meshes", "overlay")
@@ -319,7 +319,7 @@ def default_hrnet() -> Path:
     """The HRNet a run uses when none is given: the configured ``hrnet_w32`` (``hmr weights``),
     else the shipped synthetic-trained demo HRNet (``hmr.pose2d.DEMO_WEIGHTS``)."""
     from hmr.pose2d.checkpoints import DEMO_WEIGHTS
-    from hmr.weights import require, resolve
+    from hmr.core.weights import require, resolve
 
     return require("hrnet_w32") if resolve("hrnet_w32").exists or not DEMO_WEIGHTS.is_file() else DEMO_WEIGHTS
 
@@ -329,7 +329,7 @@ def default_regressor() -> Path | None:
     checkpoint (``hmr weights``), else the shipped synthetic-trained demo regressor
     (``hmr.regressor.DEMO_WEIGHTS``), else none (SMPLify starts from the mean pose)."""
     from hmr.regressor.checkpoints import DEMO_WEIGHTS
-    from hmr.weights import require, resolve
+    from hmr.core.weights import require, resolve
 
     if resolve("spin").exists:
         return require("spin")
@@ -357,10 +357,10 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
     ty) of the crop; ``transl`` metres in the full-image camera (focal length as the fit uses);
     ``valid``.
     """
-    from hmr.fastpath import CompiledNetwork, autocast, inference_copy
+    from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
     from hmr.regressor import load_pretrained
     from hmr.regressor.crops import crop_boxes, full_image_translation
-    from hmr.video import iter_frames, prefetch
+    from hmr.io.video import iter_frames, prefetch
 
     kp = load_keypoints2d(keypoints_path)
     model = load_pretrained(options.hmr_weights, mean_params=options.mean_params).to(options.device)
@@ -546,9 +546,9 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
                   joints3d_path: Path | None = None) -> dict[str, Path]:
     """The input frames with the meshes (and optionally the 2D skeletons) drawn on top, and with
     ``options.side_by_side`` a panel of the lifter's 3D joints beside them."""
-    from hmr.render import Camera, MeshRenderer
-    from hmr.skeletons import PANEL_BACKGROUND, draw_skeleton_2d
-    from hmr.video import VideoWriter, iter_frames, prefetch, probe_video
+    from hmr.io.render import Camera, MeshRenderer
+    from hmr.io.skeletons import PANEL_BACKGROUND, draw_skeleton_2d
+    from hmr.io.video import VideoWriter, iter_frames, prefetch, probe_video
 
     info = probe_video(video)
     kp = load_keypoints2d(keypoints_path)
@@ -588,7 +588,7 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
 def camera_intrinsics(kp: Keypoints2D, options: PipelineOptions):
     """The full image's camera (``hmr.intrinsics.Intrinsics``): the calibration file, the focal
     length, the field of view, or the image diagonal."""
-    from hmr.intrinsics import resolve_intrinsics
+    from hmr.core.intrinsics import resolve_intrinsics
 
     return resolve_intrinsics(kp.image_size, focal_length=options.focal_length, fov_deg=options.fov,
                               calibration=options.calibration)
@@ -625,7 +625,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         record: a ``RunRecord`` to extend (the CLI passes its own); ``run.json`` is written.
     """
     options = options or PipelineOptions()
-    from hmr.fastpath import resolve_precision
+    from hmr.core.fastpath import resolve_precision
 
     options = dataclasses.replace(options, precision=resolve_precision(options.precision, options.device))
     from hmr.world.smoothing import check_method
@@ -677,7 +677,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         result.outputs.update(outputs)
         return outputs
 
-    from hmr.video import probe_video
+    from hmr.io.video import probe_video
 
     info = probe_video(frames_source) if frames_source is not None else None
     num_frames = info.num_frames if info is not None else 0

@@ -57,6 +57,28 @@ def test_packages_import_on_their_own():
 
 STAGES = ("hmr.pose2d", "hmr.regressor", "hmr.smplify", "hmr.io", "hmr.synthetic", "hmr.evaluation", "hmr.world")
 """Packages that each do one step; the pipeline and the CLI are built on them, never the reverse."""
+SHARED = ("hmr.core",)
+"""Helpers the stages and the pipeline share; held to the stages' rules."""
+SHIMS = {
+    "hmr.boxes": "hmr.pose2d.boxes",
+    "hmr.keypoints_io": "hmr.pose2d.keypoints_io",
+    "hmr.discriminator": "hmr.regressor.discriminator",
+    "hmr.video": "hmr.io.video",
+    "hmr.render": "hmr.io.render",
+    "hmr.skeletons": "hmr.io.skeletons",
+    "hmr.synthetic_clip": "hmr.synthetic.clip",
+    "hmr.imagenet": "hmr.core.imagenet",
+    "hmr.fastpath": "hmr.core.fastpath",
+    "hmr.provenance": "hmr.core.provenance",
+    "hmr.weights": "hmr.core.weights",
+    "hmr.standins": "hmr.core.standins",
+    "hmr.intrinsics": "hmr.core.intrinsics",
+    "hmr.input_checks": "hmr.core.input_checks",
+}
+"""Old module paths (issue 16 moved the loose modules of ``hmr/`` into folders) → where the code
+lives now. Each old path is a module re-exporting the new one's names, for users only."""
+TOP_LEVEL = ("hmr", "hmr.pipeline", "hmr.demo", "hmr.keypoints_stage", "hmr.cli")
+"""The modules left loose in ``hmr/``, beside the shims: the pipeline's own and the CLI."""
 ABOVE_STAGES = ("hmr.pipeline", "hmr.commands", "hmr.cli")
 ADAPTERS = ("hmr.evaluation.h36m_lifter", "hmr.evaluation.h36m_mesh", "hmr.evaluation.pw3d",
             "hmr.evaluation.mpi_inf_3dhp", "hmr.evaluation.world")
@@ -200,7 +222,7 @@ def test_allowed_edges_exist(graph):
         assert reason and target in graph[module], f"stale allow-list entry {module} -> {target}"
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", STAGES + SHARED)
 def test_stages_never_reach_the_pipeline_or_the_commands(graph, stage):
     for module in sorted(m for m in graph if _within(m, (stage,))):
         chain = _path_to(graph, module, lambda m: _within(m, ABOVE_STAGES))
@@ -271,3 +293,58 @@ def test_the_old_runner_names_still_import():
     assert sorted(runner.__all__) == sorted(n for names in homes.values() for n in names)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         runner.nothing  # noqa: B018
+
+
+# The old paths of the modules issue 16 moved: shims for users, never imported by the project.
+
+
+def test_loose_modules_in_hmr_are_the_pipeline_or_shims(graph):
+    loose = {m for m in graph if m.count(".") == 1 and m.startswith("hmr.") and not (ROOT / m.replace(".", "/")).is_dir()}
+    assert loose == set(SHIMS) | set(TOP_LEVEL) - {"hmr"}, "a module in hmr/ that is neither the pipeline's nor a shim"
+    for old, new in SHIMS.items():
+        assert new in graph, f"{old}'s new home {new} is missing"
+        assert set(graph[old]) == {new}, f"{old} imports {sorted(graph[old])}; a shim imports only {new}"
+
+
+@pytest.mark.parametrize("old", sorted(SHIMS))
+def test_old_paths_still_import(old):
+    import importlib
+
+    shim, home = importlib.import_module(old), importlib.import_module(SHIMS[old])
+    docstring = shim.__doc__.strip()
+    assert "\n" not in docstring and f"``{home.__name__}``" in docstring, docstring
+    tree = ast.parse(Path(home.__file__).read_text())
+    defined = {t.id for n in tree.body for t in (n.targets if isinstance(n, ast.Assign) else [getattr(n, "target", None)])
+               if isinstance(t, ast.Name)} | {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    public = {name for name in defined if not name.startswith("_")}
+    assert public <= set(vars(shim)), f"{old} lacks {sorted(public - set(vars(shim)))}"
+    assert sorted(shim.__all__) == sorted(getattr(home, "__all__", public))
+    names = [name for name in vars(shim) if not name.startswith("__")]
+    for name in names:
+        assert getattr(shim, name) is getattr(home, name), f"{old}.{name} is not {home.__name__}.{name}"
+
+
+@pytest.mark.parametrize("package", STAGES + SHARED)
+def test_stages_never_import_a_shim(graph, package):
+    for module in sorted(m for m in graph if _within(m, (package,))):
+        used = sorted(set(graph[module]) & set(SHIMS))
+        assert not used, f"{module} imports the old paths {used}; import {[SHIMS[u] for u in used]}"
+
+
+def test_nothing_in_the_project_imports_a_shim(graph):
+    """The shims are for users: the packages, demos, benchmarks and tests import the new homes."""
+    problems = [f"{m} imports {t} (line {n})" for m, targets in graph.items() if m not in SHIMS
+                for t, n in targets.items() if t in SHIMS]
+    for folder in ("demos", "benchmarks", "tests"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path == Path(__file__).resolve():
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                problems += [f"{path.relative_to(ROOT)} imports {m} (line {node.lineno})" for m in modules if m in SHIMS]
+    assert not problems, "old paths used inside the project:\n" + "\n".join(problems)

@@ -11,17 +11,17 @@ import argparse
 from pathlib import Path
 
 from hmr.commands.runtime import resolve_device
-from hmr.fastpath import PRECISIONS, resolve_precision
+from hmr.core.fastpath import PRECISIONS, resolve_precision
 
 
 def _keypoints(args: argparse.Namespace) -> int:
     from hmr.keypoints_stage import run_keypoints
     from hmr.pose2d.smoothing import OneEuroParams
-    from hmr.video import probe_video
+    from hmr.io.video import probe_video
 
     if args.weights is None:  # one rule for defaults: the configured hrnet_w32, else the shipped demo HRNet
         from hmr.pipeline import default_hrnet
-        from hmr.standins import stand_in_lines
+        from hmr.core.standins import stand_in_lines
 
         args.weights = default_hrnet()
         for line in stand_in_lines(hrnet_weights=args.weights):

@@ -34,8 +34,8 @@ def _train_lifter(args: argparse.Namespace) -> int:
 
 
 def _lift(args: argparse.Namespace) -> int:
-    from hmr.fastpath import resolve_precision
-    from hmr.standins import stand_in_lines
+    from hmr.core.fastpath import resolve_precision
+    from hmr.core.standins import stand_in_lines
     from lifting.inference import lift_keypoints_file
 
     if args.weights is None:
@@ -57,7 +57,7 @@ def _as_keypoints2d(source: Path, out_dir: Path, image_size: tuple[int, int] | N
     """``source`` itself when it is a keypoints2d.npz, else the COCO JSON or OpenPose folder
     converted to ``out_dir/keypoints2d.npz`` (COCO-17), as ``hmr run`` does."""
     from body_models.errors import InputError
-    from hmr.keypoints_io import load_keypoints_file, save_keypoints2d
+    from hmr.pose2d.keypoints_io import load_keypoints_file, save_keypoints2d
 
     if Path(source).suffix.lower() == ".npz" and image_size is None:
         return Path(source)

@@ -39,7 +39,7 @@ class _Bars:
 def _pipeline_options(args: argparse.Namespace):
     from hmr.io.export import parse_formats
     from hmr.pipeline import PipelineOptions
-    from hmr.weights import resolve
+    from hmr.core.weights import resolve
 
     def weights(flag, key):
         found = resolve(key, flag, args.config)
@@ -82,7 +82,7 @@ def _summary(out_dir: Path, outputs: dict, seconds: dict, cached: list, skipped:
 
 
 def _print_stand_ins(options) -> None:
-    from hmr.standins import stand_in_lines
+    from hmr.core.standins import stand_in_lines
 
     fits = options.smplify or options.hmr_weights is not None
     for line in stand_in_lines(body_model=options.body_model if fits else None, lifter_weights=options.lifter_weights,

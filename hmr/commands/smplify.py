@@ -14,7 +14,7 @@ from pathlib import Path
 def _fit(args: argparse.Namespace) -> int:
     from hmr.commands.runtime import resolve_device
     from hmr.smplify.video import fit_keypoints_file
-    from hmr.standins import stand_in_lines
+    from hmr.core.standins import stand_in_lines
 
     device = resolve_device(args.device)
     for line in stand_in_lines(body_model=args.body_model):

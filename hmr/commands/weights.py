@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 def _weights(args: argparse.Namespace) -> int:
-    from hmr.weights import check_all, config_path, format_checks
+    from hmr.core.weights import check_all, config_path, format_checks
 
     checks = check_all(config=args.config, data_dir=args.data_dir, hash_files=not args.no_hash)
     print(f"config file: {config_path(args.config)}")
@@ -31,7 +31,7 @@ def _weights(args: argparse.Namespace) -> int:
         print(f"{'':<18} {what}")
         print(f"{'':<18} path {path}")
         if not args.no_hash and path.is_file():
-            from hmr.provenance import file_sha256
+            from hmr.core.provenance import file_sha256
 
             print(f"{'':<18} sha256 {file_sha256(path)}")
     print(f"{'mannequin':<18} {'(generated on first use)':<38} {'shipped':<15} stands in for smpl_neutral, "

@@ -40,7 +40,7 @@ def evaluate_lifter(data_3d: str | os.PathLike, data_2d: str | os.PathLike, chec
         flip: test-time flip augmentation (VideoPose3D's default).
         causal: the official checkpoint was trained causal (``run.py --causal``); its weights cannot
             tell, so it must be said. A project checkpoint carries it; this must then agree.
-        record: an ``hmr.provenance.RunRecord`` to hash the files into, or None.
+        record: an ``hmr.core.provenance.RunRecord`` to hash the files into, or None.
         downsample: keep every n-th frame (VideoPose3D's ``--downsample``).
 
     Raises:

@@ -66,7 +66,7 @@ def load_crops(image_root: Path, imgnames: Sequence[str], center: np.ndarray, sc
     """
     from hmr.regressor.crops import crop_matrix, warp_crop
     from hmr.regressor.data import read_image
-    from hmr.imagenet import normalize_images
+    from hmr.core.imagenet import normalize_images
 
     crops = []
     for name, c, s in zip(imgnames, center, scale):
@@ -255,14 +255,14 @@ def run_evaluation(benchmark: str, arguments: Mapping[str, object], evaluate: Ca
         benchmark: the name the published numbers are filed under (``3dpw``, ``h36m-lifter``, ...).
         arguments: the settings of the run, as stored in ``run.json``.
         evaluate: ``evaluate(record)`` → the ``BenchmarkReport``; it adds the files it reads to the
-            ``hmr.provenance.RunRecord`` it is given.
+            ``hmr.core.provenance.RunRecord`` it is given.
         out_dir: report folder (``results.json``, ``results.csv``, PNGs, ``run.json``).
         references_dir: folder of published numbers (default: the package's hmr/evaluation/published).
 
     Returns:
         The report, with the published numbers attached.
     """
-    from hmr.provenance import RunRecord
+    from hmr.core.provenance import RunRecord
 
     out_dir = Path(out_dir)
     record = RunRecord("eval", dict(arguments))
@@ -285,7 +285,7 @@ def evaluate_mesh(adapter: ModuleType, benchmark: str, data: Path, out_dir: Path
         adapter: the benchmark's module, with ``load_dataset(data, images=, protocol=)`` → ``MeshDataset``
             and ``score(stored, dataset)`` → ``BenchmarkReport``.
         benchmark: its name (it goes into the fingerprint and the error messages).
-        record: the ``hmr.provenance.RunRecord`` every file read is added to.
+        record: the ``hmr.core.provenance.RunRecord`` every file read is added to.
         The rest: as ``hmr.commands.evaluate.evaluate_benchmark`` takes them.
 
     Returns:

@@ -296,7 +296,7 @@ class CocoKeypoints(torch.utils.data.Dataset):
                 "annotation_id": np.int64(person.annotation_id)}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        from hmr.imagenet import normalize_images
+        from hmr.core.imagenet import normalize_images
 
         item = self.sample(index)
         crop = item.pop("input")

@@ -14,7 +14,7 @@
   outputs, ``dets (1, N, 5)`` x1, y1, x2, y2, score in the input's pixels and ``labels (1, N)``
   COCO class indices (person = 0). Run by onnxruntime when installed, else by ``cv2.dnn``.
 
-``make_detector`` also takes ``"module:factory"`` (your own detector, ``hmr.boxes.load_detector``)
+``make_detector`` also takes ``"module:factory"`` (your own detector, ``hmr.pose2d.boxes.load_detector``)
 and ``"keypoints"`` (None: the single-person keypoint tracker, no detector).
 """
 
@@ -37,7 +37,7 @@ LETTERBOX_PAD = 114.0
 
 def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices of the boxes kept by greedy NMS, best score first. boxes (N, 4) x1, y1, x2, y2."""
-    from hmr.boxes import box_iou
+    from hmr.pose2d.boxes import box_iou
 
     order = np.argsort(-scores, kind="stable")
     keep: list[int] = []
@@ -193,7 +193,7 @@ def make_detector(spec: str | None) -> Callable[[np.ndarray], np.ndarray] | None
     if str(spec).lower().endswith(".onnx"):
         return ONNXPersonDetector(spec)
     if ":" in str(spec):
-        from hmr.boxes import load_detector
+        from hmr.pose2d.boxes import load_detector
 
         return load_detector(spec)
     raise InputError(f"unknown detector {spec!r}; use hog, keypoints, a .onnx file or module:factory")

@@ -27,7 +27,7 @@ import torch
 
 from body_models.cameras import box_to_center_scale
 from body_models.errors import InputError, MissingFileError
-from hmr.imagenet import normalize_images
+from hmr.core.imagenet import normalize_images
 from hmr.pose2d.data import CocoKeypoints, read_image
 from hmr.pose2d.topdown import crop_people, decode_heatmaps, predict_heatmaps
 

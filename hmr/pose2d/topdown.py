@@ -5,7 +5,7 @@ The steps follow the official HRNet test path (FORMATS.md §1.4–1.9):
 1. ``crop_people``: each box (x1, y1, x2, y2) becomes a center and a scale (aspect ratio of the
    network input, 1.25 padding, pixel_std 200), then one ``cv2.warpAffine`` per person on the
    uint8 frame (bilinear, black border).
-2. ``hmr.imagenet.normalize_images``: one batched conversion to RGB float, ImageNet mean/std, (N, 3, H, W).
+2. ``hmr.core.imagenet.normalize_images``: one batched conversion to RGB float, ImageNet mean/std, (N, 3, H, W).
 3. ``predict_heatmaps``: the network, optionally with the flip test (``flip_back``).
 4. ``decode_heatmaps``: argmax, the quarter-pixel shift (or DARK refinement), inverse affine
    back to image pixels, the heatmap maximum as confidence.
@@ -29,7 +29,7 @@ import torch
 from body_models import joints as js
 from body_models.cameras import affine_transform_points, box_xyxy_to_xywh, box_to_center_scale, get_affine_transform
 from body_models.errors import InputError
-from hmr.imagenet import normalize_images
+from hmr.core.imagenet import normalize_images
 
 BOX_PADDING = 1.25  # HRNet's context around a person box
 REFINE_METHODS = (None, "dark")

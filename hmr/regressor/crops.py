@@ -32,7 +32,7 @@ from body_models.cameras import (
     spin_crop_transform,
 )
 from body_models.errors import InputError
-from hmr.imagenet import normalize_images
+from hmr.core.imagenet import normalize_images
 
 __all__ = [
     "CameraTranslation",

@@ -36,7 +36,7 @@ from body_models.errors import InputError, MissingFileError
 from body_models.motion import sample_poses
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.regressor.crops import crop_matrix, keypoints_to_crop, warp_crop
-from hmr.imagenet import normalize_images
+from hmr.core.imagenet import normalize_images
 
 __all__ = [
     "Augmentation",

@@ -7,7 +7,7 @@
 - SMPL parameters: ½ · squared error of the 24 rotation matrices (216 values) and the 10 betas,
   for samples with SMPL labels; weight 1.
 - Adversarial: the LSGAN regressor loss of the discriminator on every iteration's estimate;
-  weight 1 (`hmr.discriminator.adversarial_loss`).
+  weight 1 (`hmr.regressor.discriminator.adversarial_loss`).
 
 Masked means divide by the number of contributing values, like TensorFlow's
 `SUM_BY_NONZERO_WEIGHTS` reduction that HMR uses, and are 0 when nothing contributes.

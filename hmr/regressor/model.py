@@ -210,7 +210,7 @@ class HMR(ResNetTrunk):
 
         Args:
             images: (B, 3, S, S) RGB crops, S = config.image_size (224), normalised with
-                ImageNet mean and std (`hmr.imagenet.normalize_images`).
+                ImageNet mean and std (`hmr.core.imagenet.normalize_images`).
 
         Returns:
             HMROutput with rotmat (B, 24, 3, 3), betas (B, 10), cam (B, 3) and per-iteration values.

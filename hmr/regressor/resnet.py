@@ -150,7 +150,7 @@ class ResNetTrunk(nn.Module):
         """Pooled trunk features.
 
         Args:
-            images: (B, 3, H, W), ImageNet-normalised RGB (see `hmr.imagenet.normalize_images`).
+            images: (B, 3, H, W), ImageNet-normalised RGB (see `hmr.core.imagenet.normalize_images`).
 
         Returns:
             (B, F) average of the last stage's (B, F, H/32, W/32) map; F = 2048 for ResNet-50,

@@ -41,7 +41,6 @@ from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError
 from body_models.rotations import axis_angle_to_matrix
 from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
-from hmr.discriminator import Discriminator, adversarial_loss, discriminator_loss
 from hmr.regressor.checkpoints import load_mean_params, save_checkpoint
 from hmr.regressor.data import (
     Augmentation,
@@ -50,6 +49,7 @@ from hmr.regressor.data import (
     SpinDataset,
     write_synthetic_dataset,
 )
+from hmr.regressor.discriminator import Discriminator, adversarial_loss, discriminator_loss
 from hmr.regressor.losses import (
     LossWeights,
     joints3d_loss,

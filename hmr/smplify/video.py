@@ -1,7 +1,7 @@
 """SMPLify on a whole 2D keypoints file: ``hmr fit --keypoints FILE --out DIR``.
 
 ``fit_keypoints_file`` reads keypoints of P tracked people over T frames (our
-``keypoints2d.npz``, a COCO keypoint JSON or an OpenPose JSON folder, ``hmr.keypoints_io``), fits
+``keypoints2d.npz``, a COCO keypoint JSON or an OpenPose JSON folder, ``hmr.pose2d.keypoints_io``), fits
 SMPL to every person in every frame with ``SMPLify`` and writes ``smpl.npz`` in DESIGN.md's
 schema (and OBJ meshes when asked).
 
@@ -44,9 +44,9 @@ from body_models.meshes import save_obj_sequence
 from body_models.priors import GMM_SOURCE
 from body_models.sequences import save_sequence_arrays
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
-from hmr.intrinsics import default_focal_length
-from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
-from hmr.provenance import RunRecord
+from hmr.core.intrinsics import default_focal_length
+from hmr.core.provenance import RunRecord
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints_file
 from hmr.smplify.fit import SPIN_OPENPOSE_IGNORE, SMPLify, SMPLifyConfig, mean_params_to_axis_angle
 
 CROP_RESCALE = 1.2

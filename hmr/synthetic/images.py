@@ -1,7 +1,7 @@
 """A synthetic image world: the mannequin in varied poses, looks and cameras, as a COCO keypoint set.
 
 ``make_synthetic_images(out_dir, num, seed)`` renders ``num`` images of one person each (the
-mannequin, ``body_models.mannequin``) with the project's headless renderer (``hmr.render``) and
+mannequin, ``body_models.mannequin``) with the project's headless renderer (``hmr.io.render``) and
 writes them as a COCO-format keypoint dataset, so that training and evaluation read it through
 the same code path as a real dataset::
 
@@ -52,7 +52,7 @@ from body_models.atomic import write_bytes, write_text
 from body_models.errors import InputError
 from body_models.rotations import axis_angle_to_matrix
 from body_models.smpl import SMPL, load_smpl, rigid_transform_params
-from hmr.render import Camera, MeshRenderer
+from hmr.io.render import Camera, MeshRenderer
 
 __all__ = ["SPLITS", "WorldConfig", "annotation_path", "make_synthetic_images", "render_sample"]
 
@@ -432,7 +432,7 @@ def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
         num: number of images (train and val together), at least 1.
         seed: the world's seed.
         config: the ranges drawn from.
-        backend: renderer backend (``hmr.render``).
+        backend: renderer backend (``hmr.io.render``).
         progress: called with (done, num) after each image, or None.
 
     Returns:

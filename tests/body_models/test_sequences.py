@@ -17,7 +17,7 @@ def _keypoints() -> Keypoints2D:
 
 
 def test_round_trip_and_the_hmr_name_is_the_same_type(tmp_path):
-    from hmr.keypoints_io import Keypoints2D as FromHMR
+    from hmr.pose2d.keypoints_io import Keypoints2D as FromHMR
 
     assert FromHMR is Keypoints2D
     path = save_keypoints2d(tmp_path / "keypoints2d.npz", _keypoints())
@@ -96,5 +96,5 @@ def test_only_body_models_sequences_stamps_a_pipeline_file_version():
     root = pathlib.Path(__file__).resolve().parents[2]
     stamping = sorted(str(p.relative_to(root)) for package in ("body_models", "lifting", "hmr")
                       for p in (root / package).rglob("*.py") if "schema_version=np.int64(" in p.read_text())
-    # hmr/synthetic_clip.py stamps the synthetic clip's ground_truth.npz, not a pipeline file
-    assert stamping == ["body_models/sequences.py", "hmr/synthetic_clip.py"]
+    # hmr/synthetic/clip.py stamps the synthetic clip's ground_truth.npz, not a pipeline file
+    assert stamping == ["body_models/sequences.py", "hmr/synthetic/clip.py"]

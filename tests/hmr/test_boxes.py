@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from body_models.errors import InputError, MissingFileError
-from hmr.boxes import (
+from hmr.pose2d.boxes import (
     Detector,
     IoUTracker,
     KeypointBoxTracker,
@@ -152,7 +152,7 @@ def test_tracker_uses_oks_when_keypoints_exist():
 
 
 def test_track_summary_counts_people_and_their_frames():
-    from hmr.boxes import track_summary
+    from hmr.pose2d.boxes import track_summary
 
     valid = np.zeros((10, 3), bool)
     valid[0:8, 0] = True  # track 7: frames 100-107

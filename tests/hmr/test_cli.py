@@ -37,7 +37,7 @@ def test_demo_runs_the_pipeline_and_scores_it(tmp_path, capsys):
 def test_scores_are_zero_for_the_truth_itself(tmp_path, mannequin_smpl):
     """The scoring compares like with like: the ground truth scored against itself is 0."""
     from hmr.demo import score_outputs
-    from hmr.synthetic_clip import make_synthetic_clip
+    from hmr.synthetic.clip import make_synthetic_clip
 
     clip = make_synthetic_clip(tmp_path, num_frames=3, image_size=(96, 64), focal_length=80.0, smpl=mannequin_smpl)
     with np.load(clip.ground_truth) as z:

@@ -8,7 +8,7 @@ from body_models.cameras import SPIN_FOCAL_LENGTH, perspective_project, weak_per
 from body_models.errors import InputError
 from hmr.regressor import HMR, HMRConfig
 from hmr.regressor.crops import crop_boxes, crop_matrix, full_image_translation, keypoints_to_crop, warp_crop
-from hmr.imagenet import IMAGENET_MEAN, IMAGENET_STD
+from hmr.core.imagenet import IMAGENET_MEAN, IMAGENET_STD
 
 
 def _denormalise(images):

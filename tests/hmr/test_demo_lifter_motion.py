@@ -7,8 +7,8 @@ import torch
 
 from body_models.motion_metrics import motion_following
 from hmr.demo import CAMERA, MOTION_BAR
-from hmr.render import Camera
-from hmr.synthetic_clip import pose_in_camera
+from hmr.io.render import Camera
+from hmr.synthetic.clip import pose_in_camera
 from lifting import DEMO_WEIGHTS, lift_keypoints, load_pretrained
 from lifting.checkpoints import training_info
 

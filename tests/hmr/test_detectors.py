@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from body_models.errors import InputError, MissingFileError
-from hmr.boxes import IoUTracker, box_iou
+from hmr.pose2d.boxes import IoUTracker, box_iou
 from hmr.pose2d.detectors import HOGPersonDetector, ONNXPersonDetector, make_detector
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, mannequin_smpl):
     """The mannequin walking, 320 × 320, 3 frames."""
-    from hmr.synthetic_clip import make_synthetic_clip
+    from hmr.synthetic.clip import make_synthetic_clip
 
     return make_synthetic_clip(tmp_path_factory.mktemp("walker"), motion="walk", num_frames=3, image_size=(320, 320),
                                focal_length=500.0, camera_distance=4.0, smpl=mannequin_smpl)
@@ -20,7 +20,7 @@ def clip(tmp_path_factory, mannequin_smpl):
 @pytest.fixture(scope="module")
 def walker(clip):
     """One frame of the clip and its ground-truth box."""
-    from hmr.video import read_frame
+    from hmr.io.video import read_frame
 
     return read_frame(clip.video, 1).image, np.load(clip.ground_truth)["boxes"][1, 0]
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from body_models.rotations import axis_angle_to_matrix
-from hmr.discriminator import Discriminator, DiscriminatorConfig, adversarial_loss, discriminator_loss
+from hmr.regressor.discriminator import Discriminator, DiscriminatorConfig, adversarial_loss, discriminator_loss
 
 
 def _linear(n_in, n_out):

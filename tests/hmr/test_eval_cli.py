@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import hmr.cli
+from hmr.core.provenance import file_sha256
 from hmr.evaluation import synthetic
-from hmr.provenance import file_sha256
 
 
 @pytest.fixture

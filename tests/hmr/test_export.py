@@ -201,7 +201,7 @@ def test_amass_npz_through_the_smpl_layer_gives_the_same_joints(run_dir, mannequ
 def _keypoints_file(path, smpl, frames=4):
     """A keypoints2d.npz of the mannequin standing 4 m in front of a 320x240 camera (f = 400 px),
     jumping 10 cm sideways every frame."""
-    from hmr.keypoints_io import empty_keypoints, save_keypoints2d
+    from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
 
     kp = empty_keypoints(frames, 1)
     with torch.no_grad():

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from body_models.errors import InputError
-from hmr import fastpath
-from hmr.fastpath import inference_copy, resolve_precision
+from hmr.core import fastpath
+from hmr.core.fastpath import inference_copy, resolve_precision
 from hmr.pose2d import HRNet, HRNetConfig
 from hmr.regressor.model import HMR, HMRConfig
 
@@ -66,7 +66,7 @@ class _Twice(torch.nn.Module):
 
 @pytest.mark.slow
 def test_compiled_network_pads_to_powers_of_two_and_matches_eager():
-    from hmr.fastpath import CompiledNetwork
+    from hmr.core.fastpath import CompiledNetwork
 
     torch.manual_seed(0)
     net = _Twice().eval()
@@ -86,7 +86,7 @@ def test_compiled_network_pads_to_powers_of_two_and_matches_eager():
 
 
 def test_a_network_that_does_not_compile_is_a_one_line_error():
-    from hmr.fastpath import CompiledNetwork
+    from hmr.core.fastpath import CompiledNetwork
 
     class Broken(torch.nn.Module):
         def forward(self, x):

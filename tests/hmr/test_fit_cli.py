@@ -18,7 +18,7 @@ from body_models.meshes import load_obj
 from body_models.motion import sample_poses
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.cli import main
-from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
 from hmr.smplify.losses import reprojection_loss
 from body_models.cameras import full_image_to_crop_camera
 from hmr.smplify.video import crop_boxes_from_keypoints

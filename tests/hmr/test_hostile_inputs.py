@@ -24,8 +24,8 @@ from body_models.motion import sample_poses
 from body_models.npz import load_npz
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from hmr.cli import main
-from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
-from hmr.video import write_video
+from hmr.io.video import write_video
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_coco_keypoints, save_keypoints2d
 from lifting import DEMO_WEIGHTS
 
 W, H = 320, 240
@@ -300,7 +300,7 @@ def _write_vfr(path, pts, size=(64, 48)):
 
 
 def test_variable_frame_rate_video_keeps_its_timing(tmp_path):
-    from hmr.video import VideoWriter, iter_frames
+    from hmr.io.video import VideoWriter, iter_frames
 
     pts = [0, 1, 2, 5, 6, 9]
     _write_vfr(tmp_path / "vfr.mp4", pts)

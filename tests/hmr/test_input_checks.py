@@ -8,9 +8,10 @@ import pytest
 
 from body_models.errors import InputError
 from hmr.cli import main
-from hmr.input_checks import align_frame_indices, check_fps, check_image_size
-from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, load_keypoints2d, save_coco_keypoints, save_keypoints2d
-from hmr.video import VideoWriter
+from hmr.core.input_checks import align_frame_indices, check_fps, check_image_size
+from hmr.io.video import VideoWriter
+from hmr.pose2d.keypoints_io import (Keypoints2D, boxes_from_keypoints, load_keypoints2d,
+                                     save_coco_keypoints, save_keypoints2d)
 from lifting.inference import check_lifter_fps
 
 W, H, T = 64, 48, 8

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from body_models.errors import InputError
-from hmr.intrinsics import load_calibration, resolve_intrinsics
+from hmr.core.intrinsics import load_calibration, resolve_intrinsics
 
 K_TRUE = np.array([[800.0, 0.0, 150.0], [0.0, 820.0, 130.0], [0.0, 0.0, 1.0]])
 DIST_TRUE = np.array([-0.12, 0.03, 0.001, -0.002, 0.0])
@@ -62,7 +62,7 @@ def test_ideal_keypoints_undo_distortion_and_non_square_pixels():
     camera = resolve_intrinsics((320, 240), calibration=None)
     points = np.random.default_rng(0).uniform([-0.4, -0.3, 3.5], [0.4, 0.3, 4.5], (20, 3))
     seen, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), K_TRUE, DIST_TRUE)
-    from hmr.intrinsics import Intrinsics
+    from hmr.core.intrinsics import Intrinsics
 
     camera = Intrinsics(800.0, 820.0, 150.0, 130.0, tuple(DIST_TRUE))
     ideal = camera.ideal_keypoints(seen.reshape(20, 2))
@@ -73,7 +73,7 @@ def test_ideal_keypoints_undo_distortion_and_non_square_pixels():
 def _keypoints(path, smpl, frames=2):
     """The mannequin in its mean pose at TRANSL_TRUE, seen through K_TRUE with DIST_TRUE (320x240)."""
     from body_models import mannequin
-    from hmr.keypoints_io import empty_keypoints, save_keypoints2d
+    from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
     from hmr.smplify.fit import mean_params_to_axis_angle
 
     mean = mean_params_to_axis_angle(mannequin.mean_params())

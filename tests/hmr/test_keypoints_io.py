@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from body_models.errors import InputError, MissingFileError
-from hmr.keypoints_io import (Keypoints2D, empty_keypoints, load_coco_keypoints, load_keypoints2d,
+from hmr.pose2d.keypoints_io import (Keypoints2D, empty_keypoints, load_coco_keypoints, load_keypoints2d,
                               load_keypoints_file, load_openpose_folder, save_coco_keypoints,
                               save_keypoints2d)
 
@@ -105,7 +105,7 @@ def test_vp3d_export_fills_joints_as_the_lifter_does(tmp_path):
     """A joint missing in one frame is interpolated from its neighbours; a joint never seen
     sits at the mean of its frame's joints; a frame without the person is filled in time."""
     from lifting.data import load_custom_2d
-    from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_vp3d_custom
+    from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_vp3d_custom
 
     t = np.arange(4, dtype=np.float32)
     kp = np.zeros((4, 1, 17, 3), np.float32)

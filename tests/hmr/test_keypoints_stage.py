@@ -9,11 +9,11 @@ import torch
 
 from body_models.errors import InputError
 from hmr.cli import main
-from hmr.keypoints_io import load_coco_keypoints, load_keypoints2d
+from hmr.io.video import write_video
 from hmr.keypoints_stage import run_keypoints
 from hmr.pose2d import HRNet, HRNetConfig, save_checkpoint
+from hmr.pose2d.keypoints_io import load_coco_keypoints, load_keypoints2d
 from hmr.pose2d.smoothing import OneEuroParams
-from hmr.video import write_video
 
 NUM_FRAMES, HEIGHT, WIDTH = 5, 96, 128
 SMALL = dict(width=8, num_modules=(1, 1, 1), num_blocks=(1, 1, 1), image_size=(64, 64))
@@ -165,7 +165,7 @@ def test_unknown_precision_is_refused(tmp_path):
 
     from body_models.errors import InputError
     from hmr.keypoints_stage import run_keypoints
-    from hmr.video import write_video
+    from hmr.io.video import write_video
 
     video = write_video(tmp_path / "v.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 2, fps=10.0)
     with pytest.raises(InputError, match="precision"):

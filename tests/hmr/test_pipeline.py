@@ -8,9 +8,9 @@ import torch
 import trimesh
 
 from hmr.cli import main
-from hmr.keypoints_io import Keypoints2D, load_keypoints2d, save_coco_keypoints, save_keypoints2d
-from hmr.synthetic_clip import make_synthetic_clip
-from hmr.video import probe_video
+from hmr.io.video import probe_video
+from hmr.pose2d.keypoints_io import Keypoints2D, load_keypoints2d, save_coco_keypoints, save_keypoints2d
+from hmr.synthetic.clip import make_synthetic_clip
 
 FRAMES = 5
 
@@ -97,7 +97,7 @@ def test_run_writes_every_output_and_resumes(clip, weights, tmp_path, monkeypatc
 
 def test_run_without_hmr_weights_uses_the_shipped_regressor_and_says_so(clip, weights, tmp_path, monkeypatch, capsys):
     from hmr.regressor import DEMO_WEIGHTS
-    from hmr.standins import DEMO_REGRESSOR_NAME
+    from hmr.core.standins import DEMO_REGRESSOR_NAME
 
     assert DEMO_REGRESSOR_NAME == DEMO_WEIGHTS.name and DEMO_WEIGHTS.is_file()
     monkeypatch.setenv("HMR_CONFIG", str(tmp_path / "none.yaml"))  # nothing configured
@@ -119,7 +119,7 @@ def test_run_without_hmr_weights_uses_the_shipped_regressor_and_says_so(clip, we
 
 @pytest.mark.parametrize("kind", ["coco", "openpose"])
 def test_run_from_a_keypoints_file_skips_hrnet(kind, clip, weights, tmp_path):
-    from hmr.keypoints_io import empty_keypoints
+    from hmr.pose2d.keypoints_io import empty_keypoints
 
     gt = np.load(clip.ground_truth)
     kp = empty_keypoints(FRAMES, 1)
@@ -217,7 +217,7 @@ def test_regress_stage_crops_at_the_models_own_size(clip, tmp_path):
 
 def test_run_json_is_written_once_by_a_run(clip, tmp_path, monkeypatch):
     """The fit inside `hmr run` does not write its own run.json over the run's."""
-    from hmr.provenance import RunRecord
+    from hmr.core.provenance import RunRecord
 
     saved = []
     original = RunRecord.save

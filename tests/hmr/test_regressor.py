@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from body_models.errors import InputError, MissingFileError, UnsafeFileError
-from hmr.imagenet import normalize_images
+from hmr.core.imagenet import normalize_images
 from hmr.regressor import (
     HMR,
     HMRConfig,

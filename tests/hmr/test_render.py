@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from body_models.errors import HMRError
-from hmr.render import Camera, MeshRenderer, available_backends
+from hmr.io.render import Camera, MeshRenderer, available_backends
 
 BACKENDS = [b for b in ("moderngl", "painter") if b in available_backends()]
 

@@ -31,7 +31,7 @@ def test_the_subcommands_refuse_cuda_on_a_machine_without_it(command, monkeypatc
     import numpy as np
 
     from hmr.cli import main
-    from hmr.video import write_video
+    from hmr.io.video import write_video
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     clip = write_video(tmp_path / "clip.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2, fps=10)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from body_models.joints import COCO_17, H36M_17
-from hmr.skeletons import (AXIS_RGB, CENTRE_RGB, GRID_RGB, LEFT_RGB, PANEL_BACKGROUND, RIGHT_RGB, draw_skeleton_2d,
+from hmr.io.skeletons import (AXIS_RGB, CENTRE_RGB, GRID_RGB, LEFT_RGB, PANEL_BACKGROUND, RIGHT_RGB, draw_skeleton_2d,
                            edge_colors, skeleton_panel)
 
 

@@ -15,7 +15,7 @@ from body_models.motion import sample_poses
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from body_models.smpl import load_smpl
 from hmr.cli import main
-from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_keypoints2d
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_keypoints2d
 from hmr.smplify import SMPLify, SMPLifyConfig
 from hmr.smplify.video import FIT_PRECISION, fit_keypoints_file
 

@@ -3,8 +3,8 @@
 import numpy as np
 
 from hmr.cli import main
-from hmr.keypoints_io import Keypoints2D, boxes_from_keypoints, save_keypoints2d
-from hmr.standins import stand_in_lines
+from hmr.core.standins import stand_in_lines
+from hmr.pose2d.keypoints_io import Keypoints2D, boxes_from_keypoints, save_keypoints2d
 from lifting import DEMO_WEIGHTS
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from hmr.synthetic_clip import make_synthetic_clip
-from hmr.video import iter_frames, probe_video
+from hmr.io.video import iter_frames, probe_video
+from hmr.synthetic.clip import make_synthetic_clip
 
 
 def test_clip_and_ground_truth_agree(tmp_path, mannequin_smpl):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hmr.cli import main
-from hmr.render import Camera
+from hmr.io.render import Camera
 from hmr.synthetic import WorldConfig, annotation_path, make_synthetic_images
 from hmr.synthetic.images import surface_depth_at
 

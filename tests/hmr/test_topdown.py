@@ -8,7 +8,7 @@ import torch
 
 from body_models import joints as js
 from body_models.errors import InputError
-from hmr.imagenet import normalize_images
+from hmr.core.imagenet import normalize_images
 from hmr.pose2d import HRNet, HRNetConfig
 from hmr.pose2d.smoothing import OneEuroParams, smooth_keypoints
 from hmr.pose2d.topdown import (

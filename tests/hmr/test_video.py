@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from body_models.errors import InputError, MissingFileError
-from hmr.video import VideoWriter, iter_batches, iter_frames, probe_video, read_frame, write_video
+from hmr.io.video import VideoWriter, iter_batches, iter_frames, probe_video, read_frame, write_video
 
 
 def _frames(n, height=48, width=64):
@@ -126,7 +126,7 @@ def test_prefetch_gives_the_same_frames_bounded_and_stops_with_the_consumer(clip
     import threading
     import time
 
-    from hmr.video import prefetch
+    from hmr.io.video import prefetch
 
     plain = [f.image for f in iter_frames(clip)]
     fetched = list(prefetch(iter_frames(clip), depth=3))

@@ -4,7 +4,7 @@ import pytest
 
 from body_models.errors import InputError, MissingFileError
 from hmr.cli import main
-from hmr.weights import KNOWN_FILES, check_all, require, resolve
+from hmr.core.weights import KNOWN_FILES, check_all, require, resolve
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ ELEVATION, AZIMUTH = 15.0, 25.0
 
 
 def _clip(tmp_path, smpl, motion, noise=0.0):
-    from hmr.synthetic_clip import _view_rotation, pose_in_camera
+    from hmr.synthetic.clip import _view_rotation, pose_in_camera
 
     params = pose_in_camera(smpl, motion, T, 25.0, 0, 5.0, ELEVATION, AZIMUTH)
     with torch.no_grad():
