@@ -31,8 +31,9 @@ import torch
 
 from body_models.atomic import write_json
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
+from body_models.progress import Progress, no_progress
 from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
-from hmr.pipeline import PipelineOptions, PipelineResult, Progress, run_pipeline
+from hmr.pipeline import PipelineOptions, PipelineResult, run_pipeline
 from hmr.core.provenance import RunRecord
 from hmr.synthetic.clip import make_synthetic_clip
 from hmr.keypoints_stage import FOLLOW_PREFIX
@@ -220,7 +221,8 @@ def score_keypoints(ground_truth: Path, keypoints2d: Path) -> dict[str, float]:
 
 
 def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "walk", seed: int = 0,
-             options: PipelineOptions | None = None, on_progress: Progress | None = None) -> DemoResult:
+             options: PipelineOptions | None = None, progress: Progress = no_progress,
+             on_progress: Progress | None = None) -> DemoResult:
     """Synthesise the clip, run the pipeline on it and score it (see the module docstring).
 
     Args:
@@ -229,7 +231,8 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
         motion: a ``body_models.motion`` kind.
         seed: varies the motion and the keypoint noise.
         options: pipeline settings; weights left None use the stand-ins.
-        on_progress: as for ``run_pipeline``.
+        progress: a ``body_models.progress.Progress`` reporter, as for ``run_pipeline``.
+        on_progress: the old name of ``progress``, still accepted.
     """
     out_dir = Path(out_dir)
     options = options or PipelineOptions()
@@ -270,7 +273,8 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
         stages["regress"] = f"learned: HMR {options.hmr_weights.name}, on the clip's pixels"
     stages["fit"] = ("SMPLify with the mannequin's pose prior, started from HMR; and from the mean pose, as the "
                      "baseline" if options.smplify else "off")
-    result = run_pipeline(source, out_dir, options, video=video, on_progress=on_progress, record=record)
+    result = run_pipeline(source, out_dir, options, video=video,
+                          progress=on_progress if on_progress is not None else progress, record=record)
     if options.smplify and "regressor" in result.outputs:
         with record.stage("fit_from_mean_pose"):  # the baseline HMR's start has to beat
             from hmr.pipeline import stage_fit

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from body_models.errors import InputError
+from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from hmr.pose2d.boxes import Detections, IoUTracker, KeypointBoxTracker, load_boxes_file, no_detections, run_detector
 from hmr.pose2d.keypoints_io import (Keypoints2D, empty_keypoints, save_coco_keypoints,
                                      save_keypoints2d, save_vp3d_custom)
@@ -122,7 +123,7 @@ class _Network:
         return self.keypoints(crops.images, crops.center, crops.scale)[0]
 
 
-def _track_single(frames, network: _Network, image_size, progress, search=None,
+def _track_single(frames, network: _Network, image_size, counter: StageCounter, search=None,
                   min_score: float = 0.0) -> dict[int, list[_Person]]:
     """Single-person mode: each frame's box from the last frame's keypoints. When nobody is
     followed, the frame is searched whole, or with ``search`` (a detector: its best box)."""
@@ -141,13 +142,12 @@ def _track_single(frames, network: _Network, image_size, progress, search=None,
             keypoints = network.one(frame.image, tracker.box())
             found = tracker.update(keypoints)
         people[frame.index] = [_Person(0, keypoints, tracker.box())] if found else []
-        if progress:
-            progress(1)
+        counter.advance()
     return people
 
 
 def _track_boxes(frames, network: _Network, boxes_of: Callable[[int, np.ndarray], Detections],
-                 progress) -> dict[int, list[_Person]]:
+                 counter: StageCounter) -> dict[int, list[_Person]]:
     """Boxes-file or detector mode: crops of several frames per network batch, then track ids."""
     tracker = IoUTracker()
     people: dict[int, list[_Person]] = {}
@@ -168,8 +168,7 @@ def _track_boxes(frames, network: _Network, boxes_of: Callable[[int, np.ndarray]
             if len(detections) and (ids < 0).any():
                 ids = tracker.update(index, detections.boxes, kp)
             people[index] = [_Person(int(i), k, b) for i, k, b in zip(ids, kp, detections.boxes)]
-        if progress:
-            progress(len(pending))
+        counter.advance(len(pending))
         pending.clear()
 
     queued = 0
@@ -231,7 +230,7 @@ def run_keypoints(
     device: str | torch.device = "cpu",
     precision: str = "fp32",
     compile: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = no_progress,
     fps: float | None = None,
     min_score: float = 0.0,
     export_coco: str | os.PathLike | None = None,
@@ -261,7 +260,8 @@ def run_keypoints(
             copy with BatchNorm folded and channels_last (decoding stays fp32).
         compile: run the network through ``torch.compile`` (``hmr.fastpath.CompiledNetwork``):
             faster per crop after a compilation per batch size (tens of seconds on a CPU).
-        progress: called with the number of frames just finished.
+        progress: a ``body_models.progress.Progress`` reporter, called as ``("keypoints", frames done,
+            frames in the video or None when unknown)``.
         fps: frame rate of an image folder (videos carry their own).
         min_score: detector boxes below this score are dropped.
         export_coco: also write COCO keypoint results JSON here.
@@ -287,23 +287,24 @@ def run_keypoints(
     network = _Network(model, flip=flip, refine=refine, batch_size=batch_size, device=device, precision=precision,
                        compile=compile)
     frames = prefetch(iter_frames(video, fps=rate or None))  # decoded in a background thread
+    counter = StageCounter(as_progress(progress), "keypoints", info.num_frames or None)
 
     if boxes is not None:
         per_frame = load_boxes_file(boxes, num_frames=info.num_frames or None)
         people = _track_boxes(frames, network, lambda index, image: per_frame.get(index, no_detections()),
-                              progress)
+                              counter)
         beyond = [f for f in per_frame if f not in people]
         if beyond:
             raise InputError(f"{boxes}: has boxes for frame {beyond[0]} but {video} has only {len(people)} frames; "
                              "is it the boxes file of another video?")
     elif isinstance(detector, str) and detector.startswith(FOLLOW_PREFIX):
         search = make_detector(detector[len(FOLLOW_PREFIX):])
-        people = _track_single(frames, network, (info.width, info.height), progress, search, min_score)
+        people = _track_single(frames, network, (info.width, info.height), counter, search, min_score)
     elif (detect := make_detector(detector) if isinstance(detector, str) else detector) is not None:
-        people = _track_boxes(frames, network, lambda index, image: run_detector(detect, image, min_score), progress)
+        people = _track_boxes(frames, network, lambda index, image: run_detector(detect, image, min_score), counter)
         people = _drop_short_tracks(people, min_track_frames)
     else:
-        people = _track_single(frames, network, (info.width, info.height), progress)
+        people = _track_single(frames, network, (info.width, info.height), counter)
 
     kp = _assemble(people, model.config.num_joints, info, rate)
     if smooth is not None:

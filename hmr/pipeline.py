@@ -28,7 +28,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ import torch
 from body_models.atomic import remove_stale_temporaries, write_json
 from body_models.errors import InputError, MissingFileError
 from body_models.meshes import save_obj_sequence
+from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from body_models.rotations import matrix_to_axis_angle
 from body_models.sequences import load_sequence_arrays, save_sequence_arrays
 from hmr.pose2d.boxes import track_summary
@@ -47,8 +47,8 @@ from hmr.io.skeletons import skeleton_panel
 CACHE_DIR = ".stages"
 STAGES = ("keypoints", "lift", "regress", "fit", "meshes", "overlay")
 
-# (stage name, frames done, frames in all) — the CLI turns these into progress bars.
-Progress = Callable[[str, int, int], None]
+# Every stage reports (stage name, units done, units in all) to one ``body_models.progress.Progress``
+# (re-exported here); the CLI turns these into progress bars.
 
 
 @dataclass(frozen=True)
@@ -279,8 +279,9 @@ def is_keypoints_file(path: Path) -> bool:
 
 
 def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
-                    progress: Callable[[int], None] | None = None, video=None) -> dict[str, Path]:
-    """2D keypoints of every person and frame → ``keypoints2d.npz``.
+                    progress: Progress = no_progress, video=None) -> dict[str, Path]:
+    """2D keypoints of every person and frame → ``keypoints2d.npz``; HRNet reports
+    ``("keypoints", frames done, frames)`` to ``progress``.
 
     A video or image folder goes through HRNet (``hmr.keypoints_stage.run_keypoints``); a
     keypoints file is read and written again in our schema. With ``video`` (the frames'
@@ -350,8 +351,9 @@ def stage_lift(keypoints_path: Path, out_dir: Path, options: PipelineOptions) ->
 
 
 def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: PipelineOptions,
-                  progress: Callable[[int], None] | None = None) -> dict[str, Path]:
-    """HMR on square crops around each person's keypoint box → ``regressor.npz``.
+                  progress: Progress = no_progress) -> dict[str, Path]:
+    """HMR on square crops around each person's keypoint box → ``regressor.npz``; reports
+    ``("regress", frames done, frames)`` to ``progress``.
 
     Arrays (T, P, ...): ``global_orient``, ``body_pose`` axis-angle; ``betas``; ``cam`` (s, tx,
     ty) of the crop; ``transl`` metres in the full-image camera (focal length as the fit uses);
@@ -384,6 +386,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
             net.warm_up(torch.zeros(options.batch_size, 3, model.config.image_size, model.config.image_size,
                                     device=options.device))
     pending: list[tuple[int, np.ndarray, object]] = []  # (row, people, crops) awaiting one network call
+    counter = StageCounter(as_progress(progress), "regress", t_all)
 
     def flush() -> None:
         if not pending:
@@ -402,8 +405,7 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
             out["betas"][t, people] = betas[rows].numpy()
             out["cam"][t, people] = cam[rows].numpy()
             out["transl"][t, people] = full_image_translation(cam[rows], crops, kp.image_size, focal).transl.numpy()
-        if progress:
-            progress(len(pending))
+        counter.advance(len(pending))
         pending.clear()
 
     # Crops of several frames go through the network together (options.batch_size people).
@@ -418,8 +420,8 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
             boxes = np.concatenate([x1y1, np.maximum(x2y2 - x1y1, 1.0)], -1)
             pending.append((t, people, crop_boxes(frame.image, boxes, rescale=1.2, size=model.config.image_size)))
             queued += len(people)
-        elif progress:
-            progress(1)
+        else:
+            counter.advance()
         if queued >= options.batch_size:
             flush()
             queued = 0
@@ -430,10 +432,11 @@ def stage_regress(video: Path, keypoints_path: Path, out_dir: Path, options: Pip
 
 
 def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, options: PipelineOptions,
-              progress: Callable[[int], None] | None = None, joints3d_path: Path | None = None) -> dict[str, Path]:
+              progress: Progress = no_progress, joints3d_path: Path | None = None) -> dict[str, Path]:
     """SMPL bodies → ``smpl.npz``: SMPLify against the 2D keypoints, started from the HMR
     estimate when there is one (and with ``joints3d_path`` also from the lifter's orientation);
-    or the HMR estimate alone when SMPLify is off."""
+    or the HMR estimate alone when SMPLify is off. SMPLify reports ``("fit", person-frames done,
+    person-frames)`` to ``progress``."""
     from hmr.smplify.video import fit_keypoints_file
 
     if options.smplify:
@@ -447,7 +450,7 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
             focal_length=camera.fx, principal_point=(camera.cx, camera.cy),
             temporal_weight=options.temporal_weight, iterations=options.smplify_iterations, meshes=False,
             mean_params=options.mean_params, j_regressor_extra=options.j_regressor_extra,
-            initial=regressor_path, progress=_absolute(progress), orientation_joints=joints3d_path,
+            initial=regressor_path, progress=progress, orientation_joints=joints3d_path,
             joints_only=False if options.smplify_full_mesh else None, warm_start=options.smplify_warm_start,
             warm_iterations=options.smplify_warm_iterations, write_run_json=False, device=options.device)
         smpl_path = out_dir / "smpl.npz"
@@ -459,18 +462,6 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
 
         smooth_smpl_file(smpl_path, load_smpl(options.body_model, gender=options.gender), options.smooth)
     return {"smpl": smpl_path}
-
-
-def _absolute(step: Callable[[int], None] | None) -> Callable[[int, int], None] | None:
-    """A ``progress(done, total)`` callback that feeds a ``step(n)`` one with the increments."""
-    if step is None:
-        return None
-    seen = [0]
-
-    def report(done: int, total: int) -> None:
-        step(done - seen[0])
-        seen[0] = done
-    return report
 
 
 def _smpl_from_regressor(keypoints_path: Path, regressor_path: Path, out_dir: Path,
@@ -522,10 +513,11 @@ def _vertices(smpl, data, rows: np.ndarray, people: np.ndarray) -> np.ndarray:
 
 
 def stage_meshes(smpl_path: Path, out_dir: Path, options: PipelineOptions,
-                 progress: Callable[[int], None] | None = None) -> dict[str, Path]:
+                 progress: Progress = no_progress) -> dict[str, Path]:
     """One OBJ per person and frame: ``meshes/<track>/<frame>.obj`` (SMPL vertex order, camera
-    frame, metres)."""
+    frame, metres); reports ``("meshes", meshes written, meshes)`` to ``progress``."""
     smpl, data, ok = _bodies(smpl_path, options)
+    counter = StageCounter(as_progress(progress), "meshes", int(ok.sum()))
     header = f"body model: {smpl.name}" + (" (synthetic stand-in, not SMPL)" if smpl.is_mannequin else "")
     track_ids = data.get("track_ids", np.arange(ok.shape[1]))
     frames = data.get("frame_indices", np.arange(ok.shape[0]))
@@ -536,16 +528,16 @@ def stage_meshes(smpl_path: Path, out_dir: Path, options: PipelineOptions,
             vertices = _vertices(smpl, data, chunk, np.full(len(chunk), p))
             save_obj_sequence(out_dir / "meshes" / str(int(track_ids[p])), vertices, smpl.faces,
                               frame_indices=frames[chunk], header=header)
-            if progress:
-                progress(len(chunk))
+            counter.advance(len(chunk))
     return {"meshes": out_dir / "meshes"}
 
 
 def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out_dir: Path,
-                  options: PipelineOptions, progress: Callable[[int], None] | None = None,
+                  options: PipelineOptions, progress: Progress = no_progress,
                   joints3d_path: Path | None = None) -> dict[str, Path]:
     """The input frames with the meshes (and optionally the 2D skeletons) drawn on top, and with
-    ``options.side_by_side`` a panel of the lifter's 3D joints beside them."""
+    ``options.side_by_side`` a panel of the lifter's 3D joints beside them; reports
+    ``("overlay", frames written, frames in the video)`` to ``progress``."""
     from hmr.io.render import Camera, MeshRenderer
     from hmr.io.skeletons import PANEL_BACKGROUND, draw_skeleton_2d
     from hmr.io.video import VideoWriter, iter_frames, prefetch, probe_video
@@ -562,6 +554,7 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
     if options.side_by_side and joints3d_path is not None:
         z = load_sequence_arrays(joints3d_path, "joints3d")
         lifted = (z["joints"], z["valid"])
+    counter = StageCounter(as_progress(progress), "overlay", info.num_frames or None)
     with VideoWriter(out_dir / "overlay.mp4", fps=info.fps or kp.fps or 30.0) as writer:
         for frame in prefetch(iter_frames(video)):
             image = frame.image
@@ -580,8 +573,7 @@ def stage_overlay(video: Path, smpl_path: Path | None, keypoints_path: Path, out
                          else np.full((image.shape[0], image.shape[0], 3), PANEL_BACKGROUND, np.uint8))
                 image = np.concatenate([image, panel], axis=1)
             writer.write(image, frame.time_s)
-            if progress:
-                progress(1)
+            counter.advance()
     return {"overlay": out_dir / "overlay.mp4"}
 
 
@@ -611,8 +603,8 @@ def _record_over_threshold(smpl_path: Path, record: RunRecord, result: PipelineR
 
 
 def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options: PipelineOptions | None = None,
-                 video: str | os.PathLike | None = None, on_progress: Progress | None = None,
-                 record: RunRecord | None = None) -> PipelineResult:
+                 video: str | os.PathLike | None = None, progress: Progress = no_progress,
+                 record: RunRecord | None = None, on_progress: Progress | None = None) -> PipelineResult:
     """Run every stage that the inputs and weights allow, reusing cached stages.
 
     Args:
@@ -621,10 +613,14 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         out_dir: output folder.
         options: the settings.
         video: the frames for the overlay and the regressor when ``source`` is a keypoints file.
-        on_progress: called as ``(stage, done, total)``.
+        progress: a ``body_models.progress.Progress`` reporter, called as ``(stage, done, total)``
+            by each stage that runs (not by cached ones): "keypoints", "regress" and "overlay" in
+            frames, "fit" and "meshes" in person-frames.
         record: a ``RunRecord`` to extend (the CLI passes its own); ``run.json`` is written.
+        on_progress: the old name of ``progress``, still accepted.
     """
     options = options or PipelineOptions()
+    progress = as_progress(on_progress if on_progress is not None else progress)
     from hmr.core.fastpath import resolve_precision
 
     options = dataclasses.replace(options, precision=resolve_precision(options.precision, options.device))
@@ -642,16 +638,6 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     result = PipelineResult(out_dir)
     record = record or RunRecord("run", {"source": str(source), **{
         k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(options).items()}})
-
-    def progress_for(stage: str, total: int):
-        if on_progress is None:
-            return None
-        done = [0]
-
-        def step(n: int) -> None:
-            done[0] += n
-            on_progress(stage, done[0], total)
-        return step
 
     computed_on = record.data.setdefault("compute", {})  # stage → {"device", "precision"[, "note"]}
 
@@ -680,7 +666,6 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
     from hmr.io.video import probe_video
 
     info = probe_video(frames_source) if frames_source is not None else None
-    num_frames = info.num_frames if info is not None else 0
 
     body_file = None if options.body_model == "mannequin" else Path(options.body_model)
     if options.hrnet_weights is None and frames_source == source:  # one rule for defaults, as for the lifter
@@ -696,7 +681,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
                               "video": str(frames_source)},
                  [source, options.hrnet_weights, options.boxes, frames_source,
                   Path(options.detector) if options.detector.lower().endswith(".onnx") else None],
-                 lambda: stage_keypoints(source, out_dir, options, progress_for("keypoints", num_frames), info),
+                 lambda: stage_keypoints(source, out_dir, options, progress, info),
                  {"device": "cpu", "precision": "fp32", "note": "read from the input keypoints file (no HRNet)"}
                  if is_keypoints_file(source) else {"device": str(options.device), "precision": options.precision})
     keypoints_path = kp_out["keypoints2d"]
@@ -729,8 +714,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
             "regress", _options_for(options, "hmr_weights", "mean_params", "focal_length", "fov", "precision",
                                    "compile"),
             [frames_source, keypoints_path, options.hmr_weights, options.mean_params, options.calibration],
-            lambda: stage_regress(frames_source, keypoints_path, out_dir, options,
-                                  progress_for("regress", kp.num_frames)),
+            lambda: stage_regress(frames_source, keypoints_path, out_dir, options, progress),
             {"device": str(options.device), "precision": options.precision})["regressor"]
     elif options.hmr_weights is None:
         result.skipped["regress"] = "no HMR weights given; SMPLify starts from the mean pose"
@@ -744,8 +728,7 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
             "fit", fit_settings(options),
             [keypoints_path, regressor_path, options.prior, options.calibration, body_file, options.mean_params,
              options.j_regressor_extra, lifted],
-            lambda: stage_fit(keypoints_path, regressor_path, out_dir, options,
-                              progress_for("fit", int(kp.valid.sum())), joints3d_path=lifted),
+            lambda: stage_fit(keypoints_path, regressor_path, out_dir, options, progress, joints3d_path=lifted),
             fit_compute(options))["smpl"]
     else:
         result.skipped["fit"] = "SMPLify is off and there is no HMR estimate"
@@ -754,14 +737,14 @@ def run_pipeline(source: str | os.PathLike, out_dir: str | os.PathLike, options:
         _record_over_threshold(smpl_path, record, result)
     if smpl_path is not None and options.meshes:
         run("meshes", _options_for(options, "body_model", "gender"), [smpl_path, body_file],
-            lambda: stage_meshes(smpl_path, out_dir, options, progress_for("meshes", int(kp.valid.sum()))))
+            lambda: stage_meshes(smpl_path, out_dir, options, progress))
     if options.overlay and frames_source is not None:
         joints3d_path = result.outputs.get("joints3d")
         run("overlay", _options_for(options, "skeleton", "side_by_side", "body_model", "gender", "focal_length", "fov"),
             [frames_source, smpl_path, keypoints_path, joints3d_path if options.side_by_side else None,
              options.calibration, body_file],
             lambda: stage_overlay(frames_source, smpl_path, keypoints_path, out_dir, options,
-                                  progress_for("overlay", num_frames), joints3d_path=joints3d_path))
+                                  progress, joints3d_path=joints3d_path))
     elif options.overlay:
         result.skipped["overlay"] = "no video frames (give --video with a keypoints file)"
     if smpl_path is not None and options.world:

@@ -57,6 +57,7 @@ from body_models.configs import config_from_dict, config_from_yaml
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import H36M_17
 from body_models.metrics import MM_PER_M
+from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from lifting.augment import corrupt_keypoints
 from lifting.checkpoints import load_checkpoint, save_checkpoint
 from lifting.chunks import ChunkBatch, ChunkedBatches, _EndlessBatches, _rank_batches  # noqa: F401 (re-exported)
@@ -348,8 +349,8 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return getattr(model, "module", model)
 
 
-def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False, progress: bool = True,
-                 device: str | torch.device = "cpu") -> TrainResult:
+def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
+                 progress: Progress | bool = True, device: str | torch.device = "cpu") -> TrainResult:
     """Train a pose lifter (and, semi-supervised, a trajectory model) from a recipe.
 
     Args:
@@ -357,7 +358,9 @@ def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool =
         out_dir: where ``log.csv``, ``epoch_NNNN.pt`` and ``final.pt`` go.
         resume: continue from the latest checkpoint in ``out_dir`` (the recipe must be the same,
             except ``epochs``, which may grow).
-        progress: show tqdm bars (rank 0 only).
+        progress: a ``body_models.progress.Progress`` reporter, called on rank 0 only as
+            ``("epoch E/N", batches done, batches in the epoch)``; True prints plain lines to
+            stderr, False is silent (the CLI passes its tqdm bars).
         device: where to train ("cpu", "cuda", "cuda:1", ...); the data stay on the CPU.
 
     Returns:
@@ -384,13 +387,14 @@ def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool =
         if run.traj is not None:
             run.traj = DistributedDataParallel(run.traj)
 
+    report = as_progress(progress) if rank == 0 else no_progress
     log_path = out_dir / "log.csv"
     final_path = out_dir / "final.pt"
     while epoch < config.epochs:
         started = time.perf_counter()
         lr = run.optimizer.param_groups[0]["lr"]
         momentum = bn_momentum(epoch, config.epochs)
-        losses = _train_epoch(run, config, data, epoch, momentum, progress and rank == 0)
+        losses = _train_epoch(run, config, data, epoch, momentum, report)
         scores = _evaluate_epoch(run, data, device) if rank == 0 and config.evaluate else (math.nan,) * 3
         history.append(EpochLog(epoch + 1, lr, momentum, *losses, *scores, time.perf_counter() - started))
         for group in run.optimizer.param_groups:
@@ -462,7 +466,7 @@ def _build(config: TrainConfig, data: _Data, device: torch.device, rank: int, wo
 
 
 def _train_epoch(run: _Run, config: TrainConfig, data: _Data, epoch: int, momentum: float,
-                 progress: bool) -> tuple[float, float, float]:
+                 progress: Progress) -> tuple[float, float, float]:
     """One pass over the shuffled training chunks; returns the epoch's mean 3D loss (mm), trajectory
     loss (mm) and unlabeled 2D loss (NaN where they do not apply)."""
     _unwrap(run.model).set_bn_momentum(momentum)
@@ -475,8 +479,8 @@ def _train_epoch(run: _Run, config: TrainConfig, data: _Data, epoch: int, moment
     sums = np.zeros(3)  # 3D loss, trajectory loss, 2D loss, each × frames
     frames = frames_unlabeled = 0
     batches = _rank_batches(run.chunks.shuffled(), run.chunk_batch, run.rank, run.world)
-    bar = _progress(batches, f"epoch {epoch + 1}/{config.epochs}", progress)
-    for step, pairs in enumerate(bar):
+    counter = StageCounter(progress, f"epoch {epoch + 1}/{config.epochs}", len(batches))
+    for step, pairs in enumerate(batches):
         batch = run.chunks.batch(pairs)
         if corrupt:
             batch.keypoints = corrupt_keypoints(
@@ -499,8 +503,7 @@ def _train_epoch(run: _Run, config: TrainConfig, data: _Data, epoch: int, moment
         run.optimizer.step()
         sums[0] += loss_3d.item() * targets.shape[0] * targets.shape[1]
         frames += targets.shape[0] * targets.shape[1]
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(mpjpe_mm=f"{sums[0] / frames * MM_PER_M:.1f}")
+        counter.advance()
     return (float(sums[0] / frames * MM_PER_M),
             math.nan if run.traj is None else float(sums[1] / frames * MM_PER_M),
             float(sums[2] / frames_unlabeled) if frames_unlabeled else math.nan)
@@ -553,14 +556,6 @@ def _evaluate_epoch(run: _Run, data: _Data, device: torch.device) -> tuple[float
     if data.test is not None:
         mpjpe_valid, traj_valid = _evaluate(run.model_eval, run.traj_eval, data.test)
     return mpjpe_train, mpjpe_valid, traj_valid
-
-
-def _progress(batches: list, description: str, enabled: bool):
-    if not enabled:
-        return batches
-    from tqdm import tqdm
-
-    return tqdm(batches, desc=description, unit="batch", leave=False, dynamic_ncols=True)
 
 
 def _save(path: Path, model: torch.nn.Module, traj_model: torch.nn.Module | None, *, epoch: int,

@@ -19,7 +19,8 @@ from pathlib import Path
 from types import ModuleType
 
 from body_models.errors import InputError
-from hmr.commands.runtime import resolve_device
+from body_models.progress import Progress
+from hmr.commands.runtime import cli_progress, resolve_device
 
 BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp", "world", "coco-keypoints")
 
@@ -31,13 +32,14 @@ def _eval(args: argparse.Namespace) -> int:
         return eval_coco_keypoints(args)
     from hmr.evaluation.report import format_table
 
-    report = evaluate_benchmark(
-        benchmark=args.benchmark, data=args.data, out_dir=args.out, checkpoint=args.checkpoint,
-        keypoints_2d=args.keypoints_2d, images=args.images, protocol=args.protocol, body_model=args.body_model,
-        j_regressor_h36m=args.j_regressor_h36m, mean_params=args.mean_params,
-        smplify_keypoints=args.smplify_keypoints, gmm=args.gmm, smplify_iters=args.smplify_iters,
-        batch_size=args.batch_size, device=resolve_device(args.device), resume=not args.no_resume,
-        progress=not args.quiet, flip=not args.no_flip, causal=args.causal, downsample=args.downsample)
+    with cli_progress(args.quiet, unit="img") as progress:
+        report = evaluate_benchmark(
+            benchmark=args.benchmark, data=args.data, out_dir=args.out, checkpoint=args.checkpoint,
+            keypoints_2d=args.keypoints_2d, images=args.images, protocol=args.protocol, body_model=args.body_model,
+            j_regressor_h36m=args.j_regressor_h36m, mean_params=args.mean_params,
+            smplify_keypoints=args.smplify_keypoints, gmm=args.gmm, smplify_iters=args.smplify_iters,
+            batch_size=args.batch_size, device=resolve_device(args.device), resume=not args.no_resume,
+            progress=progress, flip=not args.no_flip, causal=args.causal, downsample=args.downsample)
     print(format_table(report))
     print(f"wrote {args.out / 'results.json'}, results.csv, figures and run.json")
     return 0
@@ -50,7 +52,7 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
                        mean_params: str | os.PathLike | None = None,
                        smplify_keypoints: str | os.PathLike | None = None, gmm: str | os.PathLike | None = None,
                        smplify_iters: int | None = None, batch_size: int = 32, device: str = "cpu",
-                       resume: bool = True, progress: bool = True, flip: bool = True, causal: bool = False,
+                       resume: bool = True, progress: Progress | bool = True, flip: bool = True, causal: bool = False,
                        downsample: int = 1,
                        references_dir: str | os.PathLike | None = None):
     """Evaluate a checkpoint on one benchmark and write the report into ``out_dir``.
@@ -79,7 +81,8 @@ def evaluate_benchmark(benchmark: str, data: str | os.PathLike, out_dir: str | o
         batch_size: images (or nothing, for the lifter) per forward pass.
         device: torch device the model runs on (the CLI resolves "auto").
         resume: reuse finished per-sequence files in ``out_dir/sequences``.
-        progress: tqdm progress bar.
+        progress: a ``body_models.progress.Progress`` reporter for the mesh benchmarks
+            (``("eval", images done, images)``); True prints plain lines to stderr, False is silent.
         flip: h36m-lifter test-time flip augmentation.
         causal: h36m-lifter: the official checkpoint was trained causal (its weights cannot tell;
             a project checkpoint carries it, and this must then agree).

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmr.commands.runtime import resolve_device
+from hmr.commands.runtime import cli_progress, resolve_device
 from hmr.core.fastpath import PRECISIONS, resolve_precision
 
 
 def _keypoints(args: argparse.Namespace) -> int:
     from hmr.keypoints_stage import run_keypoints
     from hmr.pose2d.smoothing import OneEuroParams
-    from hmr.io.video import probe_video
 
     if args.weights is None:  # one rule for defaults: the configured hrnet_w32, else the shipped demo HRNet
         from hmr.pipeline import default_hrnet
@@ -32,13 +31,7 @@ def _keypoints(args: argparse.Namespace) -> int:
         raise MissingFileError(f"HRNet weights not found: {args.weights}; download pose_hrnet_w32_256x192.pth "
                                "(see README, 'Files the user brings') and pass its path to --weights")
     smooth = OneEuroParams(min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta) if args.smooth else None
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        total = probe_video(args.video, fps=args.fps).num_frames or None
-        bar = tqdm(total=total, unit="frame", desc="keypoints")
-    try:
+    with cli_progress(args.quiet, unit="frame") as progress:
         result = run_keypoints(
             video=args.video,
             out_dir=args.out,
@@ -52,14 +45,11 @@ def _keypoints(args: argparse.Namespace) -> int:
             device=resolve_device(args.device),
             precision=resolve_precision(args.precision, resolve_device(args.device)),
             compile=args.compile,
-            progress=bar.update if bar is not None else None,
+            progress=progress,
             fps=args.fps,
             export_coco=args.export_coco,
             export_vp3d=args.export_vp3d,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     kp = result.keypoints
     print(f"wrote {result.path}: {kp.num_frames} frames, {kp.num_people} track(s), "
           f"{result.frames_without_person} frame(s) without a person, {result.seconds:.1f} s")

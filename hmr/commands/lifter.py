@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from hmr.commands.runtime import resolve_device
+from hmr.commands.runtime import cli_progress, resolve_device
 
 
 def _train_lifter(args: argparse.Namespace) -> int:
@@ -21,7 +21,8 @@ def _train_lifter(args: argparse.Namespace) -> int:
 
     config = TrainConfig.from_yaml(args.config)
     out = args.out or Path("out") / "lifter" / Path(args.config).stem
-    result = train_lifter(config, out, resume=args.resume, progress=not args.quiet, device=resolve_device(args.device))
+    with cli_progress(args.quiet, unit="batch", leave=False) as progress:  # one bar per epoch, rank 0 only
+        result = train_lifter(config, out, resume=args.resume, progress=progress, device=resolve_device(args.device))
     if result.resumed_from is not None:
         print(f"resumed from {result.resumed_from}")
     if result.history:

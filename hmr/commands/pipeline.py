@@ -11,29 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmr.commands.runtime import resolve_device
+from hmr.commands.runtime import cli_progress, resolve_device
 
 
-class _Bars:
-    """One tqdm bar per pipeline stage; silent with --quiet."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.bars = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        from tqdm import tqdm
-
-        bar = self.bars.get(stage)
-        if bar is None:
-            bar = self.bars[stage] = tqdm(total=total or None, desc=f"{stage:>9}", unit="frame", leave=True)
-        bar.update(done - bar.n)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
+def _bars(quiet: bool):
+    """One tqdm bar per pipeline stage, the names aligned; silent with --quiet."""
+    return cli_progress(quiet, unit="frame", width=9)
 
 
 def _pipeline_options(args: argparse.Namespace):
@@ -106,11 +89,8 @@ def _run(args: argparse.Namespace) -> int:
     if options.hmr_weights is None and (args.video is not None or not is_keypoints_file(args.input)):
         options = dataclasses.replace(options, hmr_weights=default_regressor())  # and the shipped regressor
     _print_stand_ins(options)
-    bars = _Bars(args.quiet)
-    try:
-        result = run_pipeline(args.input, args.out, options, video=args.video, on_progress=bars)
-    finally:
-        bars.close()
+    with _bars(args.quiet) as progress:
+        result = run_pipeline(args.input, args.out, options, video=args.video, progress=progress)
     _summary(result.out_dir, result.outputs, result.seconds, result.cached, result.skipped, result.notes)
     return 0
 
@@ -118,12 +98,9 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from hmr.demo import run_demo
 
-    bars = _Bars(args.quiet)
-    try:
+    with _bars(args.quiet) as progress:
         demo = run_demo(args.out, num_frames=args.frames, motion=args.motion, seed=args.seed,
-                        options=_pipeline_options(args), on_progress=bars)
-    finally:
-        bars.close()
+                        options=_pipeline_options(args), progress=progress)
     result = demo.pipeline
     _summary(result.out_dir, demo.outputs, result.seconds, result.cached, result.skipped, result.notes)
     print("stages:")

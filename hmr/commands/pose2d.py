@@ -12,29 +12,19 @@ import argparse
 import os
 from pathlib import Path
 
-from hmr.commands.runtime import resolve_device
+from hmr.commands.runtime import cli_progress, resolve_device
 
 
 def _make_synthetic_images(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from body_models.errors import InputError
     from hmr.synthetic.images import WorldConfig, make_synthetic_images
 
     if args.num < 1:
         raise InputError(f"--num must be a positive integer, got {args.num}")
     config = WorldConfig(image_size=tuple(args.image_size), val_fraction=args.val_fraction)
-    bar = tqdm(total=args.num, desc="make-synthetic-images", unit="image", disable=args.quiet)
-
-    def progress(done: int, num: int) -> None:
-        bar.n = done
-        bar.update(0)
-
-    try:
+    with cli_progress(args.quiet, unit="image") as progress:
         written = make_synthetic_images(args.out, args.num, seed=args.seed, config=config, backend=args.renderer,
                                         progress=progress)
-    finally:
-        bar.close()
     for split, path in written.items():
         print(f"{split}: {path}")
     print(f"images: {args.out / 'images'}")
@@ -42,23 +32,16 @@ def _make_synthetic_images(args: argparse.Namespace) -> int:
 
 
 def _train_pose2d(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from hmr.pose2d.train import load_train_config, train_pose2d
 
     config = load_train_config(args.config, epochs=args.epochs, max_steps=args.steps)
     is_main = int(os.environ.get("RANK", "0")) == 0
-    bar = tqdm(desc="train-pose2d", unit="step", disable=args.quiet or not is_main)
+    with cli_progress(args.quiet, unit="step") as progress:
+        def on_step(step: int, epoch: int, loss: float) -> None:
+            progress.postfix(epoch=epoch, loss=f"{loss:.4g}")
 
-    def on_step(step: int, epoch: int, loss: float) -> None:
-        bar.n = step
-        bar.set_postfix(epoch=epoch, loss=f"{loss:.4g}", refresh=False)
-        bar.update(0)
-
-    try:
-        result = train_pose2d(config, args.out, resume=args.resume, device=resolve_device(args.device), on_step=on_step)
-    finally:
-        bar.close()
+        result = train_pose2d(config, args.out, resume=args.resume, device=resolve_device(args.device),
+                              on_step=on_step, progress=progress)
     if not is_main:
         return 0
     if result.history:

@@ -11,30 +11,21 @@ import argparse
 import os
 from pathlib import Path
 
-from hmr.commands.runtime import resolve_device
+from hmr.commands.runtime import cli_progress, resolve_device
 
 
 def _train_regressor(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from body_models.training import read_log
     from hmr.regressor.train import load_train_config, plot_losses, train_regressor
 
     config = load_train_config(args.config, steps=args.steps)
     is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
-    bar = tqdm(total=config.steps, desc="train-regressor", unit="step", disable=args.quiet or not is_main)
+    with cli_progress(args.quiet, unit="step") as progress:
+        def on_step(step: int, losses) -> None:
+            progress.postfix(loss=f"{losses.loss:.4g}", kp=f"{losses.keypoints:.3g}", adv=f"{losses.adversarial:.3g}")
 
-    def on_step(step: int, losses) -> None:
-        bar.n = step
-        bar.set_postfix(loss=f"{losses.loss:.4g}", kp=f"{losses.keypoints:.3g}", adv=f"{losses.adversarial:.3g}",
-                        refresh=False)
-        bar.update(0)
-
-    try:
         result = train_regressor(config, out_dir=args.out, resume=args.resume, device=resolve_device(args.device),
-                                 on_step=on_step)
-    finally:
-        bar.close()
+                                 on_step=on_step, progress=progress)
     if not is_main:
         return 0
     if result.history:

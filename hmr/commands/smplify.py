@@ -12,23 +12,14 @@ from pathlib import Path
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from hmr.commands.runtime import resolve_device
+    from hmr.commands.runtime import cli_progress, resolve_device
     from hmr.smplify.video import fit_keypoints_file
     from hmr.core.standins import stand_in_lines
 
     device = resolve_device(args.device)
     for line in stand_in_lines(body_model=args.body_model):
         print(line)
-    bars = []
-
-    def progress(done: int, total: int) -> None:
-        if not bars:  # made at the first batch, so loading does not count as fitting time
-            from tqdm import tqdm
-
-            bars.append(tqdm(total=total, unit="fit", desc="SMPLify"))
-        bars[0].update(done - bars[0].n)
-
-    try:
+    with cli_progress(args.quiet, unit="fit") as progress:  # the bar starts when fitting does, after loading
         summary = fit_keypoints_file(
             keypoints_path=args.keypoints, out_dir=args.out, body_model=args.body_model, gender=args.gender,
             prior=args.prior, focal_length=args.focal_length,
@@ -36,13 +27,10 @@ def _fit(args: argparse.Namespace) -> int:
             temporal_weight=args.temporal_weight, iterations=args.iterations, meshes=args.meshes,
             batch_size=args.batch_size, mean_params=args.mean_params,
             j_regressor_extra=args.j_regressor_extra, orientation_joints=args.orientations,
-            progress=None if args.quiet else progress,
+            progress=progress,
             betas="frame" if args.betas_per_frame else "track", shape_frames=args.shape_frames,
             joints_only=False if args.full_mesh else None, warm_start=args.warm_start,
             warm_iterations=args.warm_iterations, device=device)
-    finally:
-        for bar in bars:
-            bar.close()
     print(f"fitted {summary.fitted} of {summary.attempted} person-frames ({summary.num_frames} frames, "
           f"{summary.num_people} people; {summary.valid_fits} below the loss threshold, "
           f"{summary.betas_zeroed} with betas reset) in {summary.seconds:.1f} s, "

@@ -32,6 +32,7 @@ import torch
 from body_models import joints as js
 from body_models.atomic import contained_path
 from body_models.errors import InputError, MissingFileError
+from body_models.progress import Progress, StageCounter, as_progress
 from body_models.smpl import SMPL
 from hmr.evaluation import report as report_module
 from hmr.evaluation.report import BenchmarkReport
@@ -99,13 +100,14 @@ class MeshEvaluator:
         gt_bodies: gender → ``SMPL`` layer for ground-truth meshes (3DPW), or None.
         smplify: optional SMPLify refinement.
         resume: reuse finished sequence files.
-        progress: show a tqdm bar.
+        progress: a ``body_models.progress.Progress`` reporter, called as ``("eval", images done,
+            images to predict)``; True prints plain lines to stderr, False is silent.
     """
 
     def __init__(self, protocol: JointProtocol, predictor: Predictor, body_model: SMPL, image_root: Path,
                  out_dir: Path, crop_size: int = 224, batch_size: int = 32, fingerprint: str = "",
                  gt_bodies: Mapping[str, SMPL] | None = None, smplify: SmplifyStage | None = None,
-                 resume: bool = True, progress: bool = True) -> None:
+                 resume: bool = True, progress: Progress | bool = True) -> None:
         if body_model.J_regressor_h36m is None:
             raise InputError(f"body model {body_model.name} has no J_regressor_h36m; the benchmarks score joints "
                              "regressed with SPIN's J_regressor_h36m.npy (fetch_data.sh): pass --j-regressor-h36m")
@@ -114,14 +116,12 @@ class MeshEvaluator:
         self.protocol, self.predictor, self.body_model = protocol, predictor, body_model
         self.image_root, self.sequence_dir = Path(image_root), Path(out_dir) / "sequences"
         self.crop_size, self.batch_size, self.fingerprint = int(crop_size), int(batch_size), fingerprint
-        self.gt_bodies, self.smplify, self.resume, self.progress = gt_bodies, smplify, resume, progress
+        self.gt_bodies, self.smplify, self.resume, self.progress = gt_bodies, smplify, resume, as_progress(progress)
         self.reused: list[str] = []
         self.computed: list[str] = []
 
     def run(self, sequences: Sequence[SequenceSpec]) -> list[StoredSequence]:
         """Predict every sequence not already stored; return all of them, in order."""
-        from tqdm import tqdm
-
         stored: list[StoredSequence | None] = []
         todo = 0
         for spec in sequences:
@@ -129,18 +129,18 @@ class MeshEvaluator:
             done = StoredSequence.load(path, self.fingerprint) if self.resume and path.is_file() else None
             stored.append(done)
             todo += 0 if done is not None else len(spec)
-        with tqdm(total=todo, desc="eval", unit="img", disable=not self.progress) as bar:
-            for i, spec in enumerate(sequences):
-                if stored[i] is not None:
-                    self.reused.append(spec.key)
-                    continue
-                result = self._sequence(spec, bar)
-                result.save(contained_path(self.sequence_dir, spec.key, ".npz"), self.fingerprint)
-                self.computed.append(spec.key)
-                stored[i] = result
+        counter = StageCounter(self.progress, "eval", todo)
+        for i, spec in enumerate(sequences):
+            if stored[i] is not None:
+                self.reused.append(spec.key)
+                continue
+            result = self._sequence(spec, counter)
+            result.save(contained_path(self.sequence_dir, spec.key, ".npz"), self.fingerprint)
+            self.computed.append(spec.key)
+            stored[i] = result
         return [s for s in stored if s is not None]
 
-    def _sequence(self, spec: SequenceSpec, bar) -> StoredSequence:
+    def _sequence(self, spec: SequenceSpec, counter: StageCounter) -> StoredSequence:
         gt_parts: list[np.ndarray] = []
         pred: dict[str, list[np.ndarray]] = {"regressor": []}
         pve: dict[str, list[np.ndarray]] = {"regressor": []}
@@ -164,7 +164,7 @@ class MeshEvaluator:
                 fitted.append(fit)
             else:
                 fitted.append(np.zeros(stop - start, dtype=bool))
-            bar.update(stop - start)
+            counter.advance(stop - start)
         return StoredSequence(key=spec.key, group=spec.group, frame_ids=np.asarray(spec.frame_ids, dtype=np.int64),
                               gt_joints=np.concatenate(gt_parts).astype(np.float32),
                               pred_joints={k: np.concatenate(v).astype(np.float32) for k, v in pred.items()},
@@ -278,7 +278,8 @@ def run_evaluation(benchmark: str, arguments: Mapping[str, object], evaluate: Ca
 
 def evaluate_mesh(adapter: ModuleType, benchmark: str, data: Path, out_dir: Path, checkpoint: Path, record, *,
                   images, protocol, body_model, j_regressor_h36m, mean_params, smplify_keypoints, gmm,
-                  smplify_iters, batch_size: int, device: str, resume: bool, progress: bool) -> BenchmarkReport:
+                  smplify_iters, batch_size: int, device: str, resume: bool,
+                  progress: Progress | bool) -> BenchmarkReport:
     """Run the mesh regressor over one benchmark and score it.
 
     Args:

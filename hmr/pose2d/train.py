@@ -37,6 +37,7 @@ from body_models import joints as js
 from body_models.atomic import atomic_path, write_json
 from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError
+from body_models.progress import Progress, as_progress, no_progress
 from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
 from hmr.pose2d.checkpoints import load_pretrained, save_checkpoint
 from hmr.pose2d.data import Augmentation, CocoKeypoints
@@ -279,7 +280,8 @@ def _batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[
 
 def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                  device: str | torch.device = "cpu",
-                 on_step: Callable[[int, int, float], None] | None = None) -> TrainResult:
+                 on_step: Callable[[int, int, float], None] | None = None,
+                 progress: Progress = no_progress) -> TrainResult:
     """Train HRNet top-down on the config's COCO-format data.
 
     Args:
@@ -288,6 +290,9 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
         resume: continue from ``<out_dir>/checkpoint.pt``.
         device: "cpu", "cuda", "cuda:1"; under torchrun, CUDA uses LOCAL_RANK.
         on_step: called after every step with (step, epoch, loss).
+        progress: a ``body_models.progress.Progress`` reporter, called on rank 0 as ``("train",
+            steps done, steps the run will take)`` (all epochs, or ``config.max_steps``; counting
+            the steps of a resumed run from its start).
 
     Raises:
         MissingFileError, InputError: data or the checkpoint to resume are missing or malformed.
@@ -331,6 +336,12 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
     history: list[tuple[int, float]] = []
     began = time.perf_counter()
     finished = False
+    per_epoch = len(_batches(np.arange(len(dataset)), config.batch_size, rank, world))
+    total_steps = config.epochs * per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, max(int(config.max_steps), step))
+    report = as_progress(progress) if is_main else no_progress
+    report("train", step, total_steps)
     while epoch < config.epochs and not finished:
         lr = trainer.set_epoch(epoch)
         dataset.set_epoch(epoch)
@@ -357,6 +368,7 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
                                  "seconds": f"{time.perf_counter() - began:.1f}"})
             if finished or at_end or step % config.checkpoint_every == 0:
                 save(step, epoch, position)
+            report("train", step, total_steps)
             if on_step is not None:
                 on_step(step, epoch, loss)
             if finished or at_end:

@@ -39,6 +39,7 @@ from body_models.atomic import atomic_path, write_json
 from body_models.cameras import weak_perspective_project
 from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError
+from body_models.progress import Progress, as_progress, no_progress
 from body_models.rotations import axis_angle_to_matrix
 from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
 from hmr.regressor.checkpoints import load_mean_params, save_checkpoint
@@ -388,6 +389,7 @@ def train_regressor(
     resume: bool = False,
     device: str | torch.device = "cpu",
     on_step: Callable[[int, StepLosses], None] | None = None,
+    progress: Progress = no_progress,
 ) -> TrainResult:
     """Train the HMR regressor and its discriminator.
 
@@ -397,7 +399,9 @@ def train_regressor(
         resume: continue from `<out_dir>/checkpoint.pt` (same data, RNG and optimiser state as
             an uninterrupted run).
         device: where to train ("cpu", "cuda", "cuda:1"); under torchrun, CUDA uses LOCAL_RANK.
-        on_step: called after every step with (step, losses), e.g. to drive a progress bar.
+        on_step: called after every step with (step, losses), e.g. to show the losses.
+        progress: a ``body_models.progress.Progress`` reporter, called on rank 0 as ``("train",
+            steps done, config.steps)`` (counting the steps of a resumed run from its start).
 
     Returns:
         TrainResult.
@@ -444,6 +448,8 @@ def train_regressor(
     history: list[tuple[int, StepLosses]] = []
     began = time.perf_counter()
     step = start
+    report = as_progress(progress) if is_main else no_progress
+    report("train", start, config.steps)
     for step, batch in zip(steps, batches):
         trainer.set_lr_scale(config.lr_scale(step))
         losses = trainer.step(batch)
@@ -453,6 +459,7 @@ def train_regressor(
                          "seconds": f"{time.perf_counter() - began:.3f}"})
         if step % config.checkpoint_every == 0 or step == config.steps:
             save(step)
+        report("train", step, config.steps)
         if on_step is not None:
             on_step(step, losses)
     if step == start and is_main:  # nothing left to run: still leave the files in place

@@ -32,7 +32,7 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from body_models import joints as js
 from body_models.cameras import SPIN_CROP_SIZE, SPIN_FOCAL_LENGTH, perspective_project
 from body_models.configs import config_from_dict, config_from_yaml
 from body_models.errors import InputError
+from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from body_models.priors import GMMPrior, MaxMixturePrior, load_gmm
 from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 from body_models.smpl import SMPL
@@ -429,7 +430,7 @@ class SMPLify:
                  betas: Tensor | None = None, transl: Tensor | None = None, joint_set: str = "coco_17",
                  focal_length=None, principal_point=None, fix_betas: bool = False,
                  extra_orients: Tensor | None = None,
-                 on_step: Callable[[float], None] | None = None) -> SMPLifyResult:
+                 progress: Progress = no_progress) -> SMPLifyResult:
         """Fit SMPL to 2D keypoints, from the start orientation, its 180° turn about the camera's
         vertical axis (``SMPLifyConfig.try_turned``) and any ``extra_orients``; the best fit of
         each sample (each sequence with the temporal term) is returned.
@@ -439,7 +440,8 @@ class SMPLify:
                 principal_point, fix_betas: as for ``fit_once``.
             extra_orients: (K, ..., 3) axis-angle more start orientations (e.g. from the lifter's
                 3D joints); NaN rows fall back to the start orientation.
-            on_step: called after every Adam step with the fraction of the work done (0-1].
+            progress: a ``body_models.progress.Progress`` reporter, called after every Adam step as
+                ``("smplify", steps done, steps in all)`` (the starts are fitted together).
         """
         keypoints = _checked_keypoints(keypoints, self.body_model.smplx.v_template)
         starts = [global_orient]
@@ -461,7 +463,7 @@ class SMPLify:
                 starts.append(torch.where(torch.isfinite(extra).all(-1, keepdim=True), extra, base))
         if len(starts) == 1:
             return self.fit_once(keypoints, global_orient, body_pose, betas, transl, joint_set, focal_length,
-                                 principal_point, fix_betas=fix_betas, on_step=on_step)
+                                 principal_point, fix_betas=fix_betas, progress=progress)
         k = len(starts)
         lead = tuple(keypoints.shape[:-2])
         if body_pose is not None:  # shape errors name the caller's batch, not the repeated one
@@ -483,7 +485,7 @@ class SMPLify:
             repeat(keypoints), torch.cat(starts, 0), repeat(body_pose), repeat(betas), repeat(transl), joint_set,
             repeat(focal_length) if per_sample(focal_length) else focal_length,
             repeat(principal_point) if per_sample(principal_point) and torch.as_tensor(principal_point).ndim > 1
-            else principal_point, fix_betas=fix_betas, on_step=on_step)
+            else principal_point, fix_betas=fix_betas, progress=progress)
         objective = self.objective(result, joint_set).reshape(k, lead[0], -1).sum(-1)  # (k, lead0)
         objective = torch.where(result.attempted.reshape(k, lead[0], -1).any(-1), objective,
                                 torch.full_like(objective, float("inf")))
@@ -507,7 +509,7 @@ class SMPLify:
     def fit_once(self, keypoints, global_orient: Tensor | None = None, body_pose: Tensor | None = None,
                  betas: Tensor | None = None, transl: Tensor | None = None, joint_set: str = "coco_17",
                  focal_length=None, principal_point=None, fix_betas: bool = False,
-                 on_step: Callable[[float], None] | None = None) -> SMPLifyResult:
+                 progress: Progress = no_progress) -> SMPLifyResult:
         """Fit SMPL to 2D keypoints from one start.
 
         Args:
@@ -525,6 +527,8 @@ class SMPLify:
             principal_point: (2,) or (..., 2) pixels; the config's when None.
             fix_betas: keep ``betas`` at their initial values (one shape already known, e.g. for
                 a whole track); only pose, orientation and camera are fitted.
+            progress: a ``body_models.progress.Progress`` reporter, called after every Adam step as
+                ``("smplify", steps done, 2 * num_iters)``.
 
         Returns:
             ``SMPLifyResult`` with the keypoints' leading dims.
@@ -614,7 +618,7 @@ class SMPLify:
         pose = init_pose.clone()
         shape = init_betas.clone()
         cam_t = start_transl.clone().requires_grad_(True)
-        steps_done, steps_total = 0, max(2 * cfg.num_iters, 1)
+        counter = StageCounter(as_progress(progress), "smplify", max(2 * cfg.num_iters, 1), start=False)
         with torch.enable_grad():
             # Stage 1: camera translation and global orientation on the torso.
             optimizer = Adam([orient, cam_t], lr=cfg.step_size, betas=(0.9, 0.999))
@@ -627,9 +631,7 @@ class SMPLify:
                 optimizer.zero_grad()
                 (loss * mask).sum().backward()
                 optimizer.step()
-                steps_done += 1
-                if on_step is not None:
-                    on_step(steps_done / steps_total)
+                counter.advance()
 
             # Stage 2: body pose, betas and global orientation (camera fixed, as SPIN).
             pose.requires_grad_(True)
@@ -651,9 +653,7 @@ class SMPLify:
                 optimizer.zero_grad()
                 (loss * mask).sum().backward()
                 optimizer.step()
-                steps_done += 1
-                if on_step is not None:
-                    on_step(steps_done / steps_total)
+                counter.advance()
 
         with torch.no_grad():
             fit = (orient.detach(), pose.detach(), shape.detach(), cam_t.detach())

@@ -31,7 +31,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -41,6 +40,7 @@ from body_models.cameras import SPIN_CROP_SIZE, full_image_to_crop_camera
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import SMPL_24
 from body_models.meshes import save_obj_sequence
+from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from body_models.priors import GMM_SOURCE
 from body_models.sequences import save_sequence_arrays
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
@@ -278,7 +278,7 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                        j_regressor_extra: str | os.PathLike | None = None,
                        initial: str | os.PathLike | None = None,
                        principal_point: tuple[float, float] | None = None,
-                       progress: Callable[[int, int], None] | None = None,
+                       progress: Progress = no_progress,
                        betas: str = "track", shape_frames: int = SHAPE_FRAMES,
                        orientation_joints: str | os.PathLike | None = None,
                        joints_only: bool | None = None, warm_start: int = 0,
@@ -319,7 +319,8 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
         orientation_joints: a ``joints3d.npz`` (the lifter's, same T and P as the keypoints);
             SMPLify also starts from the orientation its joints give
             (``hmr.smplify.orientation``), besides the start and its 180° turn.
-        progress: called as ``progress(done, total)`` in person-frames after each batch.
+        progress: a ``body_models.progress.Progress`` reporter, called as ``("fit", person-frames
+            done, person-frames to fit)``, within a batch as its Adam steps go.
         betas: "track" (default): one shape per person for the whole file. A first pass fits
             the ``shape_frames`` frames of each track with the most keypoint confidence, the
             mean of their β becomes the track's shape, and every frame is then fitted with that
@@ -470,16 +471,15 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
             init["betas"] = torch.from_numpy(track_betas[p_idx])
         in_batch = int(present[t_idx, p_idx].sum())
 
-        def on_step(fraction: float, before: int = done) -> None:
-            if progress is not None:
-                progress(before + in_batch * fraction, total)
+        def on_step(stage: str, steps: int, steps_total: int | None, before: int = done) -> None:
+            counter.reach(before + in_batch * steps // steps_total)
         lead = (lambda x: x[None]) if temporal else (lambda x: x)  # one sequence: (1, W, ...)
         if temporal:
             init = {name: value if name == "extra_orients" else value[None] for name, value in init.items()}
         result = fitter(torch.from_numpy(lead(crop_kp)).float(), joint_set=kp.joint_set, **init,
                         focal_length=torch.from_numpy(lead(crop_focal)).float(),
                         principal_point=torch.from_numpy(lead(crop_center)).float(),
-                        fix_betas=track_betas is not None, on_step=on_step)
+                        fix_betas=track_betas is not None, progress=on_step)
         ok = result.attempted.reshape(-1).cpu().numpy()
         rows = (t_idx[ok], p_idx[ok])
         for name in ("global_orient", "body_pose", "betas", "transl", "joints", "reprojection_loss"):
@@ -497,9 +497,9 @@ def fit_keypoints_file(keypoints_path: str | os.PathLike, out_dir: str | os.Path
                 save_obj_sequence(mesh_dir / str(int(kp.track_ids[p])), vertices[mine], smpl.faces,
                                   frame_indices=kp.frame_indices[rows[0][mine]], header=header)
         done += in_batch
-        if progress is not None:
-            progress(done, total)
+        counter.reach(done)
 
+    counter = StageCounter(as_progress(progress), "fit", total)  # after loading, so a bar times the fit alone
     start_time = time.perf_counter()
     with record.stage("fit"):
         if not warm_start:

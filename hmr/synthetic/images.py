@@ -50,6 +50,7 @@ import torch
 from body_models import joints as js
 from body_models.atomic import write_bytes, write_text
 from body_models.errors import InputError
+from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from body_models.rotations import axis_angle_to_matrix
 from body_models.smpl import SMPL, load_smpl, rigid_transform_params
 from hmr.io.render import Camera, MeshRenderer
@@ -424,7 +425,7 @@ def _coco_skeleton() -> list[list[int]]:
 
 def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
                           config: WorldConfig = WorldConfig(), backend: str = "auto",
-                          progress=None) -> dict[str, Path]:
+                          progress: Progress = no_progress) -> dict[str, Path]:
     """Render the world and write it as a COCO keypoint dataset (module docstring).
 
     Args:
@@ -433,7 +434,7 @@ def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
         seed: the world's seed.
         config: the ranges drawn from.
         backend: renderer backend (``hmr.io.render``).
-        progress: called with (done, num) after each image, or None.
+        progress: a ``body_models.progress.Progress`` reporter, called as ``("images", done, num)``.
 
     Returns:
         {split: annotation file} for the splits written.
@@ -450,6 +451,7 @@ def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
     renderer = MeshRenderer(Camera.simple(w, h, 500.0), backend)
     datasets = {s: {"images": [], "annotations": []} for s in SPLITS}
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
+    counter = StageCounter(as_progress(progress), "images", int(num))
     for index in range(int(num)):
         split = _split_of(index, int(num), config.val_fraction)
         name = f"{index:06d}.jpg"
@@ -463,8 +465,7 @@ def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
             write_text(record, json.dumps({"seed": int(seed), "config": settings, "annotation": annotation}))
         datasets[split]["images"].append({"id": index + 1, "file_name": f"{split}/{name}", "width": w, "height": h})
         datasets[split]["annotations"].append({"id": index + 1, "image_id": index + 1, **annotation})
-        if progress is not None:
-            progress(index + 1, int(num))
+        counter.advance()
     written = {}
     for split, data in datasets.items():
         if not data["images"]:

@@ -177,6 +177,7 @@ def test_follow_mode_searches_with_the_detector_only_when_nobody_is_followed(tmp
     with the detector's best box, not the whole frame (where a small person is missed)."""
     from types import SimpleNamespace
 
+    from body_models.progress import StageCounter, no_progress
     from hmr.keypoints_stage import _track_single
 
     frames = [SimpleNamespace(index=i, image=np.zeros((HEIGHT, WIDTH, 3), np.uint8)) for i in range(5)]
@@ -195,7 +196,8 @@ def test_follow_mode_searches_with_the_detector_only_when_nobody_is_followed(tmp
             xy = np.stack([np.linspace(person[0], person[2], 17), np.linspace(person[1], person[3], 17)], -1)
             return np.concatenate([xy, np.full((17, 1), conf)], -1)
 
-    people = _track_single(frames, Network(), (WIDTH, HEIGHT), None, search=detector)
+    people = _track_single(frames, Network(), (WIDTH, HEIGHT), StageCounter(no_progress, "keypoints", None),
+                           search=detector)
     assert [len(people[i]) for i in range(5)] == [1, 1, 0, 1, 1]
     # the detector ran on frame 0 and on frame 3, after the loss in frame 2, never while following
     assert detector_calls == [0, 4]

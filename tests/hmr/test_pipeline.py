@@ -256,3 +256,24 @@ def test_smpl_npz_from_the_regressor_alone_has_the_fits_schema(clip, tmp_path):
     assert alone["valid"].all() and not alone["fitted"].any() and not alone["valid_fit"].any()
     assert np.isnan(alone["reprojection_loss"]).all() and alone["over_threshold"].shape == (0, 2)
     assert str(alone["betas_per"]) == "frame" and str(fitted["betas_per"]) == "track"
+
+
+def test_a_run_reports_every_stage_in_order_up_to_its_total(clip, weights, tmp_path):
+    from progress_helpers import check_stages
+
+    from hmr.pipeline import PipelineOptions, run_pipeline
+
+    boxes = tmp_path / "boxes.json"
+    gt = np.load(clip.ground_truth)
+    boxes.write_text(json.dumps({str(t): [gt["boxes"][t, 0].tolist()] for t in range(FRAMES)}))
+    options = PipelineOptions(hrnet_weights=weights / "pose_hrnet_w32_256x192.pth",
+                              lifter_weights=weights / "pretrained_h36m_detectron_coco.bin",
+                              hmr_weights=weights / "model_checkpoint.pt", smplify_iterations=2, flip=False,
+                              boxes=boxes, device="cpu", precision="fp32", world=False)
+    calls = []
+    run_pipeline(clip.video, tmp_path / "run", options, progress=lambda *call: calls.append(call))
+    check_stages(calls, ["keypoints", "regress", "fit", "meshes", "overlay"],
+                 {"keypoints": FRAMES, "regress": FRAMES, "fit": FRAMES, "meshes": FRAMES, "overlay": FRAMES})
+    again = []  # the old keyword still works; cached stages report nothing
+    run_pipeline(clip.video, tmp_path / "run", options, on_progress=lambda *call: again.append(call))
+    assert again == []

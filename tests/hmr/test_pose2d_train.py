@@ -284,3 +284,11 @@ def test_clip_scores_count_missing_joints_against_pck():
     assert scores["mean_px_error"] == pytest.approx(4.0)
     assert scores["pck"] == pytest.approx(given / scored)
     assert scores["detected"] == pytest.approx(given / scored)
+
+
+def test_progress_counts_steps_to_the_runs_end_and_on_through_a_resume(tiny, tmp_path):
+    first, then = [], []
+    train_pose2d(tiny_config(*tiny, max_steps=3), tmp_path / "run", progress=lambda *call: first.append(call))
+    assert first == [("train", done, 3) for done in range(4)]
+    train_pose2d(tiny_config(*tiny), tmp_path / "run", resume=True, progress=lambda *call: then.append(call))
+    assert then == [("train", done, 6) for done in range(3, 7)]  # 3 epochs of 2 steps

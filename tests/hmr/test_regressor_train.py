@@ -228,3 +228,9 @@ def test_learning_rate_schedule_and_its_errors(synthetic):
         _config(synthetic, lr_steps=[20, 10])
     with pytest.raises(InputError, match="lr_gamma"):
         _config(synthetic, lr_gamma=0.0)
+
+
+def test_progress_counts_the_steps(tmp_path, synthetic):
+    calls = []
+    train_regressor(_config(synthetic, steps=2), tmp_path / "run", progress=lambda *call: calls.append(call))
+    assert calls == [("train", 0, 2), ("train", 1, 2), ("train", 2, 2)]

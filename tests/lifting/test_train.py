@@ -174,3 +174,19 @@ def test_recipe_errors_are_one_line(synthetic, tmp_path):
                      progress=False)
     with pytest.raises(InputError, match="S7"):
         train_lifter(_config(synthetic, subjects_train=("S7",)), tmp_path / "y", progress=False)
+
+
+def test_progress_reports_each_epoch_and_changes_nothing(synthetic, tmp_path, capsys):
+    from progress_helpers import check_stages
+
+    config = _config(synthetic, epochs=2, evaluate=False)
+    calls = []
+    recorded = train_lifter(config, tmp_path / "a", progress=lambda *call: calls.append(call))
+    check_stages(calls, ["epoch 1/2", "epoch 2/2"])
+    batches = calls[-1][2]
+    assert batches > 1 and [done for _, done, _ in calls[:batches + 1]] == list(range(batches + 1))
+    printed = train_lifter(config, tmp_path / "b", progress=True)  # plain lines on stderr, no bar library
+    assert f"epoch 2/2: {batches}/{batches}" in capsys.readouterr().err
+    for a, b in zip(load_pretrained(recorded.checkpoint).state_dict().values(),
+                    load_pretrained(printed.checkpoint).state_dict().values()):
+        assert torch.equal(a, b)
