@@ -1,15 +1,4 @@
 """Moved to ``hmr.regressor.discriminator``; this module re-exports its names for old imports."""
 
-from hmr.regressor.discriminator import (  # noqa: F401
-    Discriminator,
-    DiscriminatorConfig,
-    adversarial_loss,
-    discriminator_loss,
-)
-
-__all__ = [
-    "Discriminator",
-    "DiscriminatorConfig",
-    "adversarial_loss",
-    "discriminator_loss",
-]
+from hmr.regressor.discriminator import *  # noqa: F401,F403
+from hmr.regressor.discriminator import __all__  # noqa: F401

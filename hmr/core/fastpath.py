@@ -22,6 +22,15 @@ from typing import TYPE_CHECKING
 
 from body_models.errors import InputError
 
+__all__ = [
+    "CompiledNetwork",
+    "PRECISIONS",
+    "autocast",
+    "cpu_bf16_flags",
+    "inference_copy",
+    "resolve_precision",
+]
+
 if TYPE_CHECKING:  # torch is imported where it is used, so `hmr --help` does not load it
     import torch
 

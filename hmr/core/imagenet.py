@@ -7,6 +7,13 @@ import torch
 
 from body_models.errors import InputError
 
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "PIXEL_MAX",
+    "normalize_images",
+]
+
 # ImageNet channel statistics of RGB values scaled to [0, 1], as torchvision, HRNet and SPIN use them.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -29,6 +29,16 @@ import numpy as np
 
 from body_models.errors import InputError, MissingFileError
 
+__all__ = [
+    "DIST_KEYS",
+    "DIST_LENGTHS",
+    "Intrinsics",
+    "K_KEYS",
+    "default_focal_length",
+    "load_calibration",
+    "resolve_intrinsics",
+]
+
 K_KEYS = ("K", "camera_matrix", "cameraMatrix", "mtx")
 DIST_KEYS = ("dist", "D", "distortion", "distortion_coefficients", "dist_coeffs")
 DIST_LENGTHS = (0, 4, 5, 8, 12, 14)

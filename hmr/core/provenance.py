@@ -14,6 +14,12 @@ from typing import Iterator
 
 from body_models.atomic import write_json
 
+__all__ = [
+    "RunRecord",
+    "file_sha256",
+    "versions",
+]
+
 
 def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks (weights can be hundreds of MB)."""

@@ -26,6 +26,18 @@ from body_models.configs import read_yaml
 from body_models.errors import InputError, MissingFileError
 from hmr.core.provenance import file_sha256
 
+__all__ = [
+    "Check",
+    "KNOWN_FILES",
+    "OfficialFile",
+    "Resolved",
+    "check_all",
+    "config_path",
+    "format_checks",
+    "require",
+    "resolve",
+]
+
 
 @dataclass(frozen=True)
 class OfficialFile:

@@ -21,6 +21,16 @@ import numpy as np
 
 from body_models.errors import HMRError
 
+__all__ = [
+    "AMBIENT",
+    "Camera",
+    "LIGHT_DIRECTION",
+    "MESH_COLOR",
+    "MeshRenderer",
+    "available_backends",
+    "vertex_normals",
+]
+
 MESH_COLOR = (0.78, 0.70, 0.62)  # the mannequin's clay colour, RGB in [0, 1]
 LIGHT_DIRECTION = np.array([0.3, -0.4, -1.0])  # towards the light, camera frame (from the camera, above)
 AMBIENT = 0.35

@@ -12,6 +12,23 @@ import numpy as np
 
 from body_models.joints import JOINT_SETS
 
+__all__ = [
+    "AXIS_RGB",
+    "CENTRE_RGB",
+    "GRID_HALF_WIDTH_M",
+    "GRID_RGB",
+    "GRID_STEP_M",
+    "LEFT_RGB",
+    "PANEL_BACKGROUND",
+    "RIGHT_RGB",
+    "SIDE_VIEW_HEIGHT_M",
+    "SIDE_VIEW_PITCH_DEG",
+    "SIDE_VIEW_YAW_DEG",
+    "draw_skeleton_2d",
+    "edge_colors",
+    "skeleton_panel",
+]
+
 LEFT_RGB = (70, 150, 255)
 RIGHT_RGB = (255, 130, 50)
 CENTRE_RGB = (235, 235, 235)

@@ -34,6 +34,23 @@ import numpy as np
 from body_models.atomic import atomic_path
 from body_models.errors import InputError, MissingFileError
 
+__all__ = [
+    "ENCODE_CRF",
+    "ENCODE_PRESET",
+    "IMAGE_SUFFIXES",
+    "PREFETCH_FRAMES",
+    "VFR_TICKS_PER_S",
+    "VideoFrame",
+    "VideoInfo",
+    "VideoWriter",
+    "iter_batches",
+    "iter_frames",
+    "prefetch",
+    "probe_video",
+    "read_frame",
+    "write_video",
+]
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 VFR_TICKS_PER_S = 90_000  # the encoder's clock: fine enough for any source frame timing
 ENCODE_PRESET = "veryfast"  # 76 fps at 720p on 2 cores; "medium" is 2.4x slower for ~15% smaller files

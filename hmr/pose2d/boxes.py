@@ -41,6 +41,21 @@ import numpy as np
 
 from body_models.errors import InputError, MissingFileError
 
+__all__ = [
+    "COCO_OKS_SIGMAS",
+    "Detections",
+    "Detector",
+    "IoUTracker",
+    "KeypointBoxTracker",
+    "box_iou",
+    "keypoint_oks",
+    "load_boxes_file",
+    "load_detector",
+    "no_detections",
+    "run_detector",
+    "track_summary",
+]
+
 # COCO keypoint falloff constants (per joint, COCO-17 order), used by OKS.
 COCO_OKS_SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62,
                             1.07, 1.07, 0.87, 0.87, 0.89, 0.89]) / 10.0

@@ -30,6 +30,14 @@ from body_models.smpl import SMPL, load_smpl, rigid_transform_params
 from hmr.io.render import Camera, MeshRenderer
 from hmr.io.video import VideoWriter
 
+__all__ = [
+    "BODY_TO_CAMERA",
+    "SCHEMA_VERSION",
+    "SyntheticClip",
+    "make_synthetic_clip",
+    "pose_in_camera",
+]
+
 SCHEMA_VERSION = 1
 
 # The camera looks at the subject's front: camera x = body x (the subject's left appears on the
