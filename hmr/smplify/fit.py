@@ -533,6 +533,16 @@ class SMPLify:
         Returns:
             ``SMPLifyResult`` with the keypoints' leading dims.
         """
+        problem = self._prepare(keypoints, global_orient, body_pose, betas, transl, joint_set, focal_length,
+                                principal_point)
+        init_transl, start_transl = self._initial_translation(problem)
+        fit = self._optimise(problem, start_transl, fix_betas, progress)
+        return self._select(problem, fit, init_transl)
+
+    def _prepare(self, keypoints, global_orient, body_pose, betas, transl, joint_set, focal_length,
+                 principal_point) -> "_Problem":
+        """Check the inputs and flatten them to N samples: the start, the camera, the keypoints
+        with missing joints at confidence 0, which samples are fitted, and the stage-1 joints."""
         cfg = self.config
         ref = self.body_model.smplx.v_template
         keypoints = _checked_keypoints(keypoints, ref)
@@ -544,9 +554,7 @@ class SMPLify:
                              f"{len(names)}; got shape {tuple(keypoints.shape)}")
         lead = tuple(keypoints.shape[:-2])
         n, num_j = math.prod(lead), len(names)
-        seq_shape = (lead[0], lead[1]) if len(lead) == 2 else (n, 1)
 
-        # Initial estimate, flattened to N samples.
         def start(value, name, width, joints=None):
             if value is None:
                 return self.mean[name].expand(n, width).clone()
@@ -557,12 +565,10 @@ class SMPLify:
                 raise InputError(f"{name} must have shape {(*lead, width)}; got {tuple(value.shape)}")
             return value.reshape(n, width).detach().clone()
 
-        init_orient = start(global_orient, "global_orient", 3, joints=1)
-        init_pose = start(body_pose, "body_pose", 69, joints=23)
-        init_betas = start(betas, "betas", self.body_model.num_betas)
+        init = (start(global_orient, "global_orient", 3, joints=1), start(body_pose, "body_pose", 69, joints=23),
+                start(betas, "betas", self.body_model.num_betas))
         transl_given = transl is not None
         init_transl = start(transl, "transl", 3) if transl_given else ref.new_zeros(n, 3)
-
         focal, center = _camera_tensors(
             cfg.focal_length if focal_length is None else focal_length,
             cfg.camera_center if principal_point is None else principal_point, n, ref)
@@ -588,24 +594,39 @@ class SMPLify:
         torso_mask = torso_mask * (conf > 0)
         enough_torso = torso_mask.sum(-1) >= 2
         stage1_mask = torch.where(enough_torso[:, None], torso_mask, (conf > 0).to(conf))
+        return _Problem(lead=lead, joint_set=joint_set, init=init, init_transl=init_transl,
+                        transl_given=transl_given, focal=focal, center=center, kp=kp, conf_fit=conf_fit,
+                        attempted=attempted, torso=torso, stage1_mask=stage1_mask)
 
-        # Initial translation.
+    def _initial_translation(self, problem: "_Problem") -> tuple[Tensor, Tensor]:
+        """(the start's translation, the translation the optimisation starts from): the given one,
+        or estimated from the keypoints (similar triangles on the torso where it is seen); samples
+        not fitted are parked far in front of the camera, which only keeps their projections
+        finite (their loss is masked out)."""
+        p = problem
         with torch.no_grad():
-            _, init_joints = self._model_keypoints(init_orient, init_pose, init_betas, None, joint_set)
-            if not transl_given:
-                estimate = estimate_translation(init_joints, kp, focal, center)
-                if torso is not None:
-                    similar, ok = estimate_translation_from_torso(init_joints, kp, torso, focal, center)
+            _, init_joints = self._model_keypoints(*p.init, None, p.joint_set)
+            init_transl = p.init_transl
+            if not p.transl_given:
+                estimate = estimate_translation(init_joints, p.kp, p.focal, p.center)
+                if p.torso is not None:
+                    similar, ok = estimate_translation_from_torso(init_joints, p.kp, p.torso, p.focal, p.center)
                     estimate = torch.where(ok[:, None], similar, estimate)
-                init_transl = torch.where(attempted[:, None], estimate, init_transl)
-            # Samples that are not attempted sit far in front of the camera during the optimisation
-            # (their loss is masked out; this only keeps their projections finite).
-            parked = ref.new_tensor([0.0, 0.0, _PARKED_DEPTH_M]).expand(n, 3)
-            start_transl = torch.where(attempted[:, None], init_transl, parked)
+                init_transl = torch.where(p.attempted[:, None], estimate, init_transl)
+            start_transl = torch.where(p.attempted[:, None], init_transl, p.parked)
+        return init_transl, start_transl
 
-        mask = attempted.to(ref.dtype)
-        sequences = len(lead) == 2 and cfg.temporal_weight > 0
-        valid_seq = attempted.reshape(seq_shape)
+    def _optimise(self, problem: "_Problem", start_transl: Tensor, fix_betas: bool,
+                  progress: Progress) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """SPIN's two Adam stages: camera translation and orientation on the torso, then pose,
+        shape and orientation (camera fixed unless ``fit_transl_in_stage2``); returns the fitted
+        (orient, pose, betas, transl)."""
+        cfg, p = self.config, problem
+        n = p.num_samples
+        mask = p.attempted.to(p.kp.dtype)
+        seq_shape = (p.lead[0], p.lead[1]) if len(p.lead) == 2 else (n, 1)
+        sequences = len(p.lead) == 2 and cfg.temporal_weight > 0
+        valid_seq = p.attempted.reshape(seq_shape)
 
         def temporal(joints3d: Tensor) -> Tensor:
             if not sequences:
@@ -614,6 +635,7 @@ class SMPLify:
             # Spread each sequence's term over its frames so the batch sum counts it once.
             return (per_seq[:, None] / seq_shape[1]).expand(seq_shape).reshape(n)
 
+        init_orient, init_pose, init_betas = p.init
         orient = init_orient.clone().requires_grad_(True)
         pose = init_pose.clone()
         shape = init_betas.clone()
@@ -623,9 +645,9 @@ class SMPLify:
             # Stage 1: camera translation and global orientation on the torso.
             optimizer = Adam([orient, cam_t], lr=cfg.step_size, betas=(0.9, 0.999))
             for _ in range(cfg.num_iters):
-                out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, joint_set)
-                projected = self._project(model_kp, focal, center)
-                loss = (losses.torso_loss(projected, kp[..., :2], stage1_mask)
+                out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, p.joint_set)
+                projected = self._project(model_kp, p.focal, p.center)
+                loss = (losses.torso_loss(projected, p.kp[..., :2], p.stage1_mask)
                         + cfg.depth_loss_weight ** 2 * losses.depth_loss(cam_t, start_transl)
                         + cfg.temporal_weight ** 2 * temporal(out.joints))
                 optimizer.zero_grad()
@@ -643,9 +665,9 @@ class SMPLify:
                 cam_t.requires_grad_(False)
             optimizer = Adam(params, lr=cfg.step_size, betas=(0.9, 0.999))
             for _ in range(cfg.num_iters):
-                out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, joint_set)
-                projected = self._project(model_kp, focal, center)
-                loss = (losses.reprojection_loss(projected, kp[..., :2], conf_fit, cfg.sigma).sum(-1)
+                out, model_kp = self._model_keypoints(orient, pose, shape, cam_t, p.joint_set)
+                projected = self._project(model_kp, p.focal, p.center)
+                loss = (losses.reprojection_loss(projected, p.kp[..., :2], p.conf_fit, cfg.sigma).sum(-1)
                         + cfg.pose_prior_weight ** 2 * self.pose_prior(pose)
                         + cfg.angle_prior_weight ** 2 * losses.angle_prior(pose)
                         + cfg.shape_prior_weight ** 2 * losses.shape_prior(shape)
@@ -654,22 +676,27 @@ class SMPLify:
                 (loss * mask).sum().backward()
                 optimizer.step()
                 counter.advance()
+        return orient.detach(), pose.detach(), shape.detach(), cam_t.detach()
 
+    def _select(self, problem: "_Problem", fit: tuple[Tensor, ...], init_transl: Tensor) -> SMPLifyResult:
+        """Keep each sample's fit where it lowers the reprojection loss below its start's (else the
+        start), reset implausible shapes to the mean shape (SPIN's rule), and flag the fits
+        under the loss threshold."""
+        cfg, p = self.config, problem
+        attempted = p.attempted
         with torch.no_grad():
-            fit = (orient.detach(), pose.detach(), shape.detach(), cam_t.detach())
-            init = (init_orient, init_pose, init_betas, torch.where(attempted[:, None], init_transl, parked))
+            init = p.init + (torch.where(attempted[:, None], init_transl, p.parked),)
 
             def fitting_loss(params) -> Tensor:
-                _, model_kp = self._model_keypoints(*params, joint_set)
-                projected = self._project(model_kp, focal, center)
-                return losses.reprojection_loss(projected, kp[..., :2], conf_fit, cfg.sigma).mean(-1)
+                _, model_kp = self._model_keypoints(*params, p.joint_set)
+                projected = self._project(model_kp, p.focal, p.center)
+                return losses.reprojection_loss(projected, p.kp[..., :2], p.conf_fit, cfg.sigma).mean(-1)
 
             fit_loss, init_loss = fitting_loss(fit), fitting_loss(init)
             improved = attempted & (fit_loss < init_loss)
             init = init[:3] + (init_transl,)  # what an unfitted sample returns: its own start
             chosen = [torch.where(improved[:, None], a, b) for a, b in zip(fit, init)]
             loss = torch.where(improved, fit_loss, init_loss)
-            # SPIN's rule: implausible shapes are reset to the mean shape.
             if cfg.max_abs_beta is None:
                 zeroed = torch.zeros_like(attempted)
             else:
@@ -684,14 +711,41 @@ class SMPLify:
             valid_fit = attempted & (loss < cfg.loss_threshold)
 
         def shaped(x: Tensor) -> Tensor:
-            return x.reshape(*lead, *x.shape[1:])
+            return x.reshape(*p.lead, *x.shape[1:])
 
         return SMPLifyResult(
             global_orient=shaped(chosen[0]), body_pose=shaped(chosen[1]), betas=shaped(chosen[2]),
             transl=shaped(chosen[3]), joints=shaped(out.joints), vertices=shaped(out.vertices),
             reprojection_loss=shaped(loss), initial_reprojection_loss=shaped(init_loss),
             attempted=shaped(attempted), fitted=shaped(improved), valid_fit=shaped(valid_fit),
-            betas_zeroed=shaped(zeroed), start=torch.zeros(lead[:1], dtype=torch.long, device=ref.device))
+            betas_zeroed=shaped(zeroed), start=torch.zeros(p.lead[:1], dtype=torch.long, device=p.kp.device))
+
+
+@dataclass
+class _Problem:
+    """One fit's inputs, flattened to N samples (``SMPLify._prepare``)."""
+
+    lead: tuple[int, ...]  # the keypoints' leading dims: (B,) or (S, T)
+    joint_set: str
+    init: tuple[Tensor, Tensor, Tensor]  # start (orient (N, 3), pose (N, 69), betas (N, num_betas))
+    init_transl: Tensor  # (N, 3) the given translation, or zeros to be estimated
+    transl_given: bool
+    focal: Tensor
+    center: Tensor
+    kp: Tensor  # (N, J, 3) pixels and confidence, missing joints at 0
+    conf_fit: Tensor  # (N, J) confidence of the joints the fit reads
+    attempted: Tensor  # (N,) bool: enough keypoints to fit
+    torso: tuple[int, ...] | None
+    stage1_mask: Tensor  # (N, J)
+
+    @property
+    def num_samples(self) -> int:
+        return math.prod(self.lead)
+
+    @property
+    def parked(self) -> Tensor:
+        """(N, 3) where samples that are not fitted wait, far in front of the camera."""
+        return self.kp.new_tensor([0.0, 0.0, _PARKED_DEPTH_M]).expand(self.num_samples, 3)
 
 
 def _checked_keypoints(keypoints, ref: Tensor) -> Tensor:
