@@ -1,6 +1,6 @@
 """Lifting 2D keypoint sequences in pixels to 3D joints, and the ``joints3d.npz`` file.
 
-    model = lifting.load_pretrained("lifting/weights/demo_27f_128c_coco.pt")
+    model = lifting.load_pretrained("lifting/weights/demo_27f_256c_coco.pt")
     result = lift_keypoints(model, keypoints, image_size=(1920, 1080), layout="coco")
     result.joints          # (T, 17, 3) metres, camera frame, root-relative (H36M-17)
 
@@ -40,7 +40,7 @@ __all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS",
 
 JOINTS3D_SCHEMA_VERSION = SCHEMA_VERSIONS["joints3d"]  # public name, kept for callers
 
-DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_27f_128c_coco.pt"
+DEMO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "demo_27f_256c_coco.pt"
 """The demo lifter shipped with the package: 27 frames, 256 channels, COCO-17 in, H36M-17 out,
 trained on synthetic mannequin data only (``configs/lifting/train_demo.yaml``)."""
 

@@ -4,7 +4,7 @@
     hmr train-lifter --config configs/lifting/train_demo.yaml --out out/lifter_demo
     hmr train-lifter --config configs/lifting/train_demo.yaml --out out/lifter_demo --resume
     torchrun --standalone --nproc_per_node=2 -m hmr.cli train-lifter --config configs/lifting/train_demo.yaml
-    hmr lift out/keypoints2d.npz --weights lifting/weights/demo_27f_128c_coco.pt --out out
+    hmr lift out/keypoints2d.npz --weights lifting/weights/demo_27f_256c_coco.pt --out out
 """
 
 from __future__ import annotations

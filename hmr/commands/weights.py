@@ -20,7 +20,7 @@ def _weights(args: argparse.Namespace) -> int:
          "HRNet W16, 128x160 input, COCO-17, trained on the synthetic image world only "
          "(configs/pose2d/train_demo.yaml); it knows the mannequin, not real people"),
         ("demo_lifter", DEMO_LIFTER, "stands in for vp3d_coco in run, lift, demo",
-         "VideoPose3D 27 frames, 128 channels, COCO-17 input, trained on mannequin motion only "
+         "VideoPose3D 27 frames, 256 channels, COCO-17 input, trained on mannequin motion only "
          "(configs/lifting/train_demo.yaml)"),
         ("demo_regressor", DEMO_REGRESSOR, "stands in for spin in run, demo",
          "HMR (IEF, rot6d) on ResNet-18, 160x160 input, fp16, trained on the synthetic image world only "

@@ -117,7 +117,7 @@ def test_bad_input_gets_one_line_errors():
 @pytest.mark.skipif(not DEMO_WEIGHTS.is_file(), reason="demo weights not built")
 def test_demo_weights_lift_an_unseen_synthetic_clip(mannequin_smpl):
     model = load_pretrained(DEMO_WEIGHTS)
-    assert model.receptive_field() == 27 and model.channels == 128 and model.num_joints_in == 17
+    assert model.receptive_field() == 27 and model.channels == 256 and model.num_joints_in == 17
     joints = synthetic_joint_sets("wave", 60, seed=987_654, smpl=mannequin_smpl, joint_sets=("coco_17",))
     cam = h36m_cameras("S9")[1]
     camera = {name: world_to_camera(j, cam.orientation, cam.translation) for name, j in joints.items()}
