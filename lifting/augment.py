@@ -1,21 +1,21 @@
-"""2D input corruption for lifter training: what a detector does to the keypoints at test time.
+"""2D input corruption for lifter training: what other cameras and a detector do to the keypoints.
 
 The official recipe trains on exact 2D (or a fixed detector's output) and has none of this; each
 kind is off at 0, so the official recipe is unchanged. Turned on, a training window of 2D
 keypoints gets, in this order:
 
+- ``shift`` and ``scale``: the whole window moved by a Gaussian offset of standard deviation
+  ``shift`` (normalised screen units) and scaled about its centre by exp(N(0, ``scale``)), as a
+  person seen elsewhere in the frame or from another distance or focal length (the root-relative
+  3D target is unchanged to first order), so a lifter trained on four fixed cameras does not learn
+  where in their images the body stands;
 - ``truncation``: with this probability the window is cut by a random image-border line (a side
   and a position within the window's keypoints), and every keypoint beyond it is missing, as when
   the legs or one side of a person leave the frame;
 - ``dropout``: each remaining keypoint of each frame is missing with this probability, as a
   detector's low-confidence joints are dropped;
 - ``noise``: Gaussian noise of this standard deviation on x and y, in normalised screen units
-  (2 / image width per pixel: 0.004 is 2 px on Human3.6M's 1000-pixel frames);
-- ``shift`` and ``scale``: the whole window moved by a Gaussian offset of standard deviation
-  ``shift`` (normalised screen units) and scaled about its centre by exp(N(0, ``scale``)), as a
-  person seen elsewhere in the frame or from another distance or focal length (the root-relative
-  3D target is unchanged to first order), so a lifter trained on four fixed cameras does not learn
-  where in their images the body stands.
+  (2 / image width per pixel: 0.004 is 2 px on Human3.6M's 1000-pixel frames).
 
 Missing keypoints are then filled as ``lifting.inference.lift_keypoints`` fills them in a video
 (``lifting.filling``: each joint's offset from the hips interpolated in time and held at the ends;
