@@ -46,15 +46,15 @@ class LineProgress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if interval is not None else (0.2 if self.tty else 10.0)
         self.stage: str | None = None
-        self.shown = 0.0
+        self.shown: float | None = None  # when the current stage's line was last written
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         now = time.monotonic()
         if stage != self.stage:
             self.close()
-            self.stage, self.shown = stage, 0.0
+            self.stage, self.shown = stage, None
         finished = total is not None and done >= total
-        if not finished and now - self.shown < self.interval:
+        if not finished and self.shown is not None and now - self.shown < self.interval:
             return
         self.shown = now
         line = f"{stage}: {done}/{total}" if total is not None else f"{stage}: {done}"
@@ -70,7 +70,7 @@ class LineProgress:
 
     def close(self) -> None:
         """End the current stage's line (call when the work is over)."""
-        if self.stage is not None and self.shown:
+        if self.stage is not None and self.shown is not None:
             self._end_line()
             self.stream.flush()
         self.stage = None
