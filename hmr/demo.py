@@ -36,7 +36,7 @@ from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
 from hmr.pipeline import PipelineOptions, PipelineResult, run_pipeline
 from hmr.core.provenance import RunRecord
 from hmr.synthetic.clip import make_synthetic_clip
-from hmr.keypoints_stage import FOLLOW_PREFIX
+from hmr.pose2d.stage import FOLLOW_PREFIX
 from hmr.pose2d.checkpoints import DEMO_WEIGHTS as DEMO_HRNET  # hmr/pose2d/weights/demo_*.pt
 from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR  # hmr/regressor/weights/demo_*.pt
 from lifting import DEMO_WEIGHTS
@@ -277,10 +277,12 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
                           progress=on_progress if on_progress is not None else progress, record=record)
     if options.smplify and "regressor" in result.outputs:
         with record.stage("fit_from_mean_pose"):  # the baseline HMR's start has to beat
-            from hmr.pipeline import stage_fit
+            from hmr.core.stages import RunContext
+            from hmr.smplify.stage import FitSettings
 
-            baseline = stage_fit(result.outputs["keypoints2d"], None, out_dir / "synthetic" / "fit_from_mean_pose",
-                                 options)["smpl"]
+            baseline = FitSettings.from_options(options).run(
+                out_dir / "synthetic" / "fit_from_mean_pose", RunContext(device=options.device),
+                keypoints=result.outputs["keypoints2d"])["smpl"]
             result.outputs["smpl_from_mean_pose"] = baseline
     with record.stage("score"):
         scores = score_outputs(clip.ground_truth, result.outputs, options.body_model)

@@ -74,10 +74,11 @@ SHIMS = {
     "hmr.standins": "hmr.core.standins",
     "hmr.intrinsics": "hmr.core.intrinsics",
     "hmr.input_checks": "hmr.core.input_checks",
+    "hmr.keypoints_stage": "hmr.pose2d.stage",
 }
 """Old module paths (issue 16 moved the loose modules of ``hmr/`` into folders) → where the code
 lives now. Each old path is a module re-exporting the new one's names, for users only."""
-TOP_LEVEL = ("hmr", "hmr.pipeline", "hmr.demo", "hmr.keypoints_stage", "hmr.cli")
+TOP_LEVEL = ("hmr", "hmr.pipeline", "hmr.demo", "hmr.cli")
 """The modules left loose in ``hmr/``, beside the shims: the pipeline's own and the CLI."""
 ABOVE_STAGES = ("hmr.pipeline", "hmr.commands", "hmr.cli")
 ADAPTERS = ("hmr.evaluation.h36m_lifter", "hmr.evaluation.h36m_mesh", "hmr.evaluation.pw3d",

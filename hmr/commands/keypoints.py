@@ -15,7 +15,7 @@ from hmr.core.fastpath import PRECISIONS, resolve_precision
 
 
 def _keypoints(args: argparse.Namespace) -> int:
-    from hmr.keypoints_stage import run_keypoints
+    from hmr.pose2d.stage import run_keypoints
     from hmr.pose2d.smoothing import OneEuroParams
 
     if args.weights is None:  # one rule for defaults: the configured hrnet_w32, else the shipped demo HRNet

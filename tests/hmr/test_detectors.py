@@ -109,7 +109,7 @@ def test_tracker_follows_walkers_that_cross():
 def test_keypoints_stage_uses_the_detector_by_name(clip, tmp_path):
     import torch
 
-    from hmr.keypoints_stage import run_keypoints
+    from hmr.pose2d.stage import run_keypoints
     from hmr.pose2d import HRNet, HRNetConfig
 
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ import torch
 from body_models.errors import InputError
 from hmr.cli import main
 from hmr.io.video import write_video
-from hmr.keypoints_stage import run_keypoints
+from hmr.pose2d.stage import run_keypoints
 from hmr.pose2d import HRNet, HRNetConfig, save_checkpoint
 from hmr.pose2d.keypoints_io import load_coco_keypoints, load_keypoints2d
 from hmr.pose2d.smoothing import OneEuroParams
@@ -164,7 +164,7 @@ def test_unknown_precision_is_refused(tmp_path):
     import pytest
 
     from body_models.errors import InputError
-    from hmr.keypoints_stage import run_keypoints
+    from hmr.pose2d.stage import run_keypoints
     from hmr.io.video import write_video
 
     video = write_video(tmp_path / "v.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 2, fps=10.0)
@@ -178,7 +178,7 @@ def test_follow_mode_searches_with_the_detector_only_when_nobody_is_followed(tmp
     from types import SimpleNamespace
 
     from body_models.progress import StageCounter, no_progress
-    from hmr.keypoints_stage import _track_single
+    from hmr.pose2d.stage import _track_single
 
     frames = [SimpleNamespace(index=i, image=np.zeros((HEIGHT, WIDTH, 3), np.uint8)) for i in range(5)]
     person = np.array([40.0, 20.0, 80.0, 90.0])

@@ -55,11 +55,11 @@ def test_run_writes_every_output_and_resumes(clip, weights, tmp_path, monkeypatc
     boxes.write_text(json.dumps({str(t): [gt["boxes"][t, 0].tolist()] for t in range(FRAMES) if t != 3}))
     out = tmp_path / "run"
 
-    import hmr.pipeline
+    from hmr.io.stages import OverlaySettings
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(hmr.pipeline, "stage_overlay", interrupted)
+    monkeypatch.setattr(OverlaySettings, "run", interrupted)
     assert main(["run", str(clip.video), *_args(weights, out, "--boxes", str(boxes))]) == 130  # Ctrl-C
     monkeypatch.undo()
     assert main(["run", str(clip.video), *_args(weights, out, "--boxes", str(boxes))]) == 0
@@ -202,14 +202,15 @@ def test_run_without_hrnet_weights_uses_the_shipped_demo_hrnet_and_says_so(clip,
 def test_regress_stage_crops_at_the_models_own_size(clip, tmp_path):
     """A project regressor trained on 64-px crops (ResNet-18) gets 64-px crops, not SPIN's 224."""
     from hmr.demo import noisy_keypoints
-    from hmr.pipeline import PipelineOptions, stage_regress
+    from hmr.core.stages import RunContext
     from hmr.regressor import HMR, HMRConfig, save_checkpoint
+    from hmr.regressor.stage import RegressSettings
 
     torch.manual_seed(0)
     weights = save_checkpoint(tmp_path / "small.pt", HMR(HMRConfig(backbone="resnet18", image_size=64)).eval())
     keypoints = noisy_keypoints(clip.ground_truth, tmp_path / "kp.npz", noise_px=0.0, dropout=0.0)
-    options = PipelineOptions(hmr_weights=weights, device="cpu")
-    path = stage_regress(clip.video, keypoints, tmp_path, options)["regressor"]
+    path = RegressSettings(hmr_weights=weights).run(tmp_path, RunContext(), video=clip.video,
+                                                    keypoints=keypoints)["regressor"]
     with np.load(path) as z:
         assert z["body_pose"].shape == (FRAMES, 1, 69) and np.isfinite(z["body_pose"]).all()
         assert np.isfinite(z["transl"]).all()
@@ -237,16 +238,21 @@ def test_smpl_npz_from_the_regressor_alone_has_the_fits_schema(clip, tmp_path):
     """With SMPLify off, smpl.npz comes from HMR alone, written by the same writer as a fit's:
     the same keys, shapes and dtypes, with the fit-only values saying that nothing was fitted."""
     from hmr.demo import noisy_keypoints
-    from hmr.pipeline import PipelineOptions, _smpl_from_regressor, stage_regress
+    from hmr.core.stages import RunContext
     from hmr.regressor import HMR, HMRConfig, save_checkpoint
+    from hmr.regressor.stage import RegressSettings
+    from hmr.smplify.stage import FitSettings
     from hmr.smplify.video import fit_keypoints_file
 
     torch.manual_seed(0)
     weights = save_checkpoint(tmp_path / "small.pt", HMR(HMRConfig(backbone="resnet18", image_size=64)).eval())
     keypoints = noisy_keypoints(clip.ground_truth, tmp_path / "kp.npz", noise_px=0.0, dropout=0.0)
-    options = PipelineOptions(hmr_weights=weights, device="cpu")
-    regressor = stage_regress(clip.video, keypoints, tmp_path, options)["regressor"]
-    alone = dict(np.load(_smpl_from_regressor(keypoints, regressor, tmp_path / "alone", options)))
+    regressor = RegressSettings(hmr_weights=weights).run(tmp_path, RunContext(), video=clip.video,
+                                                         keypoints=keypoints)["regressor"]
+    (tmp_path / "alone").mkdir()
+    alone_path = FitSettings(smplify=False).run(tmp_path / "alone", RunContext(), keypoints=keypoints,
+                                                regressor=regressor)["smpl"]
+    alone = dict(np.load(alone_path))
     fit_keypoints_file(keypoints, tmp_path / "fit", iterations=1, initial=regressor)
     fitted = dict(np.load(tmp_path / "fit" / "smpl.npz"))
     assert set(alone) == set(fitted)

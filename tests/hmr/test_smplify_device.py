@@ -112,17 +112,21 @@ def test_run_json_says_where_and_in_which_precision_each_stage_ran(keypoints_fil
 
 
 def test_the_fit_cache_key_has_the_device_only_where_outputs_can_differ():
-    """The CPU's key is the key of every run before the fit took a device (its caches stay
-    valid); a CUDA fit rounds differently, so it is cached apart from the CPU's, but it does
-    not depend on --precision, which the fit ignores."""
-    from hmr.pipeline import PipelineOptions, fit_settings
+    """The CPU's key has no device; a CUDA fit rounds differently, so it is cached apart from
+    the CPU's, but it does not depend on --precision, which the fit ignores; with SMPLify off
+    the stage computes on the CPU whatever the device."""
+    from hmr.core.stages import RunContext
+    from hmr.smplify.stage import FitSettings
 
-    cpu = fit_settings(PipelineOptions(device="cpu"))
+    fit = FitSettings()
+    cpu = fit.key(RunContext(device="cpu"))
     assert "device" not in cpu and "precision" not in cpu
-    assert fit_settings(PipelineOptions(device="cpu", precision="bf16")) == cpu
-    on_gpu = fit_settings(PipelineOptions(device="cuda:1"))
+    assert fit.key(RunContext(device="cpu", precision="bf16")) == cpu
+    on_gpu = fit.key(RunContext(device="cuda:1"))
     assert on_gpu == {**cpu, "device": "cuda"}
-    assert fit_settings(PipelineOptions(device="cuda", precision="bf16")) == on_gpu
+    assert fit.key(RunContext(device="cuda", precision="bf16")) == on_gpu
+    alone = FitSettings(smplify=False)
+    assert alone.key(RunContext(device="cuda")) == alone.key(RunContext(device="cpu"))
 
 
 @cuda
