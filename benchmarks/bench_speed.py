@@ -85,7 +85,7 @@ def _row(rows: list, what: str, unit: str, count: float, base: float, fast: floa
 
 
 def bench_hrnet(rows: list, rounds: int, batch: int, precision: str) -> None:
-    from hmr.keypoints_stage import _Network
+    from hmr.pose2d.stage import _Network
     from hmr.pose2d import HRNet, HRNetConfig
 
     torch.manual_seed(0)
@@ -171,7 +171,7 @@ def bench_learned(rows: list, rounds: int, num: int, precision: str) -> None:
     from body_models.smpl import load_smpl
     from hmr.evaluation.harness import load_crops
     from hmr.core.fastpath import autocast, inference_copy
-    from hmr.keypoints_stage import _Network
+    from hmr.pose2d.stage import _Network
     from hmr.pose2d import DEMO_WEIGHTS as DEMO_HRNET, load_pretrained as load_hrnet
     from hmr.pose2d.topdown import crop_people
     from hmr.regressor import DEMO_WEIGHTS as DEMO_REGRESSOR, load_pretrained as load_regressor
