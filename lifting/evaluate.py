@@ -148,9 +148,9 @@ def predict_sequence(model: torch.nn.Module, keypoints: np.ndarray, flip: bool =
         raise InputError(f"chunk_frames must be a positive number of frames or None, got {chunk_frames!r}")
     step = len(keypoints) if chunk_frames is None else int(chunk_frames)
     if precision == "bf16":
-        from lifting.fast import folded_copy
+        from lifting.fast import cached_folded_copy
 
-        model = folded_copy(model)
+        model = cached_folded_copy(model)
     inputs = torch.from_numpy(batch)
     parts = []
     with torch.no_grad(), torch.autocast(parameter.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
