@@ -83,10 +83,28 @@ def collapse_round(verts: np.ndarray, faces: np.ndarray, max_collapses: int, siz
     """
     n = len(verts)
     edges = unique_edges(faces, n)
+    esize = 0.5 * (size[edges[:, 0]] + size[edges[:, 1]])
+    cand = _collapse_candidates(verts, edges, esize, max_collapses, blocked)
+    if len(cand) == 0:
+        return verts, faces, 0, blocked
+    pairs = edges[cand]
+    mid = 0.5 * (verts[pairs[:, 0]] + verts[pairs[:, 1]])
+    ok = _collapse_keeps_surface(verts, faces, pairs, mid, esize[cand], max_len, min_quality)
+    blocked = np.concatenate([blocked, pairs[~ok]])
+    verts, faces, blocked = _merge_edges(verts, faces, pairs[ok], mid[ok], blocked)
+    return verts, faces, int(ok.sum()), blocked
+
+
+def _collapse_candidates(verts: np.ndarray, edges: np.ndarray, esize: np.ndarray, max_collapses: int,
+                         blocked: np.ndarray) -> np.ndarray:
+    """The edges (indices into ``edges`` (E, 2)) one collapse round tries, shortest relative to
+    ``esize`` (E,) first: from the shorter half of the edges, those not ``blocked`` whose ends
+    share exactly two neighbours (the neighbourhood stays a disc), at least two edges apart, at
+    most ``max_collapses``. Empty only when no edge qualifies."""
+    n = len(verts)
     adj = adjacency(edges, n)
     a, b = edges[:, 0], edges[:, 1]
     length = np.linalg.norm(verts[a] - verts[b], axis=1)
-    esize = 0.5 * (size[a] + size[b])
     prio = length / esize
     # Only the shorter half of the edges compete in a round.
     cand = np.flatnonzero(prio <= np.quantile(prio, 0.5))
@@ -95,15 +113,20 @@ def collapse_round(verts: np.ndarray, faces: np.ndarray, max_collapses: int, siz
     common = np.asarray(adj[a[cand]].multiply(adj[b[cand]]).sum(axis=1)).ravel()
     cand = cand[common == 2]
     if len(cand) == 0:
-        return verts, faces, 0, blocked
+        return cand
     rank = np.empty(len(prio), dtype=np.int64)
     rank[np.lexsort((np.arange(len(prio)), prio))] = np.arange(len(prio))
     cand = cand[_independent(rank[cand], edges[cand], n, closed=True, adj=adj)]
-    cand = cand[np.argsort(rank[cand])][:max_collapses]
-    # Geometric checks on the selected collapses.
-    ca, cb = a[cand], b[cand]
-    mid = 0.5 * (verts[ca] + verts[cb])
-    vf_ptr, vf_idx = _vertex_faces(faces, n)
+    return cand[np.argsort(rank[cand])][:max_collapses]
+
+
+def _collapse_keeps_surface(verts: np.ndarray, faces: np.ndarray, pairs: np.ndarray, mid: np.ndarray,
+                            esize: np.ndarray, max_len: float, min_quality: float) -> np.ndarray:
+    """(K,) bool: whether merging each edge ``pairs`` (K, 2) at its midpoint ``mid`` (K, 3) keeps
+    the surface sound: no triangle around it turns over, none falls below ``min_quality`` unless
+    one there was already worse, and no edge exceeds ``max_len`` times the edge's size ``esize``."""
+    ca, cb = pairs[:, 0], pairs[:, 1]
+    vf_ptr, vf_idx = _vertex_faces(faces, len(verts))
     own_a, fa = _ragged(vf_ptr, vf_idx, ca)
     own_b, fb = _ragged(vf_ptr, vf_idx, cb)
     own = np.concatenate([own_a, own_b])
@@ -115,24 +138,30 @@ def collapse_round(verts: np.ndarray, faces: np.ndarray, max_collapses: int, siz
     new_p = np.where((is_a | is_b)[:, :, None], mid[own][:, None, :], old_p)
     old_n = np.cross(old_p[:, 1] - old_p[:, 0], old_p[:, 2] - old_p[:, 0])
     new_n = np.cross(new_p[:, 1] - new_p[:, 0], new_p[:, 2] - new_p[:, 0])
-    ref = np.zeros((len(cand), 3))
+    ref = np.zeros((len(pairs), 3))
     np.add.at(ref, own, np.where(removed[:, None], 0.0, old_n))
     ref /= np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-30)
     cos = (new_n * ref[own]).sum(1) / np.maximum(np.linalg.norm(new_n, axis=1), 1e-30)
     q_old = triangle_quality(old_p)
     q_new = triangle_quality(new_p)
-    worst_old = np.full(len(cand), np.inf)
+    worst_old = np.full(len(pairs), np.inf)
     np.minimum.at(worst_old, own, q_old)
     edge_len = np.linalg.norm(new_p - np.roll(new_p, 1, axis=1), axis=2).max(1)
     bad = ~removed & ((cos < 0.3) | (q_new < np.minimum(min_quality, worst_old[own]))
-                      | (edge_len > max_len * esize[cand][own]))
-    ok = np.ones(len(cand), dtype=bool)
+                      | (edge_len > max_len * esize[own]))
+    ok = np.ones(len(pairs), dtype=bool)
     ok[own[bad]] = False
-    blocked = np.concatenate([blocked, edges[cand[~ok]]])
-    sel = cand[ok]
-    sa, sb = a[sel], b[sel]
+    return ok
+
+
+def _merge_edges(verts: np.ndarray, faces: np.ndarray, pairs: np.ndarray, mid: np.ndarray,
+                 blocked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge each edge ``pairs`` (K, 2) into its first end, moved to ``mid`` (K, 3); drop the
+    collapsed triangles and the unused vertices, and renumber the ``blocked`` pairs to match."""
+    n = len(verts)
+    sa, sb = pairs[:, 0], pairs[:, 1]
     verts = verts.copy()
-    verts[sa] = mid[ok]
+    verts[sa] = mid
     remap = np.arange(n)
     remap[sb] = sa
     faces = remap[faces]
@@ -142,7 +171,7 @@ def collapse_round(verts: np.ndarray, faces: np.ndarray, max_collapses: int, siz
     used[faces.ravel()] = True
     new_index = np.cumsum(used) - 1
     blocked = np.sort(new_index[blocked], axis=1)  # blocked pairs never lose an end point
-    return verts[used], new_index[faces].astype(np.int64), len(sel), blocked
+    return verts[used], new_index[faces].astype(np.int64), blocked
 
 
 def flip_round(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, int]:
