@@ -64,7 +64,7 @@ def _bone_stretch(verts: np.ndarray, weights: np.ndarray, joints: np.ndarray,
 
 def _shape_directions(verts: np.ndarray, normals: np.ndarray, weights: np.ndarray,
                       joints: np.ndarray, prims: list) -> np.ndarray:
-    """The ten shape components (see the module docstring for their meaning).
+    """The ten shape components (``body_models.mannequin``'s docstring gives their meaning).
 
     Returns:
         (V, 3, 10) float64, metres per unit of β.

@@ -13,7 +13,7 @@ import numpy as np
 from body_models.joints import SMPL_24
 from body_models.mannequin.implicit import Limb
 
-X, Y, Z = np.eye(3)
+X, Y, Z = np.eye(3)  # the axes a primitive's cross-section leans to (``Limb``'s ``hint``)
 
 # Designed joint positions for the subject's left side and the midline, metres. Right-side
 # joints mirror the left ones in x. The model's joints are regressed from the surface and land
