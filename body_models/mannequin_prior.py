@@ -4,7 +4,7 @@ Fitting the 8-component GMM to ``PRIOR_NUM_POSES`` procedural poses takes most o
 mannequin's first-use time (tens of seconds on two busy cores), so its result ships with the
 package as ``body_models/data/mannequin_prior_v<PRIOR_VERSION>.npz`` and first use only copies it
 into the cache in SMPLify's ``gmm_08.pkl`` layout. Rebuild it after changing
-``body_models.motion`` or the fit (and bump ``PRIOR_VERSION``)::
+``body_models.motion`` (or its ``body_models.joint_limits``) or the fit (and bump ``PRIOR_VERSION``)::
 
     hmr mannequin --build-prior            # rewrites the shipped file
     python3 -m pytest -q tests/body_models/test_mannequin_prior.py

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from body_models.errors import InputError
-from body_models.motion import _LOWER, _UPPER, BODY_JOINTS, body_pose_to_euler
+from body_models.joint_limits import _LOWER, _UPPER, BODY_JOINTS, body_pose_to_euler
 
 __all__ = ["Coverage", "coverage", "format_coverage", "sample_prior"]
 

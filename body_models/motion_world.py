@@ -32,10 +32,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from body_models.errors import InputError
-from body_models.motion import (
-    _LOWER, _NUM_BODY, _UPPER, BODY_JOINTS, MotionClip, _Angles, _planted_translation, _smooth_noise,
-    _smoothstep, body_pose_to_euler, euler_to_body_pose,
-)
+from body_models.joint_limits import _LOWER, _NUM_BODY, _UPPER, BODY_JOINTS, body_pose_to_euler, euler_to_body_pose
+from body_models.motion import MotionClip, _Angles, _planted_translation, _smooth_noise, _smoothstep
 
 __all__ = ["WORLD_SEGMENTS", "WorldClip", "generate_world_motion", "sample_world_poses"]
 

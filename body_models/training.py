@@ -1,5 +1,6 @@
 """Small pieces every training loop of the project shares (the lifter's, HRNet's and HMR's): the
-CSV training log that a resumed run continues, and torchrun's process layout.
+CSV training log that a resumed run continues, and torchrun's process layout (``join_training``
+starts a process's part in a distributed run, ``TrainingProcess.leave`` ends it).
 
 Kept here, at the bottom of the stack beside ``atomic`` and ``configs``, so that every package may
 use them without importing sideways.
@@ -11,7 +12,9 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import torch
 
 from body_models.atomic import write_text
 from body_models.errors import InputError, MissingFileError
@@ -67,3 +70,34 @@ def torchrun_environment() -> tuple[bool, int, int]:
     if world <= 1:
         return False, 0, 1
     return True, int(os.environ.get("RANK", "0")), world
+
+
+class TrainingProcess(NamedTuple):
+    """This process's part in a training run, as ``join_training`` set it up."""
+
+    ddp: bool  # several processes under torchrun: the model is wrapped in DistributedDataParallel
+    rank: int
+    world: int
+    device: torch.device  # under torchrun, CUDA means this process's LOCAL_RANK device
+    owns_group: bool  # the process group was started by ``join_training``, so ``leave`` ends it
+
+    def leave(self) -> None:
+        """End the process group if ``join_training`` started it."""
+        if self.owns_group:
+            torch.distributed.destroy_process_group()
+
+
+def join_training(device: str | torch.device) -> TrainingProcess:
+    """Join torchrun's run: start the process group when several processes were asked for and none
+    is running yet (NCCL on CUDA, gloo otherwise), and train CUDA on this process's ``LOCAL_RANK``
+    device. A single process (no torchrun) just gets ``device``."""
+    ddp, rank, world = torchrun_environment()
+    device = torch.device(device)
+    owns_group = ddp and not torch.distributed.is_initialized()
+    if ddp:
+        if owns_group:
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    return TrainingProcess(ddp, rank, world, device, owns_group)

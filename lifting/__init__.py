@@ -7,7 +7,7 @@ _HOME = {
     "save_checkpoint": "lifting.checkpoints", "DEMO_WEIGHTS": "lifting.inference", "LiftResult": "lifting.inference",
     "lift_keypoints": "lifting.inference", "lift_keypoints_file": "lifting.inference",
     "LiftingConfig": "lifting.model", "TemporalModel": "lifting.model", "TemporalModelOptimized1f": "lifting.model",
-    "TrainConfig": "lifting.train", "TrainResult": "lifting.train", "train_lifter": "lifting.train",
+    "TrainConfig": "lifting.train_config", "TrainResult": "lifting.train_state", "train_lifter": "lifting.train",
 }
 
 __all__ = sorted(_HOME)

@@ -38,33 +38,30 @@ the gradients. Only rank 0 evaluates, logs and writes checkpoints.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from body_models.atomic import write_text
 from body_models.cameras import project_to_2d, project_to_2d_linear
-from body_models.configs import config_from_dict, config_from_yaml
-from body_models.errors import InputError, MissingFileError
+from body_models.errors import MissingFileError
 from body_models.joints import H36M_17
 from body_models.metrics import MM_PER_M
 from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from lifting.augment import corrupt_keypoints
-from lifting.checkpoints import load_checkpoint, save_checkpoint
 from lifting.chunks import ChunkBatch, ChunkedBatches, _EndlessBatches, _rank_batches  # noqa: F401 (re-exported)
-from lifting.data import TEST_SUBJECTS, TRAIN_SUBJECTS
 from lifting.evaluate import predict_sequence
+from lifting.model import TemporalModel, TemporalModelOptimized1f
+from lifting.train_config import TrainConfig
 from lifting.train_data import _Data, _Videos, load_training_data
-from lifting.model import LiftingConfig, TemporalModel, TemporalModelOptimized1f
+from lifting.train_state import (CSV_COLUMNS, EpochLog, TrainResult,  # noqa: F401 (CSV_COLUMNS re-exported)
+                                 _latest_checkpoint, _restore, _save, _unwrap, _write_log)
 
 __all__ = ["ChunkBatch", "ChunkedBatches", "EpochLog", "TrainConfig", "TrainResult", "bn_momentum",
            "train_lifter"]
@@ -72,130 +69,6 @@ __all__ = ["ChunkBatch", "ChunkedBatches", "EpochLog", "TrainConfig", "TrainResu
 INITIAL_BN_MOMENTUM = 0.1
 FINAL_BN_MOMENTUM = 0.001
 """BatchNorm momentum at the first epoch and (approached) at the last, as in ``run.py``."""
-
-CSV_COLUMNS = ("epoch", "lr", "bn_momentum", "loss_3d_train_mm", "loss_traj_train_mm", "loss_2d_unlabeled",
-               "mpjpe_train_eval_mm", "mpjpe_valid_mm", "traj_valid_mm", "seconds")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A training recipe; ``configs/lifting/train_*.yaml`` are presets of it.
-
-    Attributes:
-        data_3d: ``data_3d_h36m.npz`` (VideoPose3D layout); relative paths are taken from the
-            working directory.
-        data_2d: ``data_2d_h36m_<source>.npz``, the keypoint source (gt, cpn, detectron, ...);
-            its metadata gives the flip symmetry of the input layout.
-        model: the architecture (``LiftingConfig`` fields; a mapping in YAML).
-        subjects_train: labelled subjects.
-        subjects_test: subjects evaluated after every epoch.
-        subjects_unlabeled: 2D-only subjects; not empty turns the semi-supervised mode on.
-        actions: action-name prefixes to keep (None: all).
-        epochs: total epochs.
-        batch_size: output frames per step (``batch_size // stride`` chunks).
-        learning_rate: Adam's initial learning rate.
-        lr_decay: factor applied to the learning rate after every epoch.
-        stride: output frames per training chunk (1 trains ``TemporalModelOptimized1f``).
-        augment: flip augmentation (every chunk also mirrored).
-        seed: seeds the weights, dropout and the chunk order (``run.py``'s generator uses 1234).
-        seed_unlabeled: seeds the unlabeled chunk order (``run.py`` uses 4321).
-        warmup: epochs of supervised-only training before the unlabeled terms start.
-        projection_loss: use the 2D reprojection loss in the semi-supervised mode.
-        linear_projection: project without lens distortion.
-        bone_length_weight: weight of the bone-length term (0 turns it off).
-        checkpoint_frequency: write ``epoch_NNNN.pt`` every this many epochs.
-        evaluate: evaluate after every epoch (``run.py``'s ``--no-eval`` turns it off).
-        downsample: keep every n-th frame of the 2D and 3D sequences.
-        subset: fraction of every training video to keep, one contiguous piece whose start is a
-            hash of the video length (``run.py``'s ``--subset``, for data-scarce experiments).
-        keypoint_noise, keypoint_dropout, keypoint_truncation, keypoint_shift, keypoint_scale:
-            corrupt the labelled 2D input as a detector and other cameras would
-            (``lifting.augment.corrupt_keypoints``: x, y noise in normalised screen units, the
-            share of keypoints dropped, the share of windows cut by a border line, the window's
-            2D offset and log-scale spread), each step from its own seed; 0, the official recipe,
-            turns each off.
-    """
-
-    data_3d: str
-    data_2d: str
-    model: LiftingConfig = field(default_factory=lambda: LiftingConfig(filter_widths=(3, 3, 3)))
-    subjects_train: tuple[str, ...] = TRAIN_SUBJECTS
-    subjects_test: tuple[str, ...] = TEST_SUBJECTS
-    subjects_unlabeled: tuple[str, ...] = ()
-    actions: tuple[str, ...] | None = None
-    epochs: int = 60
-    batch_size: int = 1024
-    learning_rate: float = 0.001
-    lr_decay: float = 0.95
-    stride: int = 1
-    augment: bool = True
-    seed: int = 1234
-    seed_unlabeled: int = 4321
-    warmup: int = 1
-    projection_loss: bool = True
-    linear_projection: bool = False
-    bone_length_weight: float = 1.0
-    checkpoint_frequency: int = 10
-    evaluate: bool = True
-    downsample: int = 1
-    subset: float = 1.0
-    keypoint_noise: float = 0.0
-    keypoint_dropout: float = 0.0
-    keypoint_truncation: float = 0.0
-    keypoint_shift: float = 0.0
-    keypoint_scale: float = 0.0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.model, Mapping):
-            object.__setattr__(self, "model", LiftingConfig.from_dict(self.model, source="TrainConfig.model"))
-        if not isinstance(self.model, LiftingConfig):
-            raise InputError(f"model must be a mapping of LiftingConfig settings, got {type(self.model).__name__}")
-        for name in ("subjects_train", "subjects_test", "subjects_unlabeled", "actions"):
-            value = getattr(self, name)
-            if value is None and name == "actions":
-                continue
-            if isinstance(value, str):
-                value = tuple(v.strip() for v in value.split(",") if v.strip())
-            object.__setattr__(self, name, tuple(str(v) for v in value))
-        if not self.subjects_train:
-            raise InputError("subjects_train must name at least one subject")
-        for name in ("epochs", "batch_size", "stride", "checkpoint_frequency", "downsample"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 < self.subset <= 1:
-            raise InputError(f"subset must lie in (0, 1], got {self.subset!r}")
-        if not (self.keypoint_shift >= 0 and self.keypoint_scale >= 0):
-            raise InputError(f"keypoint_shift and keypoint_scale must be >= 0, got {self.keypoint_shift!r} and "
-                             f"{self.keypoint_scale!r}")
-        if not (self.keypoint_noise >= 0 and 0 <= self.keypoint_dropout < 1 and 0 <= self.keypoint_truncation <= 1):
-            raise InputError(f"keypoint_noise must be >= 0, keypoint_dropout in [0, 1) and keypoint_truncation in "
-                             f"[0, 1], got {self.keypoint_noise!r}, {self.keypoint_dropout!r} and "
-                             f"{self.keypoint_truncation!r}")
-        if self.warmup < 0 or self.bone_length_weight < 0:
-            raise InputError("warmup and bone_length_weight must not be negative")
-        if not (self.learning_rate > 0 and 0 < self.lr_decay <= 1):
-            raise InputError(f"learning_rate must be > 0 and lr_decay in (0, 1], got {self.learning_rate}, "
-                             f"{self.lr_decay}")
-
-    @property
-    def semi_supervised(self) -> bool:
-        return bool(self.subjects_unlabeled)
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "TrainConfig":
-        """Read a recipe such as ``configs/lifting/train_demo.yaml``; unknown keys are errors."""
-        return config_from_yaml(cls, path)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "TrainConfig":
-        return config_from_dict(cls, values, source)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (the model as a dict, tuples as lists), as stored in checkpoints."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        values["model"] = self.model.to_dict()
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 def bn_momentum(epoch: int, epochs: int) -> float:
@@ -222,94 +95,6 @@ def _bone_lengths(joints: torch.Tensor, parents: Sequence[int]) -> torch.Tensor:
     """(B, L, J, 3) → (B, J - 1) bone lengths averaged over time, metres."""
     bones = joints[:, :, 1:] - joints[:, :, list(parents[1:])]
     return torch.linalg.vector_norm(bones, dim=-1).mean(dim=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Logs, results, checkpoint state
-
-
-@dataclass(frozen=True)
-class EpochLog:
-    """One row of ``log.csv``. Losses are means over the epoch's output frames; NaN where they
-    do not apply (no trajectory model, evaluation off).
-
-    Attributes:
-        epoch: 1-based epoch number.
-        lr: learning rate used in this epoch.
-        bn_momentum: BatchNorm momentum used in this epoch.
-        loss_3d_train_mm: training MPJPE (train mode, with dropout), mm.
-        loss_traj_train_mm: trajectory loss (1/depth-weighted), mm.
-        loss_2d_unlabeled: reprojection error of unlabeled chunks, normalised screen units.
-        mpjpe_train_eval_mm: MPJPE on the training videos in eval mode, mm.
-        mpjpe_valid_mm: MPJPE on the test subjects' videos, mm (no flip averaging).
-        traj_valid_mm: trajectory error on the test videos, mm.
-        seconds: wall time of the epoch.
-    """
-
-    epoch: int
-    lr: float
-    bn_momentum: float
-    loss_3d_train_mm: float
-    loss_traj_train_mm: float
-    loss_2d_unlabeled: float
-    mpjpe_train_eval_mm: float
-    mpjpe_valid_mm: float
-    traj_valid_mm: float
-    seconds: float
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What ``train_lifter`` did.
-
-    Attributes:
-        out_dir: the run folder.
-        checkpoint: ``final.pt``, readable by ``lifting.load_pretrained``.
-        log: ``log.csv``.
-        history: one ``EpochLog`` per epoch since the start of the run (resumed ones included).
-        resumed_from: the checkpoint resumed, or None.
-    """
-
-    out_dir: Path
-    checkpoint: Path
-    log: Path
-    history: tuple[EpochLog, ...]
-    resumed_from: Path | None
-
-
-def _write_log(path: Path, history: Sequence[EpochLog]) -> Path:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in history:
-        writer.writerow([row.epoch] + [f"{getattr(row, name):.6g}" for name in CSV_COLUMNS[1:]])
-    return write_text(path, buffer.getvalue())
-
-
-def _numpy_random_state(random: np.random.RandomState) -> dict[str, Any]:
-    """A RandomState as plain values (readable with ``torch.load(weights_only=True)``)."""
-    name, keys, position, has_gauss, cached = random.get_state(legacy=True)
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
-            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
-
-
-def _set_numpy_random_state(random: np.random.RandomState, state: Mapping[str, Any]) -> None:
-    random.set_state((state["name"], state["keys"].numpy().astype(np.uint32), state["position"],
-                      state["has_gauss"], state["cached_gaussian"]))
-
-
-def _latest_checkpoint(out_dir: Path) -> Path | None:
-    """The checkpoint of ``out_dir`` with the most epochs (``epoch_NNNN.pt`` or ``final.pt``)."""
-    found = []
-    for path in out_dir.glob("epoch_*.pt"):
-        digits = path.stem.removeprefix("epoch_")
-        if digits.isdigit():
-            found.append((int(digits), 0, path))
-    final = out_dir / "final.pt"
-    if final.is_file():
-        extra = load_checkpoint(final).get("extra") or {}
-        found.append((int(extra.get("epoch", 0)), 1, final))
-    return max(found)[2] if found else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,10 +128,6 @@ def _evaluate(model: TemporalModel, traj_model: TemporalModel | None, videos: _V
         frames += len(target)
     traj = total_traj / frames * MM_PER_M if traj_model is not None else math.nan
     return total / frames * MM_PER_M, traj
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return getattr(model, "module", model)
 
 
 def train_lifter(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
@@ -556,53 +337,3 @@ def _evaluate_epoch(run: _Run, data: _Data, device: torch.device) -> tuple[float
     if data.test is not None:
         mpjpe_valid, traj_valid = _evaluate(run.model_eval, run.traj_eval, data.test)
     return mpjpe_train, mpjpe_valid, traj_valid
-
-
-def _save(path: Path, model: torch.nn.Module, traj_model: torch.nn.Module | None, *, epoch: int,
-          optimizer: torch.optim.Optimizer, config: TrainConfig, train_chunks: ChunkedBatches,
-          unlabeled: _EndlessBatches | None, history: Sequence[EpochLog]) -> Path:
-    extra = {
-        "epoch": epoch,
-        "lr": optimizer.param_groups[0]["lr"],
-        "optimizer": optimizer.state_dict(),
-        "train_config": config.to_dict(),
-        "random_state": _numpy_random_state(train_chunks.random),
-        "torch_random_state": torch.get_rng_state(),
-        "history": [dataclasses.asdict(row) for row in history],
-    }
-    if unlabeled is not None:
-        extra["random_state_unlabeled"] = _numpy_random_state(unlabeled.chunks.random)
-        extra["unlabeled_order"] = None if unlabeled.order is None else torch.from_numpy(unlabeled.order)
-        extra["unlabeled_cursor"] = unlabeled.cursor
-    return save_checkpoint(path, model, None if traj_model is None else _unwrap(traj_model), extra=extra)
-
-
-def _restore(path: Path, config: TrainConfig, model: torch.nn.Module, traj_model: torch.nn.Module | None,
-             optimizer: torch.optim.Optimizer, train_chunks: ChunkedBatches,
-             unlabeled: _EndlessBatches | None) -> tuple[int, list[EpochLog]]:
-    """Load a training checkpoint into the live objects; returns (epoch, history)."""
-    checkpoint = load_checkpoint(path)
-    extra = checkpoint.get("extra")
-    if not isinstance(extra, Mapping) or "optimizer" not in extra or "train_config" not in extra:
-        raise InputError(f"{path}: not a training checkpoint (no optimizer state); cannot resume from it")
-    stored = TrainConfig.from_dict(extra["train_config"], source=f"{path} (train_config)")
-    changed = [f.name for f in dataclasses.fields(TrainConfig)
-               if f.name != "epochs" and getattr(stored, f.name) != getattr(config, f.name)]
-    if changed:
-        raise InputError(f"{path} was trained with a different recipe ({', '.join(changed)} differ); resume with "
-                         "the same config or start a new --out folder")
-    if (checkpoint["model_traj"] is None) != (traj_model is None):
-        raise InputError(f"{path}: trajectory model presence does not match the recipe")
-    model.load_state_dict(checkpoint["model_pos"], strict=True)
-    if traj_model is not None:
-        traj_model.load_state_dict(checkpoint["model_traj"], strict=True)
-    optimizer.load_state_dict(extra["optimizer"])
-    _set_numpy_random_state(train_chunks.random, extra["random_state"])
-    torch.set_rng_state(extra["torch_random_state"])
-    if unlabeled is not None:
-        _set_numpy_random_state(unlabeled.chunks.random, extra["random_state_unlabeled"])
-        order = extra.get("unlabeled_order")
-        unlabeled.order = None if order is None else order.numpy()
-        unlabeled.cursor = int(extra.get("unlabeled_cursor", 0))
-    history = [EpochLog(**row) for row in extra.get("history", [])]
-    return int(extra["epoch"]), history

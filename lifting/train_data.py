@@ -4,21 +4,23 @@ normalised and downsampled as VideoPose3D's ``run.py`` prepares them.
     data = load_training_data(config)
     data.train.keypoints, data.train.targets, data.train.cameras  # lists, one entry per video
 
-``config`` is a ``lifting.train.TrainConfig`` (not imported here: that module imports this one).
+``config`` is a ``lifting.train_config.TrainConfig``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from body_models.errors import InputError
 from body_models.joints import H36M_17
-from lifting.data import h36m_camera_views, h36m_cameras, load_h36m_2d, load_h36m_3d, normalized_h36m_2d
+from lifting.data import h36m_camera_views, load_h36m_2d, load_h36m_3d, normalized_h36m_2d
 from lifting.filling import HIP_ANCHOR
+from lifting.h36m_cameras import h36m_cameras
+from lifting.train_config import TrainConfig
 
 __all__ = ["load_training_data"]
 
@@ -48,7 +50,7 @@ def _subset_start(frames: int, kept: int) -> int:
     return int(value / (2 ** 32 - 1) * (frames - kept + 1))
 
 
-def _fetch(keypoints: Mapping, views_3d: Mapping, subjects: Sequence[str], config: Any,
+def _fetch(keypoints: Mapping, views_3d: Mapping, subjects: Sequence[str], config: TrainConfig,
            with_3d: bool, path_2d: str, subset: float = 1.0) -> _Videos:
     out = _Videos([], [] if with_3d else None, [])
     step = config.downsample
@@ -72,7 +74,7 @@ def _fetch(keypoints: Mapping, views_3d: Mapping, subjects: Sequence[str], confi
     return out
 
 
-def load_training_data(config: Any) -> _Data:
+def load_training_data(config: TrainConfig) -> _Data:
     world = load_h36m_3d(config.data_3d)
     subjects = dict.fromkeys(config.subjects_train + config.subjects_test + config.subjects_unlabeled)
     missing = [s for s in subjects if s not in world]

@@ -349,3 +349,50 @@ def test_nothing_in_the_project_imports_a_shim(graph):
                     continue
                 problems += [f"{path.relative_to(ROOT)} imports {m} (line {node.lineno})" for m in modules if m in SHIMS]
     assert not problems, "old paths used inside the project:\n" + "\n".join(problems)
+
+
+# Size: no module over 600 lines and no function (or method) over 80, so that each reads on its own.
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+PENDING = {
+    # Being split in other worktrees right now; whoever merges those changes empties this set.
+    "hmr/pipeline.py",
+    "hmr/keypoints_stage.py",
+    "hmr/smplify/video.py",
+}
+"""Files the size test passes over for now (paths from the repository root)."""
+
+
+def oversized(root: Path = ROOT) -> list[str]:
+    """Every module over ``MAX_MODULE_LINES`` and every function over ``MAX_FUNCTION_LINES`` (its
+    ``def`` line to its last, docstring included) under the packages, each with its length."""
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            name, text = path.relative_to(root).as_posix(), path.read_text()
+            lines = len(text.splitlines())
+            if lines > MAX_MODULE_LINES:
+                found.append(f"{name}: {lines} lines (at most {MAX_MODULE_LINES})")
+            for node in ast.walk(ast.parse(text, filename=str(path))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    length = node.end_lineno - node.lineno + 1
+                    if length > MAX_FUNCTION_LINES:
+                        found.append(f"{name}:{node.lineno} {node.name}: {length} lines (at most {MAX_FUNCTION_LINES})")
+    return found
+
+
+def test_no_module_or_function_is_too_long():
+    problems = [p for p in oversized() if p.split(":")[0] not in PENDING]
+    assert not problems, "split these (modules by concern, functions into named steps):\n" + "\n".join(problems)
+
+
+def test_size_check_sees_long_modules_and_functions(tmp_path):
+    _write_tree(tmp_path, {
+        "body_models/__init__.py": "", "body_models/fine.py": "x = 1\n" * 600,
+        "lifting/__init__.py": "", "lifting/long.py": "x = 1\n" * 601,
+        "hmr/__init__.py": "", "hmr/ok.py": "def g():\n" + "    pass\n" * 79,
+        "hmr/f.py": "class C:\n    def method(self):\n" + "        pass\n" * 80,
+    })
+    assert oversized(tmp_path) == ["lifting/long.py: 601 lines (at most 600)",
+                                   "hmr/f.py:2 method: 81 lines (at most 80)"]

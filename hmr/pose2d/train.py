@@ -38,7 +38,7 @@ from body_models.atomic import atomic_path, write_json
 from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError
 from body_models.progress import Progress, as_progress, no_progress
-from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
+from body_models.training import join_training, read_log, read_training_checkpoint, write_log
 from hmr.pose2d.checkpoints import load_pretrained, save_checkpoint
 from hmr.pose2d.data import Augmentation, CocoKeypoints
 from hmr.pose2d.hrnet import HRNet, HRNetConfig
@@ -276,6 +276,41 @@ def _batches(order: np.ndarray, batch_size: int, rank: int, world: int) -> list[
         ([mine.tolist()] if len(mine) else [])
 
 
+def _datasets(config: Pose2DTrainConfig) -> tuple[CocoKeypoints, CocoKeypoints | None]:
+    """The training people (augmented) and the validation people, when the config names them."""
+    hrnet = config.hrnet_config()
+    dataset = CocoKeypoints(config.train_annotations, config.train_images, hrnet.image_size, hrnet.heatmap_size,
+                            hrnet.sigma, config.pairs(), config.augmentation(), config.seed, hrnet.num_joints)
+    val = None
+    if config.val_annotations:
+        val = CocoKeypoints(config.val_annotations, config.val_images or config.train_images, hrnet.image_size,
+                            hrnet.heatmap_size, hrnet.sigma, config.pairs(), None, config.seed, hrnet.num_joints)
+    return dataset, val
+
+
+def _total_steps(config: Pose2DTrainConfig, num_people: int, rank: int, world: int, step: int) -> int:
+    """The steps the run will take: all epochs, or ``config.max_steps`` (never fewer than done)."""
+    per_epoch = len(_batches(np.arange(num_people), config.batch_size, rank, world))
+    total_steps = config.epochs * per_epoch
+    if config.max_steps:
+        total_steps = min(total_steps, max(int(config.max_steps), step))
+    return total_steps
+
+
+def _log_row(step: int, epoch: int, lr: float, began: float, **values: str) -> dict[str, Any]:
+    """A ``log.csv`` row: step, epoch and learning rate, ``values``, and the seconds since ``began``."""
+    return {"step": step, "epoch": epoch, "lr": f"{lr:.3g}", **values, "seconds": f"{time.perf_counter() - began:.1f}"}
+
+
+def _validation(trainer: Pose2DTrainer, val: CocoKeypoints, config: Pose2DTrainConfig,
+                device: torch.device) -> dict[str, str]:
+    """The validation columns of a log row: loss, mean pixel error and PCK of the model on ``val``."""
+    from hmr.pose2d.evaluation import evaluate_dataset
+
+    metrics = evaluate_dataset(trainer.model, val, max_people=config.val_max_people, device=device,
+                               loss_fn=trainer.loss)
+    return {"val_loss": f"{metrics['loss']:.6g}", "val_px": f"{metrics['mean_px_error']:.4g}",
+            "val_pck": f"{metrics['pck']:.4g}"}
 
 
 def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: bool = False,
@@ -297,32 +332,16 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
     Raises:
         MissingFileError, InputError: data or the checkpoint to resume are missing or malformed.
     """
-    from hmr.pose2d.evaluation import evaluate_dataset
-
     out_dir = Path(out_dir)
-    ddp, rank, world = torchrun_environment()
-    device = torch.device(device)
-    own_group = ddp and not torch.distributed.is_initialized()
-    if ddp:
-        if own_group:
-            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-    is_main = rank == 0
-    hrnet = config.hrnet_config()
-    dataset = CocoKeypoints(config.train_annotations, config.train_images, hrnet.image_size, hrnet.heatmap_size,
-                            hrnet.sigma, config.pairs(), config.augmentation(), config.seed, hrnet.num_joints)
-    val = None
-    if config.val_annotations:
-        val = CocoKeypoints(config.val_annotations, config.val_images or config.train_images, hrnet.image_size,
-                            hrnet.heatmap_size, hrnet.sigma, config.pairs(), None, config.seed, hrnet.num_joints)
+    process = join_training(device)
+    device, rank, world, is_main = process.device, process.rank, process.world, process.rank == 0
+    dataset, val = _datasets(config)
     checkpoint_path, model_path, log_path = out_dir / "checkpoint.pt", out_dir / "hrnet.pt", out_dir / "log.csv"
     saved = load_train_checkpoint(checkpoint_path) if resume else None
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json(out_dir / "config.json", config.to_dict())
-    trainer = Pose2DTrainer(config, device, ddp)
+    trainer = Pose2DTrainer(config, device, process.ddp)
     step, epoch, done_in_epoch = trainer.load_state(saved, checkpoint_path) if saved is not None else (0, 0, 0)
     rows: list[dict[str, Any]] = read_log(log_path, step) if is_main else []
 
@@ -336,10 +355,7 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
     history: list[tuple[int, float]] = []
     began = time.perf_counter()
     finished = False
-    per_epoch = len(_batches(np.arange(len(dataset)), config.batch_size, rank, world))
-    total_steps = config.epochs * per_epoch
-    if config.max_steps:
-        total_steps = min(total_steps, max(int(config.max_steps), step))
+    total_steps = _total_steps(config, len(dataset), rank, world, step)
     report = as_progress(progress) if is_main else no_progress
     report("train", step, total_steps)
     while epoch < config.epochs and not finished:
@@ -353,19 +369,13 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
             step += 1
             history.append((step, loss))
             if is_main and step % config.log_every == 0:
-                rows.append({"step": step, "epoch": epoch, "lr": f"{lr:.3g}", "loss": f"{loss:.6g}",
-                             "seconds": f"{time.perf_counter() - began:.1f}"})
+                rows.append(_log_row(step, epoch, lr, began, loss=f"{loss:.6g}"))
             at_end = position == len(batches)
-            if config.max_steps and step >= config.max_steps:
-                finished = True
+            finished = bool(config.max_steps and step >= config.max_steps)
             if at_end:
                 epoch, position = epoch + 1, 0
                 if val is not None and is_main and epoch % config.val_every == 0:
-                    metrics = evaluate_dataset(trainer.model, val, max_people=config.val_max_people, device=device,
-                                               loss_fn=trainer.loss)
-                    rows.append({"step": step, "epoch": epoch, "lr": f"{lr:.3g}", "val_loss": f"{metrics['loss']:.6g}",
-                                 "val_px": f"{metrics['mean_px_error']:.4g}", "val_pck": f"{metrics['pck']:.4g}",
-                                 "seconds": f"{time.perf_counter() - began:.1f}"})
+                    rows.append(_log_row(step, epoch, lr, began, **_validation(trainer, val, config, device)))
             if finished or at_end or step % config.checkpoint_every == 0:
                 save(step, epoch, position)
             report("train", step, total_steps)
@@ -376,7 +386,6 @@ def train_pose2d(config: Pose2DTrainConfig, out_dir: str | os.PathLike, resume: 
         done_in_epoch = 0
     if not history:  # nothing left to run: still leave the files in place
         save(step, epoch, 0)
-    if own_group:
-        torch.distributed.destroy_process_group()
+    process.leave()
     return TrainResult(step=step, epoch=epoch, history=history, checkpoint=checkpoint_path, model_path=model_path,
                        log_path=log_path, fresh_keys=trainer.fresh_keys, model=trainer.model)

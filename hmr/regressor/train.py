@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -41,7 +41,7 @@ from body_models.configs import config_from_dict, read_yaml
 from body_models.errors import InputError
 from body_models.progress import Progress, as_progress, no_progress
 from body_models.rotations import axis_angle_to_matrix
-from body_models.training import read_log, read_training_checkpoint, torchrun_environment, write_log
+from body_models.training import join_training, read_log, read_training_checkpoint, write_log
 from hmr.regressor.checkpoints import load_mean_params, save_checkpoint
 from hmr.regressor.data import (
     Augmentation,
@@ -383,6 +383,14 @@ def build_batch_source(config: RegressorTrainConfig, out_dir: Path, rank: int = 
                        config.augmentation(), config.seed, rank)
 
 
+def _step_batches(source: BatchSource, steps: range, num_workers: int) -> Iterator[Any]:
+    """The batches of ``steps``, in order: made by ``num_workers`` worker processes, or here when 0."""
+    if num_workers > 0:
+        return iter(torch.utils.data.DataLoader(source, batch_size=None, sampler=list(steps),
+                                                num_workers=num_workers, persistent_workers=False))
+    return (source[step] for step in steps)
+
+
 def train_regressor(
     config: RegressorTrainConfig,
     out_dir: str | os.PathLike,
@@ -411,32 +419,21 @@ def train_regressor(
             missing or malformed.
     """
     out_dir = Path(out_dir)
-    ddp, rank, _ = torchrun_environment()
-    device = torch.device(device)
-    own_group = ddp and not torch.distributed.is_initialized()
-    if ddp:
-        if own_group:
-            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-    is_main = rank == 0
+    process = join_training(device)
+    is_main = process.rank == 0
     if is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json(out_dir / "config.json", config.to_dict())
 
     checkpoint_path, model_path, log_path = out_dir / "checkpoint.pt", out_dir / "regressor.pt", out_dir / "log.csv"
     saved = load_train_checkpoint(checkpoint_path) if resume else None
-    source = build_batch_source(config, out_dir, rank, is_main)  # data errors surface before the models are built
-    trainer = RegressorTrainer(config, device, ddp)
+    # the data first, so that its errors surface before the models are built
+    source = build_batch_source(config, out_dir, process.rank, is_main)
+    trainer = RegressorTrainer(config, process.device, process.ddp)
     start = trainer.load_state(saved, checkpoint_path) if saved is not None else 0
     rows: list[dict[str, Any]] = read_log(log_path, start) if is_main else []
     steps = range(start + 1, config.steps + 1)
-    if config.num_workers > 0:
-        batches = iter(torch.utils.data.DataLoader(source, batch_size=None, sampler=list(steps),
-                                                   num_workers=config.num_workers, persistent_workers=False))
-    else:
-        batches = (source[step] for step in steps)
+    batches = _step_batches(source, steps, config.num_workers)
 
     def save(step: int) -> None:
         if is_main:
@@ -464,8 +461,7 @@ def train_regressor(
             on_step(step, losses)
     if step == start and is_main:  # nothing left to run: still leave the files in place
         save(step)
-    if own_group:
-        torch.distributed.destroy_process_group()
+    process.leave()
     return TrainResult(step=step, history=history, checkpoint=checkpoint_path, model_path=model_path,
                        log_path=log_path)
 

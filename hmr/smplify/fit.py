@@ -24,6 +24,10 @@ Example:
     ...                   principal_point=(500, 500)))
     >>> result = smplify(keypoints)                 # (B, 17, 3) COCO pixels x, y, confidence
     >>> result.body_pose.shape, result.fitted, result.valid_fit
+
+The pieces live beside this module: the settings and result in ``hmr.smplify.config``, step 1 in
+``hmr.smplify.translation``, the starts in ``hmr.smplify.starts``, the loss terms in
+``hmr.smplify.losses``; their names are importable from here too.
 """
 
 from __future__ import annotations
@@ -39,303 +43,24 @@ import torch
 from torch import Tensor
 
 from body_models import joints as js
-from body_models.cameras import SPIN_CROP_SIZE, SPIN_FOCAL_LENGTH, perspective_project
-from body_models.configs import config_from_dict, config_from_yaml
+from body_models.cameras import perspective_project
 from body_models.errors import InputError
 from body_models.progress import Progress, StageCounter, as_progress, no_progress
 from body_models.priors import GMMPrior, MaxMixturePrior, load_gmm
-from body_models.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 from body_models.smpl import SMPL
 from hmr.smplify import losses
 from hmr.smplify.adam import Adam
+from hmr.smplify.config import SPIN_OPENPOSE_IGNORE, SMPLifyConfig, SMPLifyResult
+from hmr.smplify.starts import UPRIGHT_ROOT, _as_axis_angle, mean_params_to_axis_angle, turned_about_vertical
+from hmr.smplify.translation import (TORSO_JOINTS, _camera_tensors, estimate_translation,
+                                     estimate_translation_from_torso)
 
-# The four joints stage 1 aligns and the similar-triangles depth uses, by name in the keypoint set.
-TORSO_JOINTS: tuple[str, ...] = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
-# SPIN ignores these OpenPose joints in stage 2 (its ign_joints, FORMATS §3.11): SMPL's neck and
-# hip joints sit inside the body, not where a 2D detector marks them. COCO hips come from the
-# surface regressor (body_models.joints), so nothing needs ignoring for COCO-17.
-SPIN_OPENPOSE_IGNORE: tuple[str, ...] = ("neck", "right_hip", "left_hip")
-# The root of HMR's and SPIN's initial pose: π about x turns SMPL's y-up body upright in the
-# y-down camera frame.
-UPRIGHT_ROOT = (math.pi, 0.0, 0.0)
+__all__ = ["SPIN_OPENPOSE_IGNORE", "TORSO_JOINTS", "UPRIGHT_ROOT", "SMPLify", "SMPLifyConfig", "SMPLifyResult",
+           "estimate_translation", "estimate_translation_from_torso", "mean_params_to_axis_angle",
+           "turned_about_vertical"]
+
 # Depth used internally for samples that are not attempted, so their (ignored) projections stay finite.
 _PARKED_DEPTH_M = 10.0
-
-
-@dataclass(frozen=True)
-class SMPLifyConfig:
-    """SMPLify's settings, with SPIN's published defaults (FORMATS §3.11).
-
-    Attributes:
-        num_iters: Adam steps in each of the two stages.
-        step_size: Adam learning rate.
-        sigma: Geman–McClure σ, pixels.
-        pose_prior_weight: GMM pose prior weight (squared in the loss).
-        angle_prior_weight: elbow/knee angle prior weight (squared in the loss).
-        shape_prior_weight: ‖β‖² weight (squared in the loss).
-        depth_loss_weight: stage 1's pull of t_z towards its start (squared in the loss).
-        temporal_weight: weight (squared in the loss) of the squared second differences of the
-            3D joints, metres, over the frames of a sequence; 0 turns the term off. Applies only
-            to (S, T, J, 3) input.
-        ignore_joints: names in the keypoint set whose confidence is set to 0 in stage 2 and in
-            the reported loss (SPIN uses ``SPIN_OPENPOSE_IGNORE`` for OpenPose input).
-        focal_length: pixels (SPIN: 5000 for its 224-pixel crops).
-        principal_point: (cx, cy) pixels; None for the centre of a 224-pixel crop.
-        min_keypoints: a sample is attempted only with at least this many keypoints of confidence > 0
-            (after ``ignore_joints``).
-        fit_transl_in_stage2: also optimise ``transl`` in stage 2 (SPIN keeps it fixed).
-        max_abs_beta: SPIN zeroes the betas of a fit with any |β| above this; None keeps them.
-        loss_threshold: a fit is valid (``SMPLifyResult.valid_fit``) when its reprojection loss
-            (mean over the keypoint set's joints of conf² · Σ_xy ρ, pixels²) is below this
-            (SPIN's ``--smplify_threshold``, in its 224-pixel crop pixels).
-        joints_only: inside the optimisation, compute only the joints the loss reads
-            (``body_models.joints_only``: skinning of the few vertices the keypoint regressors
-            use) instead of the full mesh; equal to rounding. The returned mesh is always full.
-        try_turned: also fit from the start orientation turned 180° about the camera's vertical
-            axis and keep, per sample (per sequence with the temporal term), the start whose fit
-            has the lower stage-2 objective, as the original SMPLify does. A start facing away
-            from the person (the mean pose faces the camera; a person walks away) otherwise
-            ends sideways in a local minimum. Doubles the work.
-    """
-
-    num_iters: int = 100
-    step_size: float = 1e-2
-    sigma: float = 100.0
-    pose_prior_weight: float = 4.78
-    angle_prior_weight: float = 15.2
-    shape_prior_weight: float = 5.0
-    depth_loss_weight: float = 100.0
-    temporal_weight: float = 0.0
-    ignore_joints: tuple[str, ...] = ()
-    focal_length: float = SPIN_FOCAL_LENGTH
-    principal_point: tuple[float, float] | None = None
-    min_keypoints: int = 4
-    fit_transl_in_stage2: bool = False
-    max_abs_beta: float | None = 3.0
-    loss_threshold: float = 100.0
-    joints_only: bool = True
-    try_turned: bool = True
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ignore_joints", tuple(self.ignore_joints))
-        if self.principal_point is not None:
-            point = tuple(float(v) for v in self.principal_point)
-            if len(point) != 2:
-                raise InputError(f"SMPLifyConfig.principal_point must be (cx, cy), got {self.principal_point!r}")
-            object.__setattr__(self, "principal_point", point)
-        if not isinstance(self.num_iters, int) or self.num_iters < 0:
-            raise InputError(f"SMPLifyConfig.num_iters must be a non-negative integer, got {self.num_iters!r}")
-        if self.max_abs_beta is not None and not float(self.max_abs_beta) > 0:
-            raise InputError(f"SMPLifyConfig.max_abs_beta must be positive or null, got {self.max_abs_beta!r}")
-        for name in ("step_size", "sigma", "focal_length", "loss_threshold"):
-            if not float(getattr(self, name)) > 0:
-                raise InputError(f"SMPLifyConfig.{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("pose_prior_weight", "angle_prior_weight", "shape_prior_weight",
-                     "depth_loss_weight", "temporal_weight"):
-            if not float(getattr(self, name)) >= 0:
-                raise InputError(f"SMPLifyConfig.{name} must be non-negative, got {getattr(self, name)!r}")
-
-    @property
-    def camera_center(self) -> tuple[float, float]:
-        """(cx, cy) pixels."""
-        if self.principal_point is None:
-            return (SPIN_CROP_SIZE / 2.0, SPIN_CROP_SIZE / 2.0)
-        return self.principal_point
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], source: str = "config") -> "SMPLifyConfig":
-        """Build from a mapping (a YAML preset); an unknown key is an ``InputError`` naming it."""
-        return config_from_dict(cls, values, source)
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "SMPLifyConfig":
-        """Read a preset such as ``configs/smplify/default.yaml``."""
-        return config_from_yaml(cls, path)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        values["ignore_joints"] = list(self.ignore_joints)
-        if self.principal_point is not None:
-            values["principal_point"] = list(self.principal_point)
-        return values
-
-
-@dataclass
-class SMPLifyResult:
-    """What ``SMPLify`` returns; leading dims (...) are the keypoints' (B,) or (S, T).
-
-    The parameters are the fit where ``fitted`` is True and the initial estimate elsewhere
-    (with SPIN's beta rule applied to every attempted sample).
-
-    Attributes:
-        global_orient: (..., 3) axis-angle, radians.
-        body_pose: (..., 69) axis-angle, radians.
-        betas: (..., 10).
-        transl: (..., 3) metres, camera frame.
-        joints: (..., 24, 3) SMPL joints, metres, camera frame.
-        vertices: (..., V, 3) metres, camera frame.
-        reprojection_loss: (...,) mean over joints of conf² · Σ_xy ρ, pixels², of the returned
-            parameters (0 for a sample without keypoints).
-        initial_reprojection_loss: (...,) the same for the initial estimate.
-        attempted: (...,) bool, the sample had at least ``min_keypoints`` usable keypoints and
-            was optimised; where False the initial estimate is returned untouched.
-        fitted: (...,) bool, SMPLify ran and improved the fit: the fit's reprojection loss beat
-            the initial estimate's, so the fit was kept (DESIGN.md's ``fitted``).
-        valid_fit: (...,) bool, attempted and the returned parameters' reprojection loss is
-            below ``loss_threshold`` (SPIN's ``valid_fit``).
-        betas_zeroed: (...,) bool, the returned betas had some |β| > ``max_abs_beta`` and were
-            set to zero (SPIN's rule).
-        start: (lead0,) int, which start orientation won: 0 the given one, 1 its 180° turn
-            (with ``try_turned``), then the ``extra_orients`` in order.
-    """
-
-    global_orient: Tensor
-    body_pose: Tensor
-    betas: Tensor
-    transl: Tensor
-    joints: Tensor
-    vertices: Tensor
-    reprojection_loss: Tensor
-    initial_reprojection_loss: Tensor
-    attempted: Tensor
-    fitted: Tensor
-    valid_fit: Tensor
-    betas_zeroed: Tensor
-    start: Tensor | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Camera translation
-
-
-def _camera_tensors(focal_length, principal_point, batch: int, ref: Tensor) -> tuple[Tensor, Tensor]:
-    """(N,) focal lengths and (N, 2) principal points, pixels, broadcast to the batch."""
-    focal = torch.as_tensor(focal_length, dtype=ref.dtype, device=ref.device)
-    if focal.ndim == 0:
-        focal = focal.expand(batch)
-    focal = focal.reshape(-1)
-    center = torch.as_tensor(principal_point, dtype=ref.dtype, device=ref.device)
-    if center.ndim == 1:
-        center = center.expand(batch, 2)
-    center = center.reshape(-1, 2)
-    if focal.shape != (batch,) or center.shape != (batch, 2):
-        raise InputError(f"focal_length must be a number or ({batch},) and principal_point (2,) or "
-                         f"({batch}, 2); got {tuple(focal.shape)} and {tuple(center.shape)}")
-    return focal, center
-
-
-def estimate_translation(joints: Tensor, keypoints: Tensor, focal_length, principal_point) -> Tensor:
-    """Camera translation by confidence-weighted linear least squares (SPIN
-    ``estimate_translation_np``, batched).
-
-    For each joint (X, Y, Z) with keypoint (u, v) and principal point (cx, cy), t = (tx, ty, tz)
-    solves, in the least-squares sense with weight conf on each squared residual:
-    f·tx + (cx − u)·tz = (u − cx)·Z − f·X and f·ty + (cy − v)·tz = (v − cy)·Z − f·Y.
-
-    Args:
-        joints: (B, J, 3) model joints, metres, before translation.
-        keypoints: (B, J, 3) pixels x, y, confidence (0 for joints to leave out).
-        focal_length: pixels; a number or (B,).
-        principal_point: (2,) or (B, 2) pixels.
-
-    Returns:
-        (B, 3) metres. Samples with fewer than 2 weighted joints get an ill-posed answer (a small
-        ridge keeps it finite); check the confidences first.
-    """
-    if joints.ndim != 3 or joints.shape[-1] != 3 or keypoints.shape != joints.shape:
-        raise InputError(f"joints and keypoints must both have shape (B, J, 3); got "
-                         f"{tuple(joints.shape)} and {tuple(keypoints.shape)}")
-    batch = joints.shape[0]
-    focal, center = _camera_tensors(focal_length, principal_point, batch, joints)
-    conf = keypoints[..., 2].clamp(min=0)
-    uv = torch.where(conf[..., None] > 0, keypoints[..., :2], center[:, None, :])  # NaN-free
-    f = focal[:, None]  # (B, 1)
-    zeros = torch.zeros_like(uv[..., 0])
-    # Rows for x and y equations: (B, J, 3) coefficients and (B, J) right-hand sides.
-    a_x = torch.stack([f.expand_as(zeros), zeros, center[:, None, 0] - uv[..., 0]], dim=-1)
-    a_y = torch.stack([zeros, f.expand_as(zeros), center[:, None, 1] - uv[..., 1]], dim=-1)
-    b_x = (uv[..., 0] - center[:, None, 0]) * joints[..., 2] - f * joints[..., 0]
-    b_y = (uv[..., 1] - center[:, None, 1]) * joints[..., 2] - f * joints[..., 1]
-    a = torch.cat([a_x, a_y], dim=1)  # (B, 2J, 3)
-    b = torch.cat([b_x, b_y], dim=1)  # (B, 2J)
-    w = torch.cat([conf, conf], dim=1)  # (B, 2J)
-    ata = torch.einsum("bni,bn,bnj->bij", a, w, a)
-    atb = torch.einsum("bni,bn,bn->bi", a, w, b)
-    ridge = 1e-9 * ata.diagonal(dim1=-2, dim2=-1).sum(-1).clamp(min=1.0)
-    ata = ata + ridge[:, None, None] * torch.eye(3, dtype=ata.dtype, device=ata.device)
-    return torch.linalg.solve(ata, atb[..., None])[..., 0]
-
-
-def estimate_translation_from_torso(joints: Tensor, keypoints: Tensor, torso: tuple[int, int, int, int],
-                                    focal_length, principal_point) -> tuple[Tensor, Tensor]:
-    """Camera translation by similar triangles on the torso.
-
-    Depth: t_z = f · L_3D / L_2D − Z̄, with L the distance from the shoulders' midpoint to the
-    hips' midpoint (in the model, metres; in the image, pixels) and Z̄ the model torso's mean
-    depth. Then t_x, t_y put the visible joints' confidence-weighted mean under its keypoints'
-    at that depth.
-
-    Args:
-        joints: (B, J, 3) model joints in the keypoints' order, metres, before translation.
-        keypoints: (B, J, 3) pixels x, y, confidence.
-        torso: indices of the left shoulder, right shoulder, left hip and right hip.
-        focal_length: pixels; a number or (B,).
-        principal_point: (2,) or (B, 2) pixels.
-
-    Returns:
-        ((B, 3) metres, (B,) bool): the translation and where it is valid (all four torso
-        joints visible and a torso at least one pixel long).
-    """
-    batch = joints.shape[0]
-    focal, center = _camera_tensors(focal_length, principal_point, batch, joints)
-    idx = list(torso)
-    conf = keypoints[..., 2].clamp(min=0)
-    uv = torch.where(conf[..., None] > 0, keypoints[..., :2], center[:, None, :])
-    t_uv, t_xyz = uv[:, idx], joints[:, idx]  # (B, 4, 2), (B, 4, 3)
-    length_2d = ((t_uv[:, :2].mean(1) - t_uv[:, 2:].mean(1)) ** 2).sum(-1).sqrt()  # (B,)
-    length_3d = ((t_xyz[:, :2].mean(1) - t_xyz[:, 2:].mean(1)) ** 2).sum(-1).sqrt()
-    valid = (conf[:, idx] > 0).all(dim=1) & (length_2d >= 1.0)
-    depth = focal * length_3d / length_2d.clamp(min=1.0)  # (B,) camera-to-torso distance
-    tz = depth - t_xyz[..., 2].mean(1)
-    weights = conf / conf.sum(1, keepdim=True).clamp(min=1e-12)  # (B, J)
-    z = joints[..., 2] + tz[:, None]
-    # X + tx = (u − cx)·(Z + tz)/f, averaged over the visible joints with their weights.
-    txy = (weights[..., None] * ((uv - center[:, None]) * z[..., None] / focal[:, None, None]
-                                 - joints[..., :2])).sum(1)
-    return torch.cat([txy, tz[:, None]], dim=-1), valid
-
-
-# ---------------------------------------------------------------------------------------------
-# SMPLify
-
-
-def mean_params_to_axis_angle(mean_params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """SPIN's ``smpl_mean_params.npz`` content as axis-angle SMPL parameters.
-
-    Args:
-        mean_params: ``pose (144,)`` 24 × SPIN 6D and ``shape (10,)`` (e.g. ``np.load`` of the
-            file, or ``body_models.mannequin.mean_params()``).
-
-    Returns:
-        ``global_orient (3,)``, ``body_pose (69,)``, ``betas (10,)`` float32.
-    """
-    pose = np.asarray(mean_params["pose"], dtype=np.float64).reshape(-1)
-    if pose.shape != (144,):
-        raise InputError(f"mean params 'pose' must have 144 values (24 × 6D); got {pose.shape}")
-    axis_angle = matrix_to_axis_angle(rot6d_to_matrix(torch.from_numpy(pose).reshape(24, 6))).numpy()
-    return {"global_orient": axis_angle[0].astype(np.float32),
-            "body_pose": axis_angle[1:].reshape(69).astype(np.float32),
-            "betas": np.asarray(mean_params["shape"], dtype=np.float32).reshape(-1)}
-
-
-def _as_axis_angle(value: Tensor, joints: int, name: str, lead: tuple[int, ...]) -> Tensor:
-    """(..., joints·3) axis-angle from axis-angle or (..., joints, 3, 3) rotation matrices."""
-    if value.shape == (*lead, joints * 3):
-        return value
-    if value.shape == (*lead, joints, 3, 3) or (joints == 1 and value.shape == (*lead, 3, 3)):
-        return matrix_to_axis_angle(value).reshape(*lead, joints * 3)
-    raise InputError(f"{name} must have shape {(*lead, joints * 3)} (axis-angle) or "
-                     f"{(*lead, joints, 3, 3)} (rotation matrices); got {tuple(value.shape)}")
 
 
 @dataclass
@@ -755,11 +480,3 @@ def _checked_keypoints(keypoints, ref: Tensor) -> Tensor:
         raise InputError(f"keypoints must have shape (B, J, 3) or (S, T, J, 3) pixels x, y, confidence; "
                          f"got {tuple(keypoints.shape)}")
     return keypoints
-
-
-def turned_about_vertical(global_orient: Tensor) -> Tensor:
-    """(..., 3) axis-angle → the same orientation turned 180° about the camera's vertical (y)
-    axis: the body faces the other way, upright as before."""
-    turn = torch.tensor([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]], dtype=global_orient.dtype,
-                        device=global_orient.device)
-    return matrix_to_axis_angle(turn @ axis_angle_to_matrix(global_orient))

@@ -322,22 +322,12 @@ def _draw_pose(rng: np.random.Generator, prior, config: WorldConfig) -> tuple[np
     return matrix_to_axis_angle(orient).numpy().astype(np.float32), body_pose.astype(np.float32), source
 
 
-def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfig, seed: int,
-                  index: int) -> tuple[np.ndarray, int, dict]:
-    """Image ``index`` of the world with seed ``seed``.
-
-    Returns:
-        (image (H, W, 3) uint8 RGB, JPEG quality, the person's annotation without ids).
-    """
-    rng = np.random.default_rng([seed, index])
+def _framing(rng: np.random.Generator, verts: np.ndarray, camera: Camera, focal: float,
+             config: WorldConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Where the body stands in the picture: the view's rotation (a drawn camera elevation) and the
+    translation that gives it a drawn height in the image, at a drawn spot (with
+    ``config.truncation_prob`` reaching over a border by up to 40 %)."""
     w, h = config.image_size
-    global_orient, body_pose, source = _draw_pose(rng, prior, config)
-    betas = np.clip(rng.normal(0, 1.0, body.smpl.num_betas), -2.5, 2.5).astype(np.float32)
-    verts, coco, smpl24 = body.pose(global_orient, body_pose, betas)
-
-    focal = rng.uniform(*config.focal_range)
-    camera = Camera.simple(w, h, focal)
-    renderer.set_camera(camera)
     rotation = _view_rotation(rng.uniform(*config.elevation_range))
     rotated = verts @ rotation.T
     extent = np.ptp(rotated[:, :2], axis=0)  # metres, (x, y) extent seen by the camera
@@ -355,10 +345,13 @@ def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfi
     ray = (target - np.asarray(camera.principal_point)) / focal
     translation = np.array([ray[0] * depth, ray[1] * depth, depth]) - np.array([centre[0], centre[1], 0.0]) \
         - np.array([0.0, 0.0, centre[2]])
-    to_camera = lambda p: p @ rotation.T + translation  # noqa: E731
-    verts_c, coco_c, smpl_c = to_camera(verts), to_camera(coco), to_camera(smpl24)
+    return rotation, translation
 
-    # the picture
+
+def _picture(rng: np.random.Generator, body: _Body, renderer: MeshRenderer, verts_c: np.ndarray,
+             w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """The body rendered in a drawn look and light over a drawn background: (image (H, W, 3) uint8,
+    the body's mask (H, W) bool)."""
     light_dir = np.array([rng.uniform(-1, 1), rng.uniform(-1, 0.3), -1.0])
     light_colour = 1 - rng.uniform(0, 0.3, 3)
     renderer.set_lighting(light_dir, float(rng.uniform(0.2, 0.6)))
@@ -367,13 +360,15 @@ def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfi
                                  colors=[tuple(np.asarray(c) * light_colour) for _, c in groups])
     image = _background(rng, w, h)
     image[alpha] = rgb[alpha]
+    return image, alpha
 
-    uv = camera.project(coco_c)
-    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
-    seen = surface_depth_at(uv, verts_c, body.faces, camera) >= coco_c[:, 2] - VISIBLE_DEPTH_TOLERANCE
-    silhouette = camera.project(verts_c)
-    x1, y1 = np.clip(silhouette.min(0), 0, [w, h])
-    x2, y2 = np.clip(silhouette.max(0), 0, [w, h])
+
+def _occlude(rng: np.random.Generator, image: np.ndarray, uv: np.ndarray, box: tuple[float, ...],
+             config: WorldConfig) -> np.ndarray:
+    """With ``config.occluder_prob``, paint one or two shapes over the person's ``box`` (x1, y1,
+    x2, y2) in ``image``; returns (17,) bool, the keypoints ``uv`` (17, 2) they cover."""
+    w, h = config.image_size
+    x1, y1, x2, y2 = box
     occluded = np.zeros(17, bool)
     if rng.random() < config.occluder_prob:
         for _ in range(int(rng.integers(1, 3))):
@@ -381,6 +376,37 @@ def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfi
             mask = _random_shape(rng, image, spot, rng.uniform(0.1, 0.35) * max(y2 - y1, 1))
             px = np.clip(np.round(uv).astype(int), 0, [w - 1, h - 1])
             occluded |= mask[px[:, 1], px[:, 0]]
+    return occluded
+
+
+def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfig, seed: int,
+                  index: int) -> tuple[np.ndarray, int, dict]:
+    """Image ``index`` of the world with seed ``seed``.
+
+    Returns:
+        (image (H, W, 3) uint8 RGB, JPEG quality, the person's annotation without ids).
+    """
+    rng = np.random.default_rng([seed, index])
+    w, h = config.image_size
+    global_orient, body_pose, source = _draw_pose(rng, prior, config)
+    betas = np.clip(rng.normal(0, 1.0, body.smpl.num_betas), -2.5, 2.5).astype(np.float32)
+    verts, coco, smpl24 = body.pose(global_orient, body_pose, betas)
+
+    focal = rng.uniform(*config.focal_range)
+    camera = Camera.simple(w, h, focal)
+    renderer.set_camera(camera)
+    rotation, translation = _framing(rng, verts, camera, focal, config)
+    to_camera = lambda p: p @ rotation.T + translation  # noqa: E731
+    verts_c, coco_c, smpl_c = to_camera(verts), to_camera(coco), to_camera(smpl24)
+    image, alpha = _picture(rng, body, renderer, verts_c, w, h)
+
+    uv = camera.project(coco_c)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    seen = surface_depth_at(uv, verts_c, body.faces, camera) >= coco_c[:, 2] - VISIBLE_DEPTH_TOLERANCE
+    silhouette = camera.project(verts_c)
+    x1, y1 = np.clip(silhouette.min(0), 0, [w, h])
+    x2, y2 = np.clip(silhouette.max(0), 0, [w, h])
+    occluded = _occlude(rng, image, uv, (x1, y1, x2, y2), config)
     image, quality = _degrade(rng, image)
 
     visibility = np.where(inside, np.where(seen & ~occluded, 2, 1), 0)
@@ -389,13 +415,12 @@ def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfi
     orient_c, transl_c = rigid_transform_params(torch.as_tensor(global_orient[None]), torch.zeros(1, 3), root,
                                                 torch.as_tensor(rotation, dtype=torch.float32),
                                                 torch.as_tensor(translation, dtype=torch.float32))
-    mask_area = float(alpha.sum())
     annotation = {
         "category_id": 1, "iscrowd": 0,
         "keypoints": [round(float(v), 2) for v in keypoints.reshape(-1)],
         "num_keypoints": int((visibility > 0).sum()),
         "bbox": [round(float(v), 2) for v in (x1, y1, x2 - x1, y2 - y1)],
-        "area": mask_area,
+        "area": float(alpha.sum()),
         "keypoints_projected": np.round(uv, 3).tolist(),
         "joints3d_coco": np.round(coco_c, 5).tolist(),
         "joints3d_smpl": np.round(smpl_c, 5).tolist(),
