@@ -220,6 +220,16 @@ def score_keypoints(ground_truth: Path, keypoints2d: Path) -> dict[str, float]:
             "detected_pct": round(100 * scores["detected"], 1)}
 
 
+def fit_from_mean_pose(keypoints: Path, out_dir: Path, options: PipelineOptions) -> Path:
+    """The run's fit started from the mean pose instead of HMR's estimate: the baseline HMR's
+    start has to beat; ``out_dir/fit_from_mean_pose/smpl.npz``."""
+    from hmr.core.stages import RunContext
+    from hmr.smplify.stage import FitSettings
+
+    return FitSettings.from_options(options).run(out_dir / "fit_from_mean_pose", RunContext(device=options.device),
+                                                 keypoints=keypoints)["smpl"]
+
+
 def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "walk", seed: int = 0,
              options: PipelineOptions | None = None, progress: Progress = no_progress,
              on_progress: Progress | None = None) -> DemoResult:
@@ -277,13 +287,8 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
                           progress=on_progress if on_progress is not None else progress, record=record)
     if options.smplify and "regressor" in result.outputs:
         with record.stage("fit_from_mean_pose"):  # the baseline HMR's start has to beat
-            from hmr.core.stages import RunContext
-            from hmr.smplify.stage import FitSettings
-
-            baseline = FitSettings.from_options(options).run(
-                out_dir / "synthetic" / "fit_from_mean_pose", RunContext(device=options.device),
-                keypoints=result.outputs["keypoints2d"])["smpl"]
-            result.outputs["smpl_from_mean_pose"] = baseline
+            result.outputs["smpl_from_mean_pose"] = fit_from_mean_pose(result.outputs["keypoints2d"],
+                                                                       out_dir / "synthetic", options)
     with record.stage("score"):
         scores = score_outputs(clip.ground_truth, result.outputs, options.body_model)
         motion = motion_scores(clip.ground_truth, result.outputs["joints3d"]) if "joints3d" in result.outputs else {}
