@@ -32,7 +32,7 @@ import torch
 from body_models.atomic import write_json
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
 from body_models.progress import Progress, no_progress
-from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
+from hmr.pose2d.keypoints_io import empty_keypoints
 from hmr.pipeline import PipelineOptions, PipelineResult, run_pipeline
 from hmr.core.provenance import RunRecord
 from hmr.synthetic.clip import make_synthetic_clip
@@ -125,10 +125,9 @@ def noisy_keypoints(ground_truth: Path, out_path: Path, noise_px: float = KEYPOI
     kp.keypoints[:] = keypoints
     kp.boxes[:] = gt["boxes"]
     kp.valid[:] = gt["valid"]
-    kp.image_size = tuple(int(v) for v in gt["image_size"])
-    kp.fps = float(gt["fps"])
-    kp.frame_indices = gt["frame_indices"]
-    return save_keypoints2d(out_path, kp)
+    kp = dataclasses.replace(kp, image_size=tuple(int(v) for v in gt["image_size"]), fps=float(gt["fps"]),
+                             frame_indices=gt["frame_indices"])
+    return kp.save(out_path)
 
 
 def _mesh_scores(gt: dict, fit: dict, smpl, prefix: str) -> dict[str, float]:

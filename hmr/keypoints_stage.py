@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -210,11 +210,8 @@ def _assemble(people: dict[int, list[_Person]], num_joints: int, info, fps: floa
             kp.keypoints[row, p] = person.keypoints
             kp.boxes[row, p] = person.box
             kp.valid[row, p] = True
-    kp.track_ids = np.asarray(track_ids, np.int64)
-    kp.frame_indices = np.asarray(frames, np.int64)
-    kp.image_size = (info.width, info.height)
-    kp.fps = float(fps)
-    return kp
+    return replace(kp, track_ids=np.asarray(track_ids, np.int64), frame_indices=np.asarray(frames, np.int64),
+                   image_size=(info.width, info.height), fps=float(fps))
 
 
 def run_keypoints(
@@ -308,7 +305,7 @@ def run_keypoints(
 
     kp = _assemble(people, model.config.num_joints, info, rate)
     if smooth is not None:
-        kp.keypoints = smooth_keypoints(kp.keypoints, fps=rate, params=smooth)
+        kp = replace(kp, keypoints=smooth_keypoints(kp.keypoints, fps=rate, params=smooth))
     out_path = save_keypoints2d(Path(out_dir) / OUTPUT_NAME, kp)
     exports = {}
     if export_coco is not None:

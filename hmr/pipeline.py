@@ -293,11 +293,12 @@ def stage_keypoints(source: Path, out_dir: Path, options: PipelineOptions,
     if is_keypoints_file(source):
         kp = load_keypoints_file(source, image_size=None if video is not None else options.image_size)
         if video is not None:
-            kp.image_size = check_image_size(video.path, (video.width, video.height), options.image_size,
-                                             source, kp.image_size)
-            kp.frame_indices = align_frame_indices(kp.frame_indices, video.num_frames, source, video.path,
-                                                   options.frame_offset)
-            kp.fps = check_fps(kp.fps, video.fps, source, video.path)
+            kp = dataclasses.replace(
+                kp, image_size=check_image_size(video.path, (video.width, video.height), options.image_size,
+                                                source, kp.image_size),
+                frame_indices=align_frame_indices(kp.frame_indices, video.num_frames, source, video.path,
+                                                  options.frame_offset),
+                fps=check_fps(kp.fps, video.fps, source, video.path))
         if kp.image_size == (0, 0):
             raise InputError(f"{source} does not record the image size; pass --image-size W H (or --video)")
         # The lifter and the rest of the pipeline take COCO-17 (HRNet's output); OpenPose's
@@ -443,7 +444,7 @@ def stage_fit(keypoints_path: Path, regressor_path: Path | None, out_dir: Path, 
         kp = load_keypoints2d(keypoints_path)
         camera = camera_intrinsics(kp, options)
         if not camera.is_ideal:  # distortion or non-square pixels: fit the ideal camera's keypoints
-            kp.keypoints = camera.ideal_keypoints(kp.keypoints).astype(np.float32)
+            kp = dataclasses.replace(kp, keypoints=camera.ideal_keypoints(kp.keypoints).astype(np.float32))
             keypoints_path = save_keypoints2d(out_dir / CACHE_DIR / "keypoints2d_ideal_camera.npz", kp)
         fit_keypoints_file(
             keypoints_path, out_dir, body_model=options.body_model, gender=options.gender, prior=options.prior,
