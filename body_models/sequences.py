@@ -558,6 +558,13 @@ class SMPLSequence(_SMPLParameters, SequenceFile):
     def num_people(self) -> int:
         return self.valid.shape[1]
 
+    @property
+    def posable(self) -> np.ndarray:
+        """(T, P) bool: ``valid`` with finite ``global_orient``, ``body_pose`` and ``transl``, the
+        person-frames an SMPL layer can pose."""
+        return (self.valid & np.isfinite(self.transl).all(-1) & np.isfinite(self.body_pose).all(-1)
+                & np.isfinite(self.global_orient).all(-1))
+
     def _derived_arrays(self) -> dict[str, np.ndarray]:
         return {"joint_names": np.array(js.SMPL_24.names)} if self.joints is not None else {}
 
