@@ -76,7 +76,7 @@ REWRITE_HINT = "rerun the command that wrote it"
 
 
 REQUIRED = object()
-"""An array field with no default: the constructor and the file must have it."""
+"""A field with no default: the constructor and the file must have it."""
 INDEX = object()
 """An array field that, left out, holds 0, 1, ... along its one axis (``track_ids``, ``frame_indices``)."""
 
@@ -91,10 +91,12 @@ def _fail(where: str | Path, message: str):
     raise InputError(f"{where}: {message}; {REWRITE_HINT}" if isinstance(where, Path) else f"{where}: {message}")
 
 
-def _check_kind(dtype: np.dtype, stored: np.dtype, name: str, where: str | Path) -> None:
-    accepted_in_code, accepted_in_file, what = _KINDS[stored.kind]
-    if dtype.kind not in (accepted_in_file if isinstance(where, Path) else accepted_in_code):
-        _fail(where, f"{name} holds {dtype} values, not {what}")
+def _check_kind(found: np.dtype, stored_as: np.dtype, name: str, where: str | Path) -> None:
+    """Refuse values of another kind than a field ``stored_as`` this dtype takes (a file may hold
+    any numbers for a float field, or integers for a flag)."""
+    accepted_in_code, accepted_in_file, what = _KINDS[stored_as.kind]
+    if found.kind not in (accepted_in_file if isinstance(where, Path) else accepted_in_code):
+        _fail(where, f"{name} holds {found} values, not {what}")
 
 
 @dataclass(frozen=True)
@@ -230,9 +232,21 @@ _S = TypeVar("_S", bound="SequenceFile")
 
 class SequenceFile:
     """A frozen dataclass of one of the pipeline's files; its fields say how they are stored
-    (``array``, ``scalar``, ``size``). ``KIND`` is the file's kind in ``SCHEMA_VERSIONS``."""
+    (``array``, ``scalar``, ``size``). ``KIND`` is the file's kind in ``SCHEMA_VERSIONS``. Every
+    file has ``valid``, (T, P) bool."""
 
     KIND: ClassVar[str]
+    valid: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        """T, the frames (rows)."""
+        return self.valid.shape[0]
+
+    @property
+    def num_people(self) -> int:
+        """P, the people (track columns)."""
+        return self.valid.shape[1]
 
     def __post_init__(self) -> None:
         sizes = _check_fields(type(self), vars(self), type(self).__name__)
@@ -322,14 +336,6 @@ class Keypoints2D(SequenceFile):
     image_size: tuple[int, int] = size()
     fps: float = scalar(float)
     frame_indices: np.ndarray = array("T", np.int64)
-
-    @property
-    def num_frames(self) -> int:
-        return self.valid.shape[0]
-
-    @property
-    def num_people(self) -> int:
-        return self.valid.shape[1]
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -549,14 +555,6 @@ class SMPLSequence(_SMPLParameters, SequenceFile):
     keypoints_joint_set: str | None = scalar(str, None)
     betas_per: str | None = scalar(str, None)
     smoothing: str | None = scalar(str, None)
-
-    @property
-    def num_frames(self) -> int:
-        return self.valid.shape[0]
-
-    @property
-    def num_people(self) -> int:
-        return self.valid.shape[1]
 
     @property
     def posable(self) -> np.ndarray:
