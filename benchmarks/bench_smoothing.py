@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from body_models.metrics import MM_PER_M, accel_error, mpjpe
+from body_models.sequences import Joints3D, SMPLSequence
 from body_models.smpl import load_smpl
 from hmr.world.metrics import jitter
-from hmr.world.smoothing import METHODS, smooth_smpl_arrays, smooth_vectors
+from hmr.world.smoothing import METHODS, smooth_smpl_sequence, smooth_vectors
 
 
 def _load(path: Path) -> dict:
@@ -33,25 +34,24 @@ def _load(path: Path) -> dict:
 
 def rows_for(run_dir: Path, smpl) -> list[tuple]:
     gt = _load(run_dir / "synthetic" / "ground_truth.npz")
-    fit = _load(run_dir / "smpl.npz")
-    lifted = _load(run_dir / "joints3d.npz") if (run_dir / "joints3d.npz").is_file() else None
-    ok = fit["valid"][:, 0].astype(bool)
+    fit = SMPLSequence.load(run_dir / "smpl.npz")
+    lifted = Joints3D.load(run_dir / "joints3d.npz") if (run_dir / "joints3d.npz").is_file() else None
+    ok = fit.valid[:, 0]
     with torch.no_grad():
         truth = smpl(**{k: torch.as_tensor(gt[k][:, 0], dtype=torch.float32)
                         for k in ("betas", "body_pose", "global_orient", "transl")}).h36m.double().numpy()
     truth_rel = truth - truth[:, :1]
     rows = []
     for method in METHODS:
-        smoothed = smooth_smpl_arrays(fit, smpl, method)
+        smoothed = smooth_smpl_sequence(fit, smpl, method)
         with torch.no_grad():
-            body = smpl(**{k: torch.as_tensor(smoothed[k][:, 0], dtype=torch.float32)
-                           for k in ("betas", "body_pose", "global_orient", "transl")})
+            body = smpl(**{k: torch.as_tensor(v[:, 0], dtype=torch.float32) for k, v in smoothed.smpl_parameters().items()})
         pred = body.h36m.double().numpy()
         rel = pred - pred[:, :1]
         row = [run_dir.name, method, mpjpe(rel[ok], truth_rel[ok]) * MM_PER_M,
                accel_error(rel, truth_rel, ok) * MM_PER_M, jitter(pred[ok][:, :1])]
         if lifted is not None:
-            joints = smooth_vectors(lifted["joints"], lifted["valid"], float(gt["fps"]), method)[:, 0]
+            joints = smooth_vectors(lifted.joints, lifted.valid, float(gt["fps"]), method)[:, 0]
             row += [mpjpe(joints, gt["joints3d"][:, 0]) * MM_PER_M,
                     accel_error(joints, gt["joints3d"][:, 0]) * MM_PER_M]
         rows.append(tuple(row))

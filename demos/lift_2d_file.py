@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe
+from body_models.sequences import Joints3D
 from hmr.demo import noisy_keypoints
 from hmr.synthetic.clip import make_synthetic_clip
 from lifting import DEMO_WEIGHTS, lift_keypoints_file
@@ -36,8 +37,8 @@ written = lift_keypoints_file(args.keypoints, args.weights, args.out)
 for role, path in written.items():
     print(f"wrote {role}: {path}")
 
-with np.load(written["npz"]) as lifted:
-    joints, valid = lifted["joints"], lifted["valid"]  # (T, P, 17, 3) metres, root-relative; (T, P)
+lifted = Joints3D.load(written["npz"])
+joints, valid = lifted.joints, lifted.valid  # (T, P, 17, 3) metres, root-relative; (T, P)
 print(f"person-frames lifted = {int(valid.sum())}")
 if truth is not None:
     with np.load(truth) as gt:

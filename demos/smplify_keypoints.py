@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from body_models.metrics import MM_PER_M, pa_mpjpe
+from body_models.sequences import SMPLSequence
 from hmr.demo import noisy_keypoints
 from hmr.smplify.video import fit_keypoints_file
 from hmr.synthetic.clip import make_synthetic_clip
@@ -39,9 +40,9 @@ fit = fit_keypoints_file(args.keypoints, args.out, iterations=args.iterations, m
 print(f"wrote smpl: {fit.smpl_path}\nwrote meshes: {fit.mesh_dir}\nwrote run: {args.out / 'run.json'}")
 print(f"fitted {fit.fitted} of {fit.attempted} person-frames in {fit.seconds:.1f} s")
 
-with np.load(fit.smpl_path) as smpl:
-    valid, joints = smpl["valid"], smpl["joints"]  # (T, P); (T, P, 24, 3) metres, camera frame
-    print(f"mean reprojection loss (crop px^2) = {np.nanmean(smpl['reprojection_loss'][valid]):.2f}")
+smpl = SMPLSequence.load(fit.smpl_path)
+valid, joints = smpl.valid, smpl.joints  # (T, P); (T, P, 24, 3) metres, camera frame
+print(f"mean reprojection loss (crop px^2) = {np.nanmean(smpl.reprojection_loss[valid]):.2f}")
 if truth is not None:
     with np.load(truth) as gt:
         pred, target = joints[valid], gt["joints"][valid]  # (N, 24, 3)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from body_models.metrics import MM_PER_M, mpjpe
+from body_models.sequences import Joints3D, SMPLSequence
 from hmr.pipeline import PipelineOptions, run_pipeline
 from hmr.synthetic.clip import make_synthetic_clip
 
@@ -41,9 +42,9 @@ for role, path in result.outputs.items():
 for stage, why in result.skipped.items():
     print(f"skipped {stage}: {why}")
 
-with np.load(result.outputs["smpl"]) as smpl:
-    print(f"person-frames with a mesh = {int(smpl['valid'].sum())}")
+print(f"person-frames with a mesh = {int(SMPLSequence.load(result.outputs['smpl']).valid.sum())}")
 if truth is not None:
-    with np.load(result.outputs["joints3d"]) as pred, np.load(truth) as gt:
-        ok = pred["valid"][:, 0]
-        print(f"lifter MPJPE mm = {mpjpe(pred['joints'][ok, 0], gt['joints3d'][ok, 0]) * MM_PER_M:.1f}")
+    pred = Joints3D.load(result.outputs["joints3d"])
+    with np.load(truth) as gt:
+        ok = pred.valid[:, 0]
+        print(f"lifter MPJPE mm = {mpjpe(pred.joints[ok, 0], gt['joints3d'][ok, 0]) * MM_PER_M:.1f}")

@@ -32,7 +32,9 @@ import torch
 from body_models.atomic import write_json
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
 from body_models.progress import Progress, no_progress
-from hmr.pose2d.keypoints_io import empty_keypoints, save_keypoints2d
+from body_models.sequences import (SMPL_PARAMETERS, Joints3D, Keypoints2D, RegressorEstimates, SMPLSequence,
+                                   WorldSequence)
+from hmr.pose2d.keypoints_io import empty_keypoints
 from hmr.pipeline import PipelineOptions, PipelineResult, run_pipeline
 from hmr.core.provenance import RunRecord
 from hmr.synthetic.clip import make_synthetic_clip
@@ -92,9 +94,8 @@ def motion_scores(ground_truth: Path, joints3d: Path) -> dict[str, float]:
 
     with np.load(ground_truth, allow_pickle=False) as z:
         target = z["joints3d"][:, 0]
-    with np.load(joints3d, allow_pickle=False) as z:
-        pred, valid = z["joints"][:, 0], z["valid"][:, 0]
-    s = motion_following(np.where(valid[:, None, None], pred, np.nan), target)
+    lifted = Joints3D.load(joints3d)
+    s = motion_following(np.where(lifted.valid[:, 0, None, None], lifted.joints[:, 0], np.nan), target)
     scores = {"knee_range_pct": 100.0 * s["knee_range_ratio"], "knee_r": s["knee_correlation"],
               "elbow_range_pct": 100.0 * s["elbow_range_ratio"], "elbow_r": s["elbow_correlation"],
               "knee_range_true_deg": s["knee_range_true_deg"], "static_pose_mpjpe_mm": s["static_mpjpe_mm"],
@@ -125,23 +126,21 @@ def noisy_keypoints(ground_truth: Path, out_path: Path, noise_px: float = KEYPOI
     kp.keypoints[:] = keypoints
     kp.boxes[:] = gt["boxes"]
     kp.valid[:] = gt["valid"]
-    kp.image_size = tuple(int(v) for v in gt["image_size"])
-    kp.fps = float(gt["fps"])
-    kp.frame_indices = gt["frame_indices"]
-    return save_keypoints2d(out_path, kp)
+    kp = dataclasses.replace(kp, image_size=tuple(int(v) for v in gt["image_size"]), fps=float(gt["fps"]),
+                             frame_indices=gt["frame_indices"])
+    return kp.save(out_path)
 
 
-def _mesh_scores(gt: dict, fit: dict, smpl, prefix: str) -> dict[str, float]:
+def _mesh_scores(gt: dict, fit: SMPLSequence | RegressorEstimates, smpl, prefix: str) -> dict[str, float]:
     """``{prefix}mesh_mpjpe_mm``, ``..._pa_mpjpe_mm`` (H36M joints, pelvis-relative), ``..._pve_mm``
     (pelvis-aligned vertices) and ``{prefix}fitted_frames`` of body parameters against the truth."""
-    ok = fit["valid"][:, 0] & np.isfinite(fit["body_pose"][:, 0]).all(-1)
+    ok = fit.valid[:, 0] & np.isfinite(fit.body_pose[:, 0]).all(-1)
 
-    def body(params, rows):
-        return smpl(**{k: torch.as_tensor(params[k][rows, 0], dtype=torch.float32)
-                       for k in ("betas", "body_pose", "global_orient", "transl")})
+    def body(params: dict[str, np.ndarray], rows):
+        return smpl(**{k: torch.as_tensor(params[k][rows, 0], dtype=torch.float32) for k in SMPL_PARAMETERS})
 
     with torch.no_grad():
-        pred, target = body(fit, ok), body(gt, ok)
+        pred, target = body(fit.smpl_parameters(), ok), body(gt, ok)
     pj, tj = pred.h36m.numpy(), target.h36m.numpy()
     pj, tj = pj - pj[:, :1], tj - tj[:, :1]
     pv = pred.vertices.numpy() - pred.h36m.numpy()[:, :1]
@@ -169,28 +168,24 @@ def score_outputs(ground_truth: Path, outputs: dict[str, Path], body_model: str 
 
     scores: dict[str, float] = {}
     if "joints3d" in outputs:
-        with np.load(outputs["joints3d"], allow_pickle=False) as z:
-            pred, valid = z["joints"][:, 0], z["valid"][:, 0]
+        lifted = Joints3D.load(outputs["joints3d"])
+        pred, valid = lifted.joints[:, 0], lifted.valid[:, 0]
         target = gt["joints3d"][:, 0]
         scores["joints3d_mpjpe_mm"] = mpjpe(pred[valid], target[valid]) * MM_PER_M
         scores["joints3d_pa_mpjpe_mm"] = pa_mpjpe(pred[valid], target[valid]) * MM_PER_M
     if "regressor" in outputs:
-        with np.load(outputs["regressor"], allow_pickle=False) as z:
-            scores.update(_mesh_scores(gt, dict(z), smpl_layer(), "hmr_"))
+        scores.update(_mesh_scores(gt, RegressorEstimates.load(outputs["regressor"]), smpl_layer(), "hmr_"))
     if "smpl_from_mean_pose" in outputs:
-        with np.load(outputs["smpl_from_mean_pose"], allow_pickle=False) as z:
-            scores.update(_mesh_scores(gt, dict(z), smpl_layer(), "mean_start_"))
+        scores.update(_mesh_scores(gt, SMPLSequence.load(outputs["smpl_from_mean_pose"]), smpl_layer(), "mean_start_"))
     if "smpl" in outputs:
-        with np.load(outputs["smpl"], allow_pickle=False) as z:
-            fit = dict(z)
+        fit = SMPLSequence.load(outputs["smpl"])
         smpl = smpl_layer()
         scores.update(_mesh_scores(gt, fit, smpl, ""))
         from hmr.world.scores import camera_root_scores, world_scores
 
         scores.update(camera_root_scores(gt, fit, smpl))
         if "world" in outputs:
-            with np.load(outputs["world"], allow_pickle=False) as z:
-                scores.update(world_scores(gt, dict(z)))
+            scores.update(world_scores(gt, WorldSequence.load(outputs["world"])))
     return {k: round(float(v), 2) if np.isfinite(v) else None for k, v in scores.items()}
 
 
@@ -214,8 +209,8 @@ def score_keypoints(ground_truth: Path, keypoints2d: Path) -> dict[str, float]:
 
     with np.load(ground_truth, allow_pickle=False) as z:
         truth, boxes = z["keypoints"][:, 0], z["boxes"][:, 0]
-    with np.load(keypoints2d, allow_pickle=False) as z:
-        scores = score_keypoint_sequence(z["keypoints"], z["valid"], truth, boxes)
+    kp = Keypoints2D.load(keypoints2d)
+    scores = score_keypoint_sequence(kp.keypoints, kp.valid, truth, boxes)
     return {"mean_px_error": round(scores["mean_px_error"], 2), "pck_0.05_pct": round(100 * scores["pck"], 1),
             "detected_pct": round(100 * scores["detected"], 1)}
 

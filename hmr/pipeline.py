@@ -33,12 +33,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from body_models.atomic import remove_stale_temporaries
 from body_models.errors import InputError, MissingFileError
 from body_models.progress import Progress, as_progress, no_progress
-from body_models.sequences import load_keypoints2d, load_sequence_arrays
+from body_models.sequences import SMPLSequence, load_keypoints2d
 from hmr.core.provenance import RunRecord
 from hmr.core.stages import CACHE_DIR, CameraSettings, RunContext, StageCache, StageRunner, content_digest
 from hmr.io.stages import MeshesSettings, OverlaySettings
@@ -292,7 +290,7 @@ def _record_over_threshold(smpl: Path, record: RunRecord, result: PipelineResult
     from hmr.smplify.fit import SMPLifyConfig
     from hmr.smplify.video import over_threshold_hint, over_threshold_report
 
-    over = load_sequence_arrays(smpl, "smpl").get("over_threshold", np.zeros((0, 2), np.int64))
+    over = SMPLSequence.load(smpl).over_threshold
     record.data["over_threshold"] = over_threshold_report(over, SMPLifyConfig().loss_threshold)
     hint = over_threshold_hint(over)
     if hint:

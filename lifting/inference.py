@@ -31,12 +31,12 @@ from body_models.atomic import write_json
 from body_models.cameras import normalize_screen_coordinates
 from body_models.errors import InputError, MissingFileError
 from body_models.joints import COCO_17, H36M_17, JointSet
-from body_models.sequences import SCHEMA_VERSIONS, save_sequence_arrays
+from body_models.sequences import SCHEMA_VERSIONS, Joints3D, Keypoints2D
 from lifting.filling import HIP_ANCHOR, fill_missing_joints
 from lifting.evaluate import predict_sequence
 
 __all__ = ["CHUNK_FRAMES", "DEMO_WEIGHTS", "JOINTS3D_SCHEMA_VERSION", "LAYOUTS", "LiftResult", "lift_keypoints",
-           "lift_keypoints_file"]
+           "lift_keypoints_file", "save_joints3d_json"]
 
 JOINTS3D_SCHEMA_VERSION = SCHEMA_VERSIONS["joints3d"]  # public name, kept for callers
 
@@ -173,44 +173,37 @@ def check_lifter_fps(training_fps: float | None, input_fps: float, weights: str 
     return False
 
 
-def _layout_of(joint_names: np.ndarray, path: Path) -> str:
-    names = tuple(str(n) for n in np.asarray(joint_names).reshape(-1))
+def _layout_of(kp: Keypoints2D, path: Path) -> str:
     for layout, joint_set in LAYOUTS.items():
-        if names == joint_set.names:
+        if kp.joint_names == joint_set.names:
             return layout
-    raise InputError(f"{path}: joint_names ({len(names)} joints, starting {', '.join(names[:3])}) are neither "
-                     "COCO-17 nor H36M-17 in order; the lifter takes one of these layouts")
+    raise InputError(f"{path}: its joints are {kp.joint_set}, neither COCO-17 nor H36M-17; the lifter takes one of "
+                     "these layouts")
 
 
-def _read_keypoints2d(path: Path) -> dict[str, np.ndarray]:
-    """The arrays the lifter reads from a ``keypoints2d.npz``, through its one loader
-    (``body_models.sequences.load_keypoints2d``: keys, shapes, version, implausible values)."""
-    from body_models.sequences import load_keypoints2d
-
+def _read_keypoints2d(path: Path) -> Keypoints2D:
+    """A ``keypoints2d.npz`` through its one loader (``Keypoints2D.load``: keys, shapes, version,
+    implausible values)."""
     if not path.is_file():
         raise MissingFileError(f"keypoints file not found: {path}; make one with the keypoints stage")
     if path.suffix.lower() != ".npz":
         raise InputError(f"{path}: the lifter reads a keypoints2d.npz; `hmr lift` also takes COCO JSON and "
                          "OpenPose folders and converts them")
-    kp = load_keypoints2d(path)
-    return {"keypoints": kp.keypoints, "valid": kp.valid, "image_size": np.asarray(kp.image_size, np.float64),
-            "joint_names": np.array(kp.joint_names), "fps": np.float64(kp.fps)}
+    return Keypoints2D.load(path)
 
 
 def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.PathLike, out_dir: str | os.PathLike,
                         flip: bool = True, trajectory: bool = True, chunk_frames: int | None = None,
                         precision: str = "fp32") -> dict[str, Path]:
     """Lift every tracked person of a ``keypoints2d.npz`` and write ``joints3d.npz`` and
-    ``joints3d.json`` (DESIGN.md schema).
-
-    Written arrays: ``joints (T, P, 17, 3)`` metres, camera frame, root-relative (H36M-17);
-    ``trajectory (T, P, 3)`` metres, camera frame, only when the weights hold a trajectory
-    model; ``joint_names (17,)``, ``parents (17,)``, ``valid (T, P)`` (False where the person's
-    keypoints were missing: those frames hold NaN), ``fps``, ``schema_version``, ``weights``.
+    ``joints3d.json`` (``body_models.sequences.Joints3D``: ``joints (T, P, 17, 3)`` metres, camera
+    frame, root-relative, H36M-17; ``trajectory (T, P, 3)`` only when the weights hold a
+    trajectory model; ``valid (T, P)``, False where the person's keypoints were missing: those
+    frames hold NaN; ``fps``, ``input_layout``, ``weights``).
 
     Args:
-        keypoints_path: the keypoints stage's ``keypoints2d.npz``; its ``joint_names`` choose the
-            layout (COCO-17 when absent).
+        keypoints_path: the keypoints stage's ``keypoints2d.npz``; its joint set chooses the
+            layout (COCO-17 or H36M-17).
         weights: lifter weights (official ``.bin`` or project checkpoint) taking that layout.
         out_dir: output folder.
         flip: test-time flip averaging.
@@ -225,45 +218,38 @@ def lift_keypoints_file(keypoints_path: str | os.PathLike, weights: str | os.Pat
     from lifting.checkpoints import load_pretrained, load_trajectory_model, training_info
 
     keypoints_path, out_dir = Path(keypoints_path), Path(out_dir)
-    arrays = _read_keypoints2d(keypoints_path)
-    layout = _layout_of(arrays["joint_names"], keypoints_path) if "joint_names" in arrays else "coco"
+    kp = _read_keypoints2d(keypoints_path)
+    layout = _layout_of(kp, keypoints_path)
     model = load_pretrained(weights)
     traj_model = load_trajectory_model(weights) if trajectory else None
-    if "fps" in arrays:
-        check_lifter_fps(training_info(weights)["fps"], float(arrays["fps"]), weights, keypoints_path)
-    keypoints = arrays["keypoints"].astype(np.float32)  # (T, P, J, 3)
-    frames, people = keypoints.shape[:2]
-    valid_in = arrays["valid"].astype(bool) if "valid" in arrays else np.ones((frames, people), bool)
-    if valid_in.shape != (frames, people):
-        raise InputError(f"{keypoints_path}: 'valid' has shape {valid_in.shape}, expected ({frames}, {people})")
+    check_lifter_fps(training_info(weights)["fps"], kp.fps, weights, keypoints_path)
+    frames, people = kp.num_frames, kp.num_people
     joints = np.full((frames, people, len(H36M_17), 3), np.nan, dtype=np.float32)
     root = np.full((frames, people, 3), np.nan, dtype=np.float32)
     valid = np.zeros((frames, people), dtype=bool)
     for person in range(people):
-        sequence = keypoints[:, person].copy()
-        sequence[~valid_in[:, person]] = np.nan
+        sequence = kp.keypoints[:, person].copy()
+        sequence[~kp.valid[:, person]] = np.nan
         if not np.isfinite(sequence[..., :2]).any():
             continue  # this track has no keypoint at all
-        result = lift_keypoints(model, sequence, arrays["image_size"], layout=layout,
+        result = lift_keypoints(model, sequence, kp.image_size, layout=layout,
                                 trajectory_model=traj_model, flip=flip, precision=precision,
                                 chunk_frames=chunk_frames or CHUNK_FRAMES)
-        present = ~result.empty & valid_in[:, person]  # frames where the person was seen
+        present = ~result.empty & kp.valid[:, person]  # frames where the person was seen
         joints[present, person] = result.joints[present]
         if result.trajectory is not None:
             root[present, person] = result.trajectory[present]
         valid[:, person] = present
     if not valid.any():
         raise InputError(f"{keypoints_path}: no person has keypoints in any frame (all NaN or invalid); nothing to lift")
-    fps = float(arrays["fps"]) if "fps" in arrays else math.nan
-    record: dict[str, Any] = dict(
-        joints=joints,
-        joint_names=np.array(H36M_17.names), parents=np.array(H36M_17.parents, dtype=np.int64), valid=valid,
-        fps=np.float64(fps), input_layout=np.array(layout), weights=np.array(str(weights)))
-    if traj_model is not None:
-        record["trajectory"] = root
-    npz = save_sequence_arrays(out_dir / "joints3d.npz", "joints3d", **record)
-    json_path = write_json(out_dir / "joints3d.json", _json_record({"schema_version": np.int64(JOINTS3D_SCHEMA_VERSION), **record}))
-    return {"npz": npz, "json": json_path}
+    lifted = Joints3D(joints=joints, valid=valid, trajectory=root if traj_model is not None else None, fps=kp.fps,
+                      input_layout=layout, weights=str(weights))
+    return {"npz": lifted.save(out_dir / "joints3d.npz"), "json": save_joints3d_json(out_dir / "joints3d.json", lifted)}
+
+
+def save_joints3d_json(path: str | os.PathLike, lifted: Joints3D) -> Path:
+    """Write ``joints3d.json``: the arrays of ``joints3d.npz`` as JSON values (NaN → null), with units."""
+    return write_json(path, _json_record({"schema_version": np.int64(JOINTS3D_SCHEMA_VERSION), **lifted.as_arrays()}))
 
 
 def _json_record(record: Mapping[str, Any]) -> dict[str, Any]:

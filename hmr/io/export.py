@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from body_models.errors import InputError
+from body_models.sequences import SMPLSequence
 from body_models.smpl import MANNEQUIN, SMPL, load_smpl
 from hmr.io.motion import UPS, load_motion, rest_body
 
@@ -85,12 +86,9 @@ def export_run(run_dir: str | os.PathLike, formats=FORMATS, up: str = "y", perso
     gender = gender or _recorded(run_dir, "gender") or "neutral"
     smpl = body_model_for(run_dir, first.body_model, body_model, gender)
     if person is None:
-        from body_models.sequences import load_sequence_arrays
-
-        z = load_sequence_arrays(run_dir / "smpl.npz", "smpl")
-        tracks = z["track_ids"] if "track_ids" in z else np.arange(z["valid"].shape[1])
-        fitted = z["valid"].astype(bool).any(0) & np.isfinite(z["transl"]).all(-1).any(0)
-        people = [int(t) for t, ok in zip(tracks, fitted) if ok]
+        fit = SMPLSequence.load(run_dir / "smpl.npz")
+        fitted = fit.valid.any(0) & np.isfinite(fit.transl).all(-1).any(0)
+        people = [int(t) for t, ok in zip(fit.track_ids, fitted) if ok]
     else:
         people = [first.track_id]
     written = {}

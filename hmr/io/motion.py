@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from body_models.errors import InputError
-from body_models.sequences import load_sequence_arrays
+from body_models.sequences import SMPLSequence, WorldSequence
 from body_models.smpl import MANNEQUIN, SMPL, rigid_transform_params
 
 FRAMES = ("camera", "world")
@@ -144,24 +144,18 @@ def load_motion(run_dir: str | os.PathLike, person: int | None = None) -> Motion
     if not smpl_path.is_file():
         raise InputError(f"{run_dir} has no SMPL output (smpl.npz); run `hmr run` with SMPLify on (no --no-smplify) "
                          "or with HMR weights, then export")
-    data = load_sequence_arrays(smpl_path, "smpl")
-    for key in ("global_orient", "body_pose", "transl", "betas", "valid"):
-        if key not in data:
-            raise InputError(f"{smpl_path} has no {key!r}; it is not an smpl.npz written by `hmr run`")
-    num_people = data["valid"].shape[1]
-    track_ids = data.get("track_ids", np.arange(num_people)).astype(np.int64)
-    ok = (data["valid"].astype(bool) & np.isfinite(data["transl"]).all(-1)
-          & np.isfinite(data["body_pose"]).all(-1) & np.isfinite(data["global_orient"]).all(-1))
-    frame = "camera"
+    fit = SMPLSequence.load(smpl_path)
+    track_ids = fit.track_ids
+    ok = fit.posable
+    frame, global_orient, transl = "camera", fit.global_orient, fit.transl
     world_path = run_dir / "world.npz"
     if world_path.is_file():
-        world = load_sequence_arrays(world_path, "world")
-        if world["global_orient"].shape != data["global_orient"].shape:
-            raise InputError(f"{world_path} does not match {smpl_path} (shapes {world['global_orient'].shape} and "
-                             f"{data['global_orient'].shape}); rerun `hmr run`")
-        data["global_orient"], data["transl"] = world["global_orient"], world["transl"]
-        ok &= np.isfinite(data["transl"]).all(-1)
-        frame = "world"
+        world = WorldSequence.load(world_path)
+        if world.global_orient.shape != fit.global_orient.shape:
+            raise InputError(f"{world_path} does not match {smpl_path} (shapes {world.global_orient.shape} and "
+                             f"{fit.global_orient.shape}); rerun `hmr run`")
+        frame, global_orient, transl = "world", world.global_orient, world.transl
+        ok &= np.isfinite(transl).all(-1)
     if person is None:
         if not ok.any():
             raise InputError(f"{smpl_path} holds no fitted frame of anybody; nothing to export")
@@ -177,13 +171,11 @@ def load_motion(run_dir: str | os.PathLike, person: int | None = None) -> Motion
     rows = np.flatnonzero(ok[:, column])
     span = np.arange(rows[0], rows[-1] + 1)
     nearest = rows[np.abs(span[:, None] - rows[None, :]).argmin(1)]  # (T,) the fitted row each frame uses
-    take = lambda key: data[key][nearest, column].astype(np.float64)  # noqa: E731
-    frames = data.get("frame_indices", np.arange(len(ok)))
-    fps = float(data.get("fps", 0.0)) or 30.0
-    return Motion(global_orient=take("global_orient"), body_pose=take("body_pose"), transl=take("transl"),
-                  betas=np.median(data["betas"][rows, column].astype(np.float64), axis=0), fps=fps, frame=frame,
-                  body_model=str(data.get("body_model", MANNEQUIN)), track_id=int(track_ids[column]),
-                  frame_indices=frames[span].astype(np.int64), filled=~ok[span, column])
+    take = lambda values: values[nearest, column].astype(np.float64)  # noqa: E731
+    return Motion(global_orient=take(global_orient), body_pose=take(fit.body_pose), transl=take(transl),
+                  betas=np.median(fit.betas[rows, column].astype(np.float64), axis=0), fps=fit.fps or 30.0,
+                  frame=frame, body_model=fit.body_model or MANNEQUIN, track_id=int(track_ids[column]),
+                  frame_indices=fit.frame_indices[span], filled=~ok[span, column])
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import torch
 
 from body_models.meshes import save_obj_sequence
 from body_models.progress import StageCounter, as_progress
-from body_models.sequences import load_keypoints2d, load_sequence_arrays
+from body_models.sequences import Joints3D, SMPLSequence, load_keypoints2d
 from hmr.core.stages import BodySettings, CameraSettings, RunContext, StageSettings
 
 __all__ = ["MeshesSettings", "OverlaySettings", "PosedBodies"]
@@ -22,21 +22,18 @@ MESH_CHUNK = 64  # frames posed per body-model call
 
 
 class PosedBodies:
-    """The fitted bodies of ``smpl.npz``: which (frame row, person) are present, and their vertices."""
+    """The bodies of ``smpl.npz`` (``SMPLSequence``) and the layer that poses them."""
 
     def __init__(self, smpl_path: Path, settings: BodySettings) -> None:
-        self.data = load_sequence_arrays(smpl_path, "smpl")
+        self.data = SMPLSequence.load(smpl_path)
         self.smpl = settings.body()
-        data = self.data
-        self.present = (data["valid"].astype(bool) & np.isfinite(data["transl"]).all(-1)
-                        & np.isfinite(data["body_pose"]).all(-1))
+        self.present = self.data.posable
 
     def vertices(self, rows: np.ndarray, people: np.ndarray) -> np.ndarray:
         """(N, V, 3) metres, camera frame, for frame rows ``rows`` and person columns ``people``."""
-        data = self.data
         with torch.no_grad():
-            body = self.smpl(**{name: torch.as_tensor(data[name][rows, people], dtype=torch.float32)
-                                for name in ("betas", "body_pose", "global_orient", "transl")})
+            body = self.smpl(**{name: torch.as_tensor(value[rows, people], dtype=torch.float32)
+                                for name, value in self.data.smpl_parameters().items()})
         return body.vertices.numpy()
 
 
@@ -54,8 +51,7 @@ class MeshesSettings(BodySettings, StageSettings):
         counter = StageCounter(as_progress(ctx.progress), "meshes", int(ok.sum()))
         model = bodies.smpl
         header = f"body model: {model.name}" + (" (synthetic stand-in, not SMPL)" if model.is_mannequin else "")
-        track_ids = bodies.data.get("track_ids", np.arange(ok.shape[1]))
-        frames = bodies.data.get("frame_indices", np.arange(ok.shape[0]))
+        track_ids, frames = bodies.data.track_ids, bodies.data.frame_indices
         for p in range(ok.shape[1]):
             rows = np.flatnonzero(ok[:, p])
             for start in range(0, len(rows), MESH_CHUNK):
@@ -114,8 +110,8 @@ class _FrameDrawer:
                                                 (camera.cx, camera.cy)))
         self.lifted = None
         if joints3d is not None:
-            z = load_sequence_arrays(joints3d, "joints3d")
-            self.lifted = (z["joints"], z["valid"])
+            lifted = Joints3D.load(joints3d)
+            self.lifted = (lifted.joints, lifted.valid)
 
     def __call__(self, image: np.ndarray, t: int | None) -> np.ndarray:
         from hmr.io.skeletons import PANEL_BACKGROUND, draw_skeleton_2d, skeleton_panel

@@ -12,6 +12,7 @@ joint is NaN with confidence 0, and a missing person is NaN everywhere with ``va
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -212,15 +213,13 @@ def _assemble(per_frame: dict[int, list[tuple[float, int, np.ndarray]]], joint_s
             kp.keypoints[t, p] = joints
             kp.valid[t, p] = bool((joints[:, 2] > 0).any())
     kp.keypoints[:] = plausible_keypoints(kp.keypoints, image_size or (0, 0), path)
-    kp.valid &= (kp.keypoints[..., 2] > 0).any(-1)
+    kp.valid[:] &= (kp.keypoints[..., 2] > 0).any(-1)
     kp.boxes[:] = boxes_from_keypoints(kp.keypoints)
     kp.keypoints[~kp.valid] = np.nan
     kp.keypoints[~kp.valid, :, 2] = 0.0
-    if frame_indices is not None:
-        kp.frame_indices = np.asarray(frame_indices, np.int64)
-    kp.image_size = tuple(int(v) for v in image_size) if image_size is not None else (0, 0)
-    kp.fps = float(fps)
-    return kp
+    return dataclasses.replace(
+        kp, frame_indices=kp.frame_indices if frame_indices is None else np.asarray(frame_indices, np.int64),
+        image_size=tuple(int(v) for v in image_size) if image_size is not None else (0, 0), fps=float(fps))
 
 
 def _all_int(values) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, ClassVar
 
@@ -226,11 +226,8 @@ def _assemble(people: dict[int, list[_Person]], num_joints: int, info, fps: floa
             kp.keypoints[row, p] = person.keypoints
             kp.boxes[row, p] = person.box
             kp.valid[row, p] = True
-    kp.track_ids = np.asarray(track_ids, np.int64)
-    kp.frame_indices = np.asarray(frames, np.int64)
-    kp.image_size = (info.width, info.height)
-    kp.fps = float(fps)
-    return kp
+    return replace(kp, track_ids=np.asarray(track_ids, np.int64), frame_indices=np.asarray(frames, np.int64),
+                   image_size=(info.width, info.height), fps=float(fps))
 
 
 def _find_people(frames, network: _Network, counter: StageCounter, video, info, boxes, detector, min_score: float,
@@ -342,7 +339,7 @@ def run_keypoints(
     people = _find_people(frames, network, counter, video, info, boxes, detector, min_score, min_track_frames)
     kp = _assemble(people, model.config.num_joints, info, rate)
     if smooth is not None:
-        kp.keypoints = smooth_keypoints(kp.keypoints, fps=rate, params=smooth)
+        kp = replace(kp, keypoints=smooth_keypoints(kp.keypoints, fps=rate, params=smooth))
     out_path = save_keypoints2d(Path(out_dir) / OUTPUT_NAME, kp)
     exports = _write_exports(kp, video, export_coco, export_vp3d)
     return KeypointsStageResult(path=out_path, keypoints=kp, frames_without_person=int((~kp.valid.any(1)).sum()),
@@ -426,11 +423,11 @@ class KeypointsSettings(StageSettings):
         against the video when there is one."""
         kp = load_keypoints_file(source, image_size=None if video is not None else self.image_size)
         if video is not None:
-            kp.image_size = check_image_size(video.path, (video.width, video.height), self.image_size,
-                                             source, kp.image_size)
-            kp.frame_indices = align_frame_indices(kp.frame_indices, video.num_frames, source, video.path,
-                                                   self.frame_offset)
-            kp.fps = check_fps(kp.fps, video.fps, source, video.path)
+            kp = replace(kp, image_size=check_image_size(video.path, (video.width, video.height), self.image_size,
+                                                         source, kp.image_size),
+                         frame_indices=align_frame_indices(kp.frame_indices, video.num_frames, source, video.path,
+                                                           self.frame_offset),
+                         fps=check_fps(kp.fps, video.fps, source, video.path))
         if kp.image_size == (0, 0):
             raise InputError(f"{source} does not record the image size; pass --image-size W H (or --video)")
         return kp.to_joint_set("coco_17")

@@ -17,7 +17,7 @@ import torch
 
 from body_models.progress import StageCounter, as_progress
 from body_models.rotations import matrix_to_axis_angle
-from body_models.sequences import load_keypoints2d, save_sequence_arrays
+from body_models.sequences import RegressorEstimates, load_keypoints2d
 from hmr.core.stages import CameraSettings, RunContext, StageSettings
 
 __all__ = ["RegressSettings", "default_regressor"]
@@ -83,9 +83,8 @@ class RegressSettings(CameraSettings, StageSettings):
         batches = _CropBatches(kp, focal, self._network(model, ctx), ctx,
                                StageCounter(as_progress(ctx.progress), "regress", kp.num_frames))
         batches.run(video, model.config.image_size, self.batch_size)
-        path = save_sequence_arrays(Path(out_dir) / "regressor.npz", "regressor", valid=kp.valid,
-                                    focal_length=np.float64(focal), **batches.out)
-        return {"regressor": path}
+        estimates = RegressorEstimates(valid=kp.valid, focal_length=float(focal), **batches.out)
+        return {"regressor": estimates.save(Path(out_dir) / "regressor.npz")}
 
 
 class _CropBatches:

@@ -8,14 +8,14 @@ time when asked (``hmr.world.smoothing``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from body_models.sequences import load_keypoints2d, load_sequence_arrays, save_keypoints2d
+from body_models.sequences import RegressorEstimates, SMPLSequence, load_keypoints2d, save_keypoints2d
 from hmr.core.stages import CACHE_DIR, BodySettings, CameraSettings, RunContext, StageSettings
 
 __all__ = ["FitSettings"]
@@ -86,7 +86,7 @@ class FitSettings(BodySettings, CameraSettings, StageSettings):
         kp = load_keypoints2d(keypoints)
         camera = self.intrinsics(kp.image_size)
         if not camera.is_ideal:  # distortion or non-square pixels: fit the ideal camera's keypoints
-            kp.keypoints = camera.ideal_keypoints(kp.keypoints).astype(np.float32)
+            kp = replace(kp, keypoints=camera.ideal_keypoints(kp.keypoints).astype(np.float32))
             keypoints = save_keypoints2d(out_dir / CACHE_DIR / "keypoints2d_ideal_camera.npz", kp)
         fit_keypoints_file(
             keypoints, out_dir, body_model=self.body_model, gender=self.gender, prior=self.prior,
@@ -99,23 +99,21 @@ class FitSettings(BodySettings, CameraSettings, StageSettings):
         return out_dir / "smpl.npz"
 
     def _from_regressor(self, out_dir: Path, keypoints: Path, regressor: Path) -> Path:
-        """``smpl.npz`` from the HMR estimate alone (SMPLify off): the fit's schema, with no fit."""
-        from hmr.smplify.video import save_smpl_npz
-
+        """``smpl.npz`` from the HMR estimate alone (SMPLify off): the fit's schema, with no fit
+        (``SMPLSequence``'s defaults say so: nothing fitted, no loss)."""
         kp = load_keypoints2d(keypoints)
-        est = load_sequence_arrays(regressor, "regressor")
+        est = RegressorEstimates.load(regressor)
         smpl = self.body()
-        t_all, p_all = est["valid"].shape
-        joints = np.full((t_all, p_all, 24, 3), np.nan, np.float32)
-        ok = est["valid"] & np.isfinite(est["transl"]).all(-1)
+        joints = np.full((*est.valid.shape, 24, 3), np.nan, np.float32)
+        ok = est.valid & np.isfinite(est.transl).all(-1)
         if ok.any():
             with torch.no_grad():
-                body = smpl(betas=torch.as_tensor(est["betas"][ok]), body_pose=torch.as_tensor(est["body_pose"][ok]),
-                            global_orient=torch.as_tensor(est["global_orient"][ok]),
-                            transl=torch.as_tensor(est["transl"][ok]))
+                body = smpl(**{name: torch.as_tensor(value[ok]) for name, value in est.smpl_parameters().items()})
             joints[ok] = body.joints.numpy()
-        return save_smpl_npz(out_dir / "smpl.npz", global_orient=est["global_orient"], body_pose=est["body_pose"],
-                             betas=est["betas"], cam=est["cam"], transl=est["transl"], joints=joints, valid=ok,
-                             focal_length=float(est["focal_length"]), image_size=kp.image_size,
-                             track_ids=kp.track_ids, frame_indices=kp.frame_indices, fps=kp.fps, body_model=smpl.name,
-                             keypoints_joint_set=kp.joint_set, betas_per="frame")
+        width, height = kp.image_size
+        bodies = SMPLSequence(
+            global_orient=est.global_orient, body_pose=est.body_pose, betas=est.betas, cam=est.cam, transl=est.transl,
+            joints=joints, valid=ok, focal_length=est.focal_length, principal_point=np.array([0.5 * width, 0.5 * height]),
+            image_size=kp.image_size, track_ids=kp.track_ids, frame_indices=kp.frame_indices, fps=kp.fps,
+            body_model=smpl.name, keypoints_joint_set=kp.joint_set, betas_per="frame")
+        return bodies.save(out_dir / "smpl.npz")

@@ -18,36 +18,37 @@ import torch
 
 from body_models.cameras import SPIN_CROP_SIZE, SPIN_FOCAL_LENGTH
 from body_models.metrics import MM_PER_M
+from body_models.sequences import SMPLSequence, WorldSequence
 from hmr.world import metrics
 
 
-def camera_root_scores(gt: dict, fit: dict, smpl) -> dict[str, float]:
+def camera_root_scores(gt: dict, fit: SMPLSequence, smpl) -> dict[str, float]:
     """Root translation errors (mm) of the full-frame fit and of the crop camera, person 0."""
-    ok = fit["valid"][:, 0].astype(bool) & np.isfinite(fit["transl"][:, 0]).all(-1)
+    ok = fit.valid[:, 0] & np.isfinite(fit.transl[:, 0]).all(-1)
     if not ok.any():
         return {}
     with torch.no_grad():
-        pred = smpl(**{k: torch.as_tensor(fit[k][ok, 0], dtype=torch.float32)
-                       for k in ("betas", "body_pose", "global_orient", "transl")}).joints[:, 0].double().numpy()
+        pred = smpl(**{k: torch.as_tensor(v[ok, 0], dtype=torch.float32)
+                       for k, v in fit.smpl_parameters().items()}).joints[:, 0].double().numpy()
     target = gt["joints"][ok, 0, 0].astype(np.float64)
     scores = {"root_transl_error_mm": metrics.root_error(pred, target)}
-    if "cam" in fit:
-        s, tx, ty = (fit["cam"][ok, 0, k].astype(np.float64) for k in range(3))
+    if fit.cam is not None:
+        s, tx, ty = (fit.cam[ok, 0, k].astype(np.float64) for k in range(3))
         crop_transl = np.stack([tx, ty, 2.0 * SPIN_FOCAL_LENGTH / (SPIN_CROP_SIZE * s)], -1)
         scores["crop_camera_root_transl_error_mm"] = metrics.root_error(
-            pred - fit["transl"][ok, 0] + crop_transl, target)
+            pred - fit.transl[ok, 0] + crop_transl, target)
     return scores
 
 
-def world_scores(gt: dict, world: dict) -> dict[str, float]:
+def world_scores(gt: dict, world: WorldSequence) -> dict[str, float]:
     """World scores of person 0, before (``_unrefined``) and after the contact refinement."""
-    ok = world["valid"][:, 0].astype(bool)
+    ok = world.valid[:, 0]
     if ok.sum() < 4:
         return {}
     target = gt["joints"][ok, 0].astype(np.float64)
     scores = {}
-    for key, tag in (("joints_unrefined", "unrefined"), ("joints_refined", "refined")):
-        pred = world[key][ok, 0].astype(np.float64)
+    for joints, tag in ((world.joints_unrefined, "unrefined"), (world.joints_refined, "refined")):
+        pred = joints[ok, 0].astype(np.float64)
         _, r, t = metrics.similarity_align(pred[:, 0], target[:, 0], scale=False)
         scores.update({
             f"world_w_mpjpe_mm_{tag}": metrics.w_mpjpe(pred, target),
@@ -58,5 +59,5 @@ def world_scores(gt: dict, world: dict) -> dict[str, float]:
             f"world_foot_skating_mm_{tag}": metrics.foot_skating(pred, target),
             f"world_jitter_mm_{tag}": metrics.jitter(pred),
         })
-    scores["world_contact_frames"] = float(world["contacts"][ok, 0].any(-1).sum())
+    scores["world_contact_frames"] = float(world.contacts[ok, 0].any(-1).sum())
     return scores

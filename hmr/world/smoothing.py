@@ -14,12 +14,15 @@ Each person's frames are smoothed in runs of consecutive fitted frames; a gap re
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from body_models.errors import InputError
+from body_models.sequences import Joints3D, SMPLSequence
 
 METHODS = ("none", "one-euro", "temporal")
 
@@ -143,65 +146,53 @@ def smooth_rotations(rotvec: np.ndarray, valid: np.ndarray, fps: float, method: 
                     lambda seg: _temporal_rotations(seg, params.sigma_frames))
 
 
-def smooth_smpl_arrays(data: dict, smpl, method: str, params: SmoothingParams = SmoothingParams()) -> dict:
-    """``smpl.npz``'s arrays with ``global_orient``, ``body_pose`` (on the manifold), ``transl``
-    and ``betas`` smoothed and ``joints`` recomputed; the rest unchanged."""
+def smooth_smpl_sequence(fit: SMPLSequence, smpl, method: str,
+                         params: SmoothingParams = SmoothingParams()) -> SMPLSequence:
+    """``fit`` with ``global_orient``, ``body_pose`` (on the manifold), ``transl`` and ``betas``
+    smoothed, ``joints`` recomputed and ``smoothing`` naming the method; the rest unchanged."""
     import torch
 
     check_method(method)
-    out = dict(data)
     if method == "none":
-        return out
-    ok = (data["valid"].astype(bool) & np.isfinite(data["transl"]).all(-1) & np.isfinite(data["body_pose"]).all(-1))
-    fps = float(data.get("fps", 0.0)) or 30.0
+        return fit
+    ok = fit.valid & np.isfinite(fit.transl).all(-1) & np.isfinite(fit.body_pose).all(-1)
+    fps = fit.fps or 30.0
     t_all, p_all = ok.shape
-    pose = np.concatenate([data["global_orient"], data["body_pose"]], -1).reshape(t_all, p_all, 24, 3)
+    pose = np.concatenate([fit.global_orient, fit.body_pose], -1).reshape(t_all, p_all, 24, 3)
     pose = smooth_rotations(pose, ok, fps, method, params)
-    out["global_orient"] = pose[:, :, 0].astype(np.float32)
-    out["body_pose"] = pose[:, :, 1:].reshape(t_all, p_all, 69).astype(np.float32)
-    out["transl"] = smooth_vectors(data["transl"], ok, fps, method, params).astype(np.float32)
-    out["betas"] = smooth_vectors(data["betas"][..., None], ok, fps, method, params)[..., 0].astype(np.float32)
-    if "joints" in data and ok.any():
-        joints = np.array(data["joints"], dtype=np.float32, copy=True)
+    smoothed = {"global_orient": pose[:, :, 0].astype(np.float32),
+                "body_pose": pose[:, :, 1:].reshape(t_all, p_all, 69).astype(np.float32),
+                "transl": smooth_vectors(fit.transl, ok, fps, method, params).astype(np.float32),
+                "betas": smooth_vectors(fit.betas[..., None], ok, fps, method, params)[..., 0].astype(np.float32)}
+    joints = fit.joints
+    if joints is not None and ok.any():
+        joints = np.array(joints, dtype=np.float32, copy=True)
         with torch.no_grad():
-            body = smpl(**{k: torch.as_tensor(out[k][ok]) for k in ("betas", "body_pose", "global_orient", "transl")})
+            body = smpl(**{k: torch.as_tensor(value[ok]) for k, value in smoothed.items()})
         joints[ok] = body.joints.numpy()
-        out["joints"] = joints
-    out["smoothing"] = np.array(method)
-    return out
+    return dataclasses.replace(fit, **smoothed, joints=joints, smoothing=method)
 
 
-def smooth_smpl_file(path, smpl, method: str, params: SmoothingParams = SmoothingParams()):
+def smooth_smpl_file(path, smpl, method: str, params: SmoothingParams = SmoothingParams()) -> Path:
     """Smooth ``smpl.npz`` in place; the fit as it was goes to ``smpl_unsmoothed.npz`` beside it."""
-    from pathlib import Path
-
-    from body_models.atomic import save_npz
-
-    from body_models.sequences import load_sequence_arrays
-
     path = Path(path)
-    data = load_sequence_arrays(path, "smpl")
-    save_npz(path.with_name("smpl_unsmoothed.npz"), **data)
-    return save_npz(path, **smooth_smpl_arrays(data, smpl, method, params))
+    fit = SMPLSequence.load(path)
+    fit.save(path.with_name("smpl_unsmoothed.npz"))
+    return smooth_smpl_sequence(fit, smpl, method, params).save(path)
 
 
 def smooth_joints3d_file(path, method: str, params: SmoothingParams = SmoothingParams()) -> None:
     """Smooth the lifter's ``joints3d.npz`` (joints and trajectory) in place, and its ``.json``."""
-    from pathlib import Path
-
-    from body_models.atomic import save_npz, write_json
-    from lifting.inference import _json_record  # the JSON layout lives with the lifter's writer
-
-    from body_models.sequences import load_sequence_arrays
+    from lifting.inference import save_joints3d_json  # the JSON layout lives with the lifter's writer
 
     path = Path(path)
-    record = load_sequence_arrays(path, "joints3d")
-    valid = record["valid"].astype(bool)
-    fps = float(record.get("fps", np.nan))
-    fps = fps if np.isfinite(fps) and fps > 0 else 30.0
-    record["joints"] = smooth_vectors(record["joints"], valid, fps, method, params).astype(record["joints"].dtype)
-    if "trajectory" in record:
-        record["trajectory"] = smooth_vectors(record["trajectory"], valid, fps, method, params).astype(
-            record["trajectory"].dtype)
-    save_npz(path, **record)
-    write_json(path.with_suffix(".json"), _json_record(record))
+    lifted = Joints3D.load(path)
+    fps = lifted.fps if np.isfinite(lifted.fps) and lifted.fps > 0 else 30.0
+
+    def smooth(x: np.ndarray) -> np.ndarray:
+        return smooth_vectors(x, lifted.valid, fps, method, params).astype(np.float32)
+
+    lifted = dataclasses.replace(lifted, joints=smooth(lifted.joints),
+                                 trajectory=None if lifted.trajectory is None else smooth(lifted.trajectory))
+    lifted.save(path)
+    save_joints3d_json(path.with_suffix(".json"), lifted)

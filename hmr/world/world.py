@@ -6,7 +6,8 @@ The world frame: y up (the ground plane's normal, ``hmr.world.ground``), the flo
 origin on the floor under the first frame's pelvis (of the person fitted in most frames), x the
 camera's x laid onto the floor, z = x × y (towards the camera, roughly). Metres.
 
-``world.npz`` (T frames, P people, NaN and ``valid`` False where a person has no fit):
+``world.npz`` (``body_models.sequences.WorldSequence``; T frames, P people, NaN and ``valid`` False
+where a person has no fit):
 ``global_orient (T, P, 3)`` axis-angle radians and ``transl (T, P, 3)`` metres, world frame,
 after the contact refinement when ``refined`` is True, else before it (``transl_unrefined``
 and ``transl_refined`` hold both); ``joints (T, P, 24, 3)`` world metres, likewise (and
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from body_models.errors import InputError
-from body_models.sequences import load_sequence_arrays, save_sequence_arrays
+from body_models.sequences import SMPLSequence, WorldSequence
 from body_models.smpl import SMPL, rigid_transform_params
 from hmr.world.contacts import CONTACT_NAMES, FOOT_JOINTS, contact_labels, refine_translation
 from hmr.world.ground import GroundPlane, fit_ground_plane, foot_vertex_groups
@@ -63,7 +64,7 @@ def world_frame(plane: GroundPlane, pelvis: np.ndarray) -> WorldFrame:
     return WorldFrame(rotation, pelvis - plane.height(pelvis) * up)
 
 
-def _bodies(smpl: SMPL, data: dict, ok: np.ndarray, feet) -> tuple[np.ndarray, np.ndarray]:
+def _bodies(smpl: SMPL, fit: SMPLSequence, ok: np.ndarray, feet) -> tuple[np.ndarray, np.ndarray]:
     """Camera-frame joints (T, P, 24, 3) and foot vertices (T, P, G, 3) (NaN where not ok)."""
     t_all, p_all = ok.shape
     groups = np.concatenate(feet)
@@ -73,8 +74,7 @@ def _bodies(smpl: SMPL, data: dict, ok: np.ndarray, feet) -> tuple[np.ndarray, n
     for start in range(0, len(rows), CHUNK):
         r, p = rows[start:start + CHUNK], people[start:start + CHUNK]
         with torch.no_grad():
-            body = smpl(**{k: torch.as_tensor(data[k][r, p], dtype=torch.float32)
-                           for k in ("betas", "body_pose", "global_orient", "transl")})
+            body = smpl(**{k: torch.as_tensor(v[r, p], dtype=torch.float32) for k, v in fit.smpl_parameters().items()})
         joints[r, p] = body.joints.double().numpy()
         foot[r, p] = body.vertices[:, groups].double().numpy()
     return joints, foot
@@ -91,14 +91,13 @@ def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.Path
         refine: ``transl`` and ``joints`` after pinning the contact feet
             (``hmr.world.contacts.refine_translation``); both versions are stored either way.
     """
-    data = load_sequence_arrays(smpl_path, "smpl")
-    ok = (data["valid"].astype(bool) & np.isfinite(data["transl"]).all(-1) & np.isfinite(data["body_pose"]).all(-1)
-          & np.isfinite(data["global_orient"]).all(-1))
+    fit = SMPLSequence.load(smpl_path)
+    ok = fit.posable
     if not ok.any():
         raise InputError(f"{smpl_path} holds no fitted frame; there is nobody to place in the world")
-    fps = float(data.get("fps", 0.0)) or 30.0
+    fps = fit.fps or 30.0
     feet = foot_vertex_groups(smpl.smplx.lbs_weights.double().numpy())
-    joints, foot = _bodies(smpl, data, ok, feet)
+    joints, foot = _bodies(smpl, fit, ok, feet)
     n_left = len(feet[0])
     group_index = (np.arange(n_left), np.arange(n_left, n_left + len(feet[1])))
     t_all, p_all = ok.shape
@@ -107,7 +106,7 @@ def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.Path
     stacked_feet = foot.transpose(1, 0, 2, 3).reshape(-1, foot.shape[2], 3)
     from scipy.spatial.transform import Rotation
 
-    body_up = Rotation.from_rotvec(data["global_orient"][ok].astype(np.float64)).apply([0.0, 1.0, 0.0]).mean(0)
+    body_up = Rotation.from_rotvec(fit.global_orient[ok].astype(np.float64)).apply([0.0, 1.0, 0.0]).mean(0)
     plane = fit_ground_plane(stacked_feet, stacked_joints, fps, group_index, body_up / np.linalg.norm(body_up))
     main = int(np.argmax(ok.sum(0)))
     frame = world_frame(plane, joints[np.flatnonzero(ok[:, main])[0], main, 0])
@@ -122,10 +121,10 @@ def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.Path
         if not len(rows):
             continue
         with torch.no_grad():
-            root = smpl.rest_root(torch.as_tensor(data["betas"][rows, p], dtype=torch.float32)).double()
+            root = smpl.rest_root(torch.as_tensor(fit.betas[rows, p], dtype=torch.float32)).double()
         orient, transl = rigid_transform_params(
-            torch.as_tensor(data["global_orient"][rows, p], dtype=torch.float64),
-            torch.as_tensor(data["transl"][rows, p], dtype=torch.float64), root, rotation,
+            torch.as_tensor(fit.global_orient[rows, p], dtype=torch.float64),
+            torch.as_tensor(fit.transl[rows, p], dtype=torch.float64), root, rotation,
             torch.as_tensor(frame.camera_position))
         out["global_orient"][rows, p] = orient.numpy()
         out["transl_unrefined"][rows, p] = transl.numpy()
@@ -135,14 +134,11 @@ def make_world(smpl_path: str | os.PathLike, smpl: SMPL, out_path: str | os.Path
         refined = refine_translation(transl.numpy(), foot_points, sole, contacts[rows, p])
         out["transl_refined"][rows, p] = refined
         joints_refined[rows, p] += (refined - transl.numpy())[:, None]
-    return save_sequence_arrays(
-        out_path, "world",
-        global_orient=out["global_orient"].astype(np.float32),
-        transl=out["transl_refined" if refine else "transl_unrefined"].astype(np.float32),
-        transl_unrefined=out["transl_unrefined"].astype(np.float32), transl_refined=out["transl_refined"].astype(np.float32),
-        joints=(joints_refined if refine else joints_w).astype(np.float32),
-        joints_unrefined=joints_w.astype(np.float32), joints_refined=joints_refined.astype(np.float32),
-        contacts=contacts, contact_names=np.array(CONTACT_NAMES), valid=ok, refined=np.bool_(refine),
-        camera_rotation=frame.rotation, camera_position=frame.camera_position,
-        ground_plane=plane.coefficients, ground_inliers=np.int64(plane.inliers), fps=np.float64(fps),
-        track_ids=data.get("track_ids", np.arange(p_all)), frame_indices=data.get("frame_indices", np.arange(t_all)))
+    return WorldSequence(
+        global_orient=out["global_orient"], transl=out["transl_refined" if refine else "transl_unrefined"],
+        transl_unrefined=out["transl_unrefined"], transl_refined=out["transl_refined"],
+        joints=joints_refined if refine else joints_w, joints_unrefined=joints_w, joints_refined=joints_refined,
+        contacts=contacts, contact_names=np.array(CONTACT_NAMES), valid=ok, refined=refine,
+        camera_rotation=frame.rotation, camera_position=frame.camera_position, ground_plane=plane.coefficients,
+        ground_inliers=int(plane.inliers), fps=fps, track_ids=fit.track_ids, frame_indices=fit.frame_indices,
+    ).save(out_path)

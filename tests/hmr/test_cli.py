@@ -36,17 +36,21 @@ def test_demo_runs_the_pipeline_and_scores_it(tmp_path, capsys):
 
 def test_scores_are_zero_for_the_truth_itself(tmp_path, mannequin_smpl):
     """The scoring compares like with like: the ground truth scored against itself is 0."""
+    from body_models.sequences import RegressorEstimates
     from hmr.demo import score_outputs
     from hmr.synthetic.clip import make_synthetic_clip
 
     clip = make_synthetic_clip(tmp_path, num_frames=3, image_size=(96, 64), focal_length=80.0, smpl=mannequin_smpl)
     with np.load(clip.ground_truth) as z:
         gt = dict(z)
-    np.savez(tmp_path / "joints3d.npz", joints=gt["joints3d"], valid=gt["valid"])
-    np.savez(tmp_path / "smpl.npz", valid=gt["valid"], **{k: gt[k] for k in ("betas", "body_pose", "global_orient", "transl")})
+    np.savez(tmp_path / "joints3d.npz", joints=gt["joints3d"], valid=gt["valid"])  # hand-made: no version, float64
+    parameters = {k: gt[k] for k in ("betas", "body_pose", "global_orient", "transl")}
+    np.savez(tmp_path / "smpl.npz", valid=gt["valid"], **parameters)
     bodies = tmp_path / "smpl.npz"
+    estimates = RegressorEstimates(valid=gt["valid"], cam=np.zeros_like(gt["transl"]), **parameters)
     scores = score_outputs(clip.ground_truth, {"joints3d": tmp_path / "joints3d.npz", "smpl": bodies,
-                                               "regressor": bodies, "smpl_from_mean_pose": bodies})
+                                               "regressor": estimates.save(tmp_path / "regressor.npz"),
+                                               "smpl_from_mean_pose": bodies})
     assert {"hmr_mesh_pa_mpjpe_mm", "mean_start_mesh_pve_mm", "mesh_mpjpe_mm"} <= set(scores)
     assert all(scores[k] < 0.01 for k in scores if k.endswith("_mm")), scores
 

@@ -1,6 +1,8 @@
 """Animation exports read back by independent readers: BVH (the ``bvh`` package), glb
 (pygltflib, with the skinning evaluated here) and AMASS npz (through the SMPL layer)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -212,8 +214,7 @@ def _keypoints_file(path, smpl, frames=4):
     kp.keypoints[..., 0, :, 2] = 0.9
     kp.boxes[:, 0] = np.concatenate([kp.keypoints[:, 0, :, :2].min(1), kp.keypoints[:, 0, :, :2].max(1)], -1)
     kp.valid[:] = True
-    kp.image_size, kp.fps, kp.frame_indices = (320, 240), 25.0, np.arange(frames)
-    return save_keypoints2d(path, kp)
+    return save_keypoints2d(path, dataclasses.replace(kp, image_size=(320, 240), fps=25.0, frame_indices=np.arange(frames)))
 
 
 def test_run_export_and_hmr_export_write_the_files(tmp_path, capsys, mannequin_smpl):

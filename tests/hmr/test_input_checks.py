@@ -1,6 +1,7 @@
 """Inputs checked against each other: image size, frame indices and fps of a keypoints file
 against its video, and a lifter's training frame rate against the input's."""
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -83,9 +84,7 @@ def test_run_rejects_a_wrong_image_size_and_offset_ids(clip, tmp_path, capsys):
 
 def test_run_rejects_a_keypoints_file_made_on_other_images(clip, tmp_path, capsys):
     folder, keypoints = clip
-    keypoints.image_size = (1920, 1080)
-    path = save_keypoints2d(tmp_path / "keypoints2d.npz", keypoints)
-    keypoints.image_size = (W, H)
+    path = save_keypoints2d(tmp_path / "keypoints2d.npz", dataclasses.replace(keypoints, image_size=(1920, 1080)))
     assert main(["run", str(path), "--video", str(folder / "clip.mp4"), "--out", str(tmp_path / "o"),
                  "--no-smplify", "--no-overlay", "--no-meshes", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()

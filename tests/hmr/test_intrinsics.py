@@ -1,5 +1,6 @@
 """Camera intrinsics: --focal-length, --fov, calibration files, and what they do to the fit."""
 
+import dataclasses
 import json
 
 import cv2
@@ -88,8 +89,7 @@ def _keypoints(path, smpl, frames=2):
     kp.keypoints[:, 0, :, 2] = 0.9
     kp.boxes[:, 0] = np.concatenate([uv.reshape(17, 2).min(0), uv.reshape(17, 2).max(0)])
     kp.valid[:] = True
-    kp.image_size, kp.fps, kp.frame_indices = (320, 240), 25.0, np.arange(frames)
-    return save_keypoints2d(path, kp)
+    return save_keypoints2d(path, dataclasses.replace(kp, image_size=(320, 240), fps=25.0, frame_indices=np.arange(frames)))
 
 
 def test_the_known_camera_gives_the_known_translation(tmp_path, mannequin_smpl):

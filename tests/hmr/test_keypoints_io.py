@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -21,9 +22,7 @@ def _example(num_frames=4, num_people=2) -> Keypoints2D:
     kp.keypoints[1, 0, 3] = [np.nan, np.nan, 0.0]  # one joint missing
     kp.boxes[:] = [10, 20, 300, 400]
     kp.boxes[2, 1] = np.nan
-    kp.image_size, kp.fps = (640, 480), 25.0
-    kp.frame_indices = np.arange(10, 10 + num_frames)
-    return kp
+    return dataclasses.replace(kp, image_size=(640, 480), fps=25.0, frame_indices=np.arange(10, 10 + num_frames))
 
 
 def test_npz_round_trip(tmp_path):

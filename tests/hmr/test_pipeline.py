@@ -1,5 +1,6 @@
 """``hmr run`` end to end on a generated clip with random-weight models in the official layouts."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -126,7 +127,7 @@ def test_run_from_a_keypoints_file_skips_hrnet(kind, clip, weights, tmp_path):
     kp.keypoints[:] = gt["keypoints"]
     kp.valid[:] = True
     kp.boxes[:] = gt["boxes"]
-    kp.frame_indices = np.arange(FRAMES)
+    kp = dataclasses.replace(kp, frame_indices=np.arange(FRAMES))
     if kind == "coco":
         source = save_coco_keypoints(tmp_path / "coco.json", kp)
     else:

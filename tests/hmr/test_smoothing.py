@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from body_models.errors import InputError
-from hmr.world.smoothing import smooth_rotations, smooth_smpl_arrays, smooth_vectors
+from hmr.world.smoothing import smooth_rotations, smooth_smpl_sequence, smooth_vectors
 
 
 def _angle_deg(a, b):
@@ -44,19 +44,21 @@ def test_vectors_lose_noise_and_gaps_restart_the_filter():
         smooth_vectors(noisy, valid, 25.0, "kalman")
 
 
-def test_smpl_arrays_keep_joints_consistent(mannequin_smpl):
+def test_smpl_sequences_keep_joints_consistent(mannequin_smpl):
     import torch
+
+    from body_models.sequences import SMPLSequence
 
     rng = np.random.default_rng(2)
     t = 10
-    data = {"global_orient": rng.normal(0, 0.2, (t, 1, 3)).astype(np.float32),
-            "body_pose": rng.normal(0, 0.2, (t, 1, 69)).astype(np.float32),
-            "transl": (rng.normal(0, 0.05, (t, 1, 3)) + [0, 0, 4]).astype(np.float32),
-            "betas": rng.normal(0, 0.5, (t, 1, 10)).astype(np.float32),
-            "joints": np.zeros((t, 1, 24, 3), np.float32), "valid": np.ones((t, 1), bool), "fps": np.float64(25)}
-    out = smooth_smpl_arrays(data, mannequin_smpl, "temporal")
+    fit = SMPLSequence(global_orient=rng.normal(0, 0.2, (t, 1, 3)).astype(np.float32),
+                       body_pose=rng.normal(0, 0.2, (t, 1, 69)).astype(np.float32),
+                       transl=(rng.normal(0, 0.05, (t, 1, 3)) + [0, 0, 4]).astype(np.float32),
+                       betas=rng.normal(0, 0.5, (t, 1, 10)).astype(np.float32),
+                       joints=np.zeros((t, 1, 24, 3), np.float32), valid=np.ones((t, 1), bool), fps=25.0)
+    out = smooth_smpl_sequence(fit, mannequin_smpl, "temporal")
     with torch.no_grad():
-        body = mannequin_smpl(**{k: torch.as_tensor(out[k][:, 0]) for k in ("betas", "body_pose", "global_orient", "transl")})
-    assert np.abs(body.joints.numpy() - out["joints"][:, 0]).max() < 1e-5
-    assert np.abs(np.diff(out["transl"], 2, axis=0)).mean() < np.abs(np.diff(data["transl"], 2, axis=0)).mean()
-    assert str(out["smoothing"]) == "temporal"
+        body = mannequin_smpl(**{k: torch.as_tensor(v[:, 0]) for k, v in out.smpl_parameters().items()})
+    assert np.abs(body.joints.numpy() - out.joints[:, 0]).max() < 1e-5
+    assert np.abs(np.diff(out.transl, 2, axis=0)).mean() < np.abs(np.diff(fit.transl, 2, axis=0)).mean()
+    assert out.smoothing == "temporal" and fit.smoothing is None
