@@ -1,4 +1,4 @@
-"""Mesh export: Wavefront OBJ through trimesh, keeping SMPL's vertex order.
+"""Mesh export: Wavefront OBJ in trimesh's layout (read back with trimesh), keeping SMPL's vertex order.
 
 Files are written atomically. Vertex order and count are never changed (trimesh's merging and
 cleaning are off), so vertex ``i`` of every file is SMPL vertex ``i``.
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-import trimesh.exchange.obj
 
 from body_models.atomic import write_text
 from body_models.errors import InputError
@@ -23,6 +22,29 @@ def _as_numpy(array) -> np.ndarray:
     return np.asarray(array)
 
 
+def _face_lines(faces: np.ndarray) -> str:
+    """The OBJ face lines of (F, 3) 0-based faces, as trimesh writes them (1-based)."""
+    return "\n".join(f"f {a} {b} {c}" for a, b, c in (faces.astype(np.int64) + 1).tolist())
+
+
+def _obj_text(vertices: np.ndarray, face_lines: str, header: str | None) -> str:
+    """An OBJ file's text, byte for byte as trimesh's ``export_obj`` without normals, colours or
+    texture (a test checks this): the header comment, one line per vertex (8 decimals), the faces."""
+    vertex_lines = ("v %.8f %.8f %.8f\n" * len(vertices)) % tuple(vertices.astype(np.float64).ravel())
+    return f"# {header or 'hmr-video'}\n{vertex_lines}{face_lines}\n\n"
+
+
+def _checked(vertices, faces, path) -> tuple[np.ndarray, np.ndarray]:
+    vertices, faces = _as_numpy(vertices), _as_numpy(faces)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise InputError(f"save_obj: vertices must be (V, 3), got {vertices.shape}")
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise InputError(f"save_obj: faces must be (F, 3), got {faces.shape}")
+    if not np.isfinite(vertices).all():
+        raise InputError(f"save_obj: vertices for {path} contain NaN or inf")
+    return vertices, faces
+
+
 def save_obj(path: str | os.PathLike, vertices, faces, header: str | None = None) -> Path:
     """Write one mesh as OBJ.
 
@@ -32,22 +54,14 @@ def save_obj(path: str | os.PathLike, vertices, faces, header: str | None = None
         faces: (F, 3) vertex indices, 0-based.
         header: a comment written at the top (e.g. which body model made the mesh).
     """
-    vertices, faces = _as_numpy(vertices), _as_numpy(faces)
-    if vertices.ndim != 2 or vertices.shape[1] != 3:
-        raise InputError(f"save_obj: vertices must be (V, 3), got {vertices.shape}")
-    if faces.ndim != 2 or faces.shape[1] != 3:
-        raise InputError(f"save_obj: faces must be (F, 3), got {faces.shape}")
-    if not np.isfinite(vertices).all():
-        raise InputError(f"save_obj: vertices for {path} contain NaN or inf")
-    mesh = trimesh.Trimesh(vertices=vertices.astype(np.float64), faces=faces, process=False)
-    text = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=False,
-                                           include_texture=False, header=header or "hmr-video")
-    return write_text(path, text)
+    vertices, faces = _checked(vertices, faces, path)
+    return write_text(path, _obj_text(vertices, _face_lines(faces), header))
 
 
 def save_obj_sequence(folder: str | os.PathLike, vertices, faces, frame_indices=None,
                       digits: int = 6, header: str | None = None) -> list[Path]:
-    """Write one OBJ per frame, named by zero-padded frame index (``000000.obj``, ...).
+    """Write one OBJ per frame, named by zero-padded frame index (``000000.obj``, ...); the face
+    lines, the same in every frame, are formatted once.
 
     Args:
         folder: output folder.
@@ -66,7 +80,14 @@ def save_obj_sequence(folder: str | os.PathLike, vertices, faces, frame_indices=
     if frames.shape != (len(vertices),):
         raise InputError(f"save_obj_sequence: {len(vertices)} meshes but frame_indices has shape {frames.shape}")
     folder = Path(folder)
-    return [save_obj(folder / f"{int(i):0{digits}d}.obj", v, faces, header=header) for i, v in zip(frames, vertices)]
+    face_lines = None
+    paths = []
+    for i, v in zip(frames, vertices):
+        path = folder / f"{int(i):0{digits}d}.obj"
+        v, f = _checked(v, faces, path)
+        face_lines = _face_lines(f) if face_lines is None else face_lines
+        paths.append(write_text(path, _obj_text(v, face_lines, header)))
+    return paths
 
 
 def load_obj(path: str | os.PathLike) -> trimesh.Trimesh:

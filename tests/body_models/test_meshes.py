@@ -32,3 +32,22 @@ def test_bad_input_is_refused(tmp_path):
     with pytest.raises(InputError, match="NaN"):
         save_obj(tmp_path / "x.obj", np.full((3, 3), np.nan), np.array([[0, 1, 2]]))
     assert not (tmp_path / "x.obj").exists()
+
+
+def test_obj_files_are_byte_for_byte_trimeshs_export(mannequin_smpl, tmp_path):
+    """Our writer formats the faces once per sequence; the files stay exactly trimesh's OBJ."""
+    import trimesh
+    import trimesh.exchange.obj
+
+    rng = np.random.default_rng(2)
+    vertices = rng.normal(0, 0.5, (2, 6890, 3)).astype(np.float32)
+    vertices[0, 0] = [-0.0, 1e-9, -123.456789]  # signs, tiny and large values
+    paths = save_obj_sequence(tmp_path, vertices, mannequin_smpl.faces, header="body model: mannequin")
+    single = save_obj(tmp_path / "one.obj", vertices[1], mannequin_smpl.faces)
+    for v, path, header in ((vertices[0], paths[0], "body model: mannequin"), (vertices[1], paths[1],
+                                                                                 "body model: mannequin"),
+                            (vertices[1], single, "hmr-video")):
+        mesh = trimesh.Trimesh(vertices=v.astype(np.float64), faces=mannequin_smpl.faces, process=False)
+        expected = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_color=False,
+                                                   include_texture=False, header=header)
+        assert path.read_text() == expected
