@@ -68,3 +68,28 @@ def test_a_body_model_folder_named_by_a_setting_is_part_of_the_key(tmp_path):
     (folder / "SMPL_NEUTRAL.pkl").write_bytes(b"b")
     assert meshes.fingerprint(RunContext(), {"smpl": None}) != key
     assert MeshesSettings().named_files() == []  # "mannequin" names no file
+
+
+def test_large_files_are_hashed_once_per_state(tmp_path, monkeypatch):
+    """Weights are hashed for the stage cache and for run.json: the second time comes from the
+    memo, until the file changes; small files are hashed every time."""
+    import builtins
+    import hashlib
+    import os
+
+    from hmr.core import provenance
+
+    big, small = tmp_path / "weights.bin", tmp_path / "small.npz"
+    big.write_bytes(b"a" * provenance.MEMO_MIN_BYTES)
+    small.write_bytes(b"small")
+    opened = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    first = provenance.file_sha256(big)
+    assert provenance.file_sha256(big) == first == hashlib.sha256(big.read_bytes()).hexdigest()
+    provenance.file_sha256(small), provenance.file_sha256(small)
+    assert opened.count(str(big)) == 1 and opened.count(str(small)) == 2
+    big.write_bytes(b"b" * provenance.MEMO_MIN_BYTES)  # same size, new content
+    stat = big.stat()
+    os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # whatever the clock's tick
+    assert provenance.file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest() != first
