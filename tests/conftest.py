@@ -4,6 +4,11 @@ import os
 
 import pytest
 
+# torch.compile (tests/hmr/test_fastpath.py, test_keypoints_stage.py): inductor's default on a
+# many-core box is a pool of compile worker processes, each importing torch, which costs more than
+# the tests' few small kernels take to build; one thread is ~5 s faster from a cold cache.
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
