@@ -4,6 +4,16 @@ import os
 
 import pytest
 
+# torch.compile (tests/hmr/test_fastpath.py, test_keypoints_stage.py): inductor's default on a
+# many-core box is a pool of compile worker processes, each importing torch, which costs more than
+# the tests' few small kernels take to build; one thread is ~5 s faster from a cold cache.
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+# ... and before its first kernel it dry-compiles and loads a test program for each vector ISA the
+# CPU's flags list (AVX512-VNNI, AVX512, AVX2: ~7 s from a cold cache), then picks the widest that
+# built; trusting the flags picks that same ISA (checked on the 2-core CI-like box). A compiler
+# that cannot build it fails the compile tests instead of falling back to a narrower one.
+os.environ.setdefault("TORCHINDUCTOR_VEC_ISA_OK", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):

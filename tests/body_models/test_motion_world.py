@@ -116,7 +116,9 @@ def test_coverage_of_a_prior():
     rng = np.random.default_rng(0)
     poses = sample_world_poses(600, seed=3).astype(np.float64)
     prior = fit_gmm(poses, n_components=2, seed=0)
-    samples = sample_prior(prior, 20000, seed=1)
+    # 8,000 samples: the tolerance is still over 3.5 standard errors on every value (20,000 cost
+    # 2.5 s more, sample_prior gathering a (n, 69, 69) stack of Cholesky factors)
+    samples = sample_prior(prior, 8000, seed=1)
     np.testing.assert_allclose(samples.mean(0), prior.weights @ prior.means, atol=0.02)
     wide = coverage(sample_prior(prior, 3000, seed=2), prior, num_prior_samples=500, radius=0.3)
     one = coverage(poses[:1] + 0.0 * rng.standard_normal((1, 69)), prior, num_prior_samples=500, radius=0.3)

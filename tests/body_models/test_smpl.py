@@ -57,9 +57,9 @@ def test_bad_shapes_raise_value_errors(mannequin_smpl):
 
 
 def test_missing_regressor_is_named():
-    from body_models.mannequin import build_mannequin
+    from body_models.mannequin import load_mannequin
 
-    arrays = {k: v for k, v in build_mannequin().items()
+    arrays = {k: v for k, v in load_mannequin().items()  # the session's cached build, not a new one
               if k in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")}
     smpl = SMPL(arrays)
     out = smpl(betas=torch.zeros(1, 10))

@@ -56,7 +56,7 @@ def pck_auc_mpjpe(pred, gt):
 
 
 def test_matches_independent_computation(tmp_path, mannequin_smpl):
-    files = synthetic.write_3dhp(tmp_path / "3dhp", frames=4, image_size=(40, 40))
+    files = synthetic.write_3dhp(tmp_path / "3dhp", frames=4, image_size=(40, 40), smpl=mannequin_smpl)
     dataset = mpi_inf_3dhp.load_dataset(files["root"])
     evaluator = MeshEvaluator(dataset.protocol, synthetic.stand_in_predictor(), mannequin_smpl, dataset.image_root,
                               tmp_path / "out", batch_size=4, progress=False)

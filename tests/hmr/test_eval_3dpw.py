@@ -76,7 +76,7 @@ def run(dataset, smpl, out_dir):
 
 
 def test_official_pickles_match_independent_computation(tmp_path, mannequin_smpl):
-    files = synthetic.write_3dpw(tmp_path / "3dpw", frames=5, image_size=(40, 48))
+    files = synthetic.write_3dpw(tmp_path / "3dpw", frames=5, image_size=(40, 48), smpl=mannequin_smpl)
     dataset = pw3d.load_dataset(files["root"])
     assert {s.gender for s in dataset.sequences} == {"male", "female"}
     report = run(dataset, mannequin_smpl, tmp_path / "out")

@@ -28,12 +28,12 @@ def _outputs(out):
     return json.loads((out / "results.json").read_text()), json.loads((out / "run.json").read_text())
 
 
-def test_mesh_benchmarks_end_to_end(tmp_path, main, spin_checkpoint, capsys):
+def test_mesh_benchmarks_end_to_end(tmp_path, main, spin_checkpoint, capsys, mannequin_smpl):
     pw3d = synthetic.write_3dpw(tmp_path / "3dpw", sequences=(("downtown_walk_00", 1),), frames=3, invalid=(),
-                                image_size=(64, 64))
-    hp = synthetic.write_3dhp(tmp_path / "3dhp", frames=3, image_size=(64, 64))
+                                image_size=(64, 64), smpl=mannequin_smpl)
+    hp = synthetic.write_3dhp(tmp_path / "3dhp", frames=3, image_size=(64, 64), smpl=mannequin_smpl)
     h36m = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=2, subjects=("S9",), actions=("Walking",),
-                                     frames=2, image_size=64)
+                                     frames=2, image_size=64, smpl=mannequin_smpl)
     common = ["--checkpoint", str(spin_checkpoint), "--batch-size", "4", "--quiet", "--device", "cpu"]
 
     assert main(["eval", "3dpw", str(pw3d["root"]), "--out", str(tmp_path / "o3dpw")] + common) == 0
@@ -73,7 +73,7 @@ def test_mesh_benchmarks_end_to_end(tmp_path, main, spin_checkpoint, capsys):
     assert csv_lines[0] == "variant,group,samples,mpjpe_mm,pa_mpjpe_mm,body_model" and len(csv_lines) == 1 + 3
 
 
-def test_project_regressor_on_the_mesh_benchmarks_with_and_without_smplify(tmp_path, main, capsys):
+def test_project_regressor_on_the_mesh_benchmarks_with_and_without_smplify(tmp_path, main, capsys, mannequin_smpl):
     """A project checkpoint (the shipped demo regressor's kind: ResNet-18 trunk, its own crop size)
     runs through hmr eval 3dpw and h36m-mesh, with and without SMPLify, and every file names the body."""
     from hmr.regressor import HMR, HMRConfig, save_checkpoint
@@ -81,9 +81,9 @@ def test_project_regressor_on_the_mesh_benchmarks_with_and_without_smplify(tmp_p
     checkpoint = save_checkpoint(tmp_path / "demo_like.pt", HMR(HMRConfig(backbone="resnet18", image_size=64)).eval(),
                                  half=True)
     pw3d = synthetic.write_3dpw(tmp_path / "3dpw", sequences=(("downtown_walk_00", 1),), frames=2, invalid=(),
-                                image_size=(64, 64))
+                                image_size=(64, 64), smpl=mannequin_smpl)
     h36m = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=2, subjects=("S9",), actions=("Walking",),
-                                     frames=1, image_size=64)
+                                     frames=1, image_size=64, smpl=mannequin_smpl)
     with np.load(h36m["npz"]) as npz:
         names = [str(n) for n in npz["imgname"]]
     h36m_keypoints = synthetic.write_smplify_keypoints(tmp_path / "h36m_kp.npz", names, h36m["coco_pixels"])

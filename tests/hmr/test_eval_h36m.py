@@ -51,7 +51,7 @@ def run_mesh(dataset, smpl, out_dir, **kwargs):
 
 
 def test_h36m_mesh_protocol1_matches_independent_computation(tmp_path, mannequin_smpl):
-    files = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=1, frames=1, image_size=48)
+    files = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=1, frames=1, image_size=48, smpl=mannequin_smpl)
     dataset = h36m_mesh.load_dataset(files["npz"])
     _, stored = run_mesh(dataset, mannequin_smpl, tmp_path / "out")
     report = h36m_mesh.score(stored, dataset)
@@ -84,7 +84,8 @@ def test_h36m_mesh_smplify_variant_and_resume(tmp_path, mannequin_smpl):
     from body_models.priors import fit_gmm, save_gmm
     from hmr.evaluation.smplify_setup import smplify_stage
 
-    files = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=2, subjects=("S9",), frames=1, image_size=48)
+    files = synthetic.write_h36m_mesh(tmp_path / "h36m", protocol=2, subjects=("S9",), frames=1, image_size=48,
+                                      smpl=mannequin_smpl)
     dataset = h36m_mesh.load_dataset(files["npz"])
     with np.load(files["npz"]) as npz:
         names = [str(n) for n in npz["imgname"]]

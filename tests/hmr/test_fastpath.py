@@ -72,9 +72,11 @@ def test_compiled_network_pads_to_powers_of_two_and_matches_eager():
     net = _Twice().eval()
     compiled = CompiledNetwork(net, max_batch=4, pick=lambda out: (out["maps"], out["pooled"]))
     assert [compiled._padded_size(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 4, 4]
+    graph, batches = compiled.net, []
+    compiled.net = lambda chunk: (batches.append(len(chunk)), graph(chunk))[1]
     with torch.no_grad():
         compiled.warm_up(torch.zeros(4, 3, 8, 8))
-        for n in (1, 3, 6):  # 3 is padded to 4; 6 runs as 4 + 2
+        for n in (3, 6):  # 3 is padded to 4; 6 runs as 4 + 2
             images = torch.randn(n, 3, 8, 8)
             maps, pooled = compiled(images)
             eager = net(images)
@@ -83,6 +85,7 @@ def test_compiled_network_pads_to_powers_of_two_and_matches_eager():
             torch.testing.assert_close(pooled, eager["pooled"], rtol=1e-5, atol=1e-5)
         empty = compiled(torch.zeros(0, 3, 8, 8))
         assert empty[0].shape == (0, 4, 8, 8)
+    assert batches == [4, 4, 4, 2]  # the compiled graphs only ever see powers of two; none for no images
 
 
 def test_a_network_that_does_not_compile_is_a_one_line_error():

@@ -34,6 +34,12 @@ def synthetic(tmp_path_factory):
                                    num_mocap=64, focal_length=250.0)
 
 
+# A ResNet-18 trunk for the tests of the training loop's bookkeeping (resume, progress, the CLI),
+# which do not depend on the trunk: a step and a checkpoint (model and Adam state) cost half of
+# the preset's ResNet-50, whose training the short-run and adversarial tests keep.
+RESNET18 = {"head": "rot6d", "backbone": "resnet18", "image_size": 32}
+
+
 def _config(synthetic, **overrides):
     """The tiny preset on the shared synthetic files, smaller still (32 px crops, batch 4)."""
     values = yaml.safe_load(TINY.read_text())
@@ -142,7 +148,7 @@ def test_adversarial_term_changes_the_regressors_gradients(tmp_path, synthetic):
 
 def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, synthetic):
     # the learning rate halves after step 1: the resumed run must follow the schedule too
-    config = _config(synthetic, steps=2, checkpoint_every=1, log_every=1, lr_steps=[1], lr_gamma=0.5)
+    config = _config(synthetic, steps=2, checkpoint_every=1, log_every=1, lr_steps=[1], lr_gamma=0.5, model=RESNET18)
     train_regressor(config, tmp_path / "continuous")
 
     def crash(step, losses):
@@ -182,7 +188,7 @@ def test_resume_from_a_mid_run_checkpoint_is_exact(tmp_path, synthetic):
 def test_cli_trains_and_reports_bad_input_in_one_line(tmp_path, synthetic, capsys):
     config = yaml.safe_load(TINY.read_text())
     config.update(synthetic_samples=0, datasets=[{"npz": str(synthetic.npz), "images": str(synthetic.image_root)}],
-                  mocap=str(synthetic.mocap), model={"image_size": 32}, batch_size=2, steps=1)
+                  mocap=str(synthetic.mocap), model=RESNET18, batch_size=2, steps=1)
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["train-regressor", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
@@ -232,5 +238,6 @@ def test_learning_rate_schedule_and_its_errors(synthetic):
 
 def test_progress_counts_the_steps(tmp_path, synthetic):
     calls = []
-    train_regressor(_config(synthetic, steps=2), tmp_path / "run", progress=lambda *call: calls.append(call))
+    train_regressor(_config(synthetic, steps=2, model=RESNET18), tmp_path / "run",
+                    progress=lambda *call: calls.append(call))
     assert calls == [("train", 0, 2), ("train", 1, 2), ("train", 2, 2)]
