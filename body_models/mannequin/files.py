@@ -54,21 +54,31 @@ def _check_model(arrays: dict[str, np.ndarray]) -> None:
         raise ValueError(f"model_name is {str(arrays['model_name'])!r}, not {MODEL_NAME!r}")
 
 
-def _read_valid(path: Path, check) -> dict[str, np.ndarray] | np.ndarray | None:
-    """The cached file's content if it exists and passes ``check``; ``None`` if absent. A file
-    that cannot be read or fails the check is reported with a warning and treated as absent."""
+_VALID: set[tuple[str, int, int, int, object]] = set()
+"""(path, inode, size, mtime in ns, check) of the cached files that passed their check in this
+process: the mannequin's files are checked once, not at every load of the body."""
+
+
+def _read_valid(path: Path, check) -> bool | None:
+    """True if the cached file exists and passes ``check``; ``None`` if absent. A file that
+    cannot be read or fails the check is reported with a warning and treated as absent."""
     if not path.exists():
         return None
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, check)
+    if key in _VALID:
+        return True
     try:
         with open(path, "rb") as fh:
             loaded = np.load(fh, allow_pickle=False)
             content = dict(loaded) if isinstance(loaded, np.lib.npyio.NpzFile) else loaded
         check(content)
-        return content
     except Exception as err:  # noqa: BLE001 - any unreadable cache file is regenerated
         warnings.warn(f"regenerating the damaged mannequin file {path} ({type(err).__name__}: {err})",
                       stacklevel=3)
         return None
+    _VALID.add(key)
+    return True
 
 
 def _shape_check(shape):

@@ -330,3 +330,29 @@ def test_malicious_model_pickle(tmp_path, small_model):
     with pytest.raises(UnsafeFileError, match=refusal):
         load_model_file(tmp_path)
     assert not marker.exists()
+
+
+def test_a_model_file_is_read_once_per_state_and_callers_get_their_own_arrays(tmp_path, monkeypatch):
+    """The stages of a run each load the body model: the file is read and checked once, until it
+    changes, and changing the returned arrays does not change what the next caller gets."""
+    import os
+
+    from body_models import model_files
+
+    from body_models import mannequin
+
+    source = model_files.load_model_file(mannequin.model_path())
+    path = model_files.save_model_file(tmp_path / "model.npz", source)
+    reads = []
+    real = model_files._read_npz
+    monkeypatch.setattr(model_files, "_read_npz", lambda p: reads.append(p) or real(p))
+    first = model_files.load_model_file(path)
+    first["v_template"][:] = 0.0
+    second = model_files.load_model_file(path)
+    assert len(reads) == 1 and not (second["v_template"] == 0).all()
+    changed = dict(source, v_template=source["v_template"] + 1.0)
+    model_files.save_model_file(path, changed)  # a new file (atomic rename): read again
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert len(reads) == 1 and (model_files.load_model_file(path)["v_template"] == changed["v_template"]).all()
+    assert len(reads) == 2
