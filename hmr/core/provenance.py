@@ -15,6 +15,7 @@ from typing import Iterator
 from body_models.atomic import write_json
 
 __all__ = [
+    "MEMO_MIN_BYTES",
     "RunRecord",
     "file_sha256",
     "versions",

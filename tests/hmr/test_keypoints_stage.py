@@ -219,7 +219,7 @@ class _StemHRNet(HRNet):
 
 @pytest.mark.slow
 def test_compiled_stage_gives_the_eager_keypoints(tmp_path, video, monkeypatch):
-    import hmr.keypoints_stage
+    import hmr.pose2d.stage
     from hmr.core.fastpath import CompiledNetwork
 
     calls = []
@@ -229,7 +229,7 @@ def test_compiled_stage_gives_the_eager_keypoints(tmp_path, video, monkeypatch):
             calls.append(len(images))
             return super().__call__(images)
 
-    monkeypatch.setattr(hmr.keypoints_stage, "CompiledNetwork", Recorded)
+    monkeypatch.setattr(hmr.pose2d.stage, "CompiledNetwork", Recorded)
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps(BOXES))
     torch.manual_seed(0)
