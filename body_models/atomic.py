@@ -2,6 +2,9 @@
 
 A reader never sees a half-written file, and an interrupted run leaves either the old file or
 the new one, never a truncated mix.
+
+Because a replaced file is a new file (a new inode), ``memo_key`` can tell, without reading it,
+whether a file has changed since it was last read in this process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+MEMO_MIN_BYTES = 1 << 20
+"""Files from this size on may have what was read from them kept for the process (``memo_key``)."""
 
 
 @contextlib.contextmanager
@@ -107,3 +113,15 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
+
+
+def memo_key(path: str | os.PathLike) -> tuple | None:
+    """A key under which what a process read from ``path`` (a digest, checked arrays) may be kept:
+    (resolved path, inode, size, mtime in ns), which changes when the file is replaced (atomic
+    writes make a new inode) or rewritten. None for files under ``MEMO_MIN_BYTES``: a small file
+    rewritten in place with the same size within one tick of the file system's clock would keep
+    its key, and reading it again costs little."""
+    stat = os.stat(path)
+    if stat.st_size < MEMO_MIN_BYTES:
+        return None
+    return str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns

@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse
 from smplx.utils import Struct
 
-from body_models.atomic import save_npz
+from body_models.atomic import memo_key, save_npz
 from body_models.errors import InputError, MissingFileError
 from body_models.safe_pickle import load_pickle
 
@@ -122,9 +122,9 @@ def resolve_model_path(path_or_dir: str | os.PathLike, gender: str = "neutral") 
     )
 
 
-_LOADED: dict[tuple[str, int, int, int], dict[str, np.ndarray]] = {}
-"""load_model_file's memo: the last file read, keyed by (resolved path, inode, size, mtime in ns),
-so that the stages of one run, which each pose the body, read and check it once."""
+_LOADED: dict[tuple, dict[str, np.ndarray]] = {}
+"""load_model_file's memo: the last large file read (``body_models.atomic.memo_key``), so that the
+stages of one run, which each pose the body, read and check it once."""
 
 
 def load_model_file(path: str | os.PathLike, *, gender: str = "neutral") -> dict[str, np.ndarray]:
@@ -148,16 +148,18 @@ def load_model_file(path: str | os.PathLike, *, gender: str = "neutral") -> dict
         InputError: the file is corrupt, or an array is missing or has the wrong shape.
     """
     path = resolve_model_path(path, gender)
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _LOADED:
+    key = memo_key(path)
+    if key is None or key not in _LOADED:
         with open(path, "rb") as file:
             magic = file.read(len(_ZIP_MAGIC))
         raw = _read_npz(path) if magic == _ZIP_MAGIC else load_pickle(path)
         if not isinstance(raw, Mapping):
             raise InputError(f"{path}: holds a {type(raw).__name__}, expected a dict of SMPL arrays")
+        arrays = _smpl_arrays(raw, str(path))
+        if key is None:
+            return arrays
         _LOADED.clear()  # one model file kept: a run uses one body model, loaded by several stages
-        _LOADED[key] = _smpl_arrays(raw, str(path))
+        _LOADED[key] = arrays
     return {name: array.copy() for name, array in _LOADED[key].items()}
 
 

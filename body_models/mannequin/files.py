@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from body_models.atomic import memo_key
 from body_models.joints import SMPL_24
 from body_models.mannequin.layout import MODEL_NAME, N_BETAS, N_FACES, N_POSE_BASIS, N_VERTS
 
@@ -54,9 +55,9 @@ def _check_model(arrays: dict[str, np.ndarray]) -> None:
         raise ValueError(f"model_name is {str(arrays['model_name'])!r}, not {MODEL_NAME!r}")
 
 
-_VALID: set[tuple[str, int, int, int, object]] = set()
-"""(path, inode, size, mtime in ns, check) of the cached files that passed their check in this
-process: the mannequin's files are checked once, not at every load of the body."""
+_VALID: set[tuple] = set()
+"""(``body_models.atomic.memo_key``, check) of the large cached files that passed their check in
+this process: the mannequin's model file is checked once, not at every load of the body."""
 
 
 def _read_valid(path: Path, check) -> bool | None:
@@ -64,9 +65,8 @@ def _read_valid(path: Path, check) -> bool | None:
     cannot be read or fails the check is reported with a warning and treated as absent."""
     if not path.exists():
         return None
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, check)
-    if key in _VALID:
+    key = memo_key(path)
+    if key is not None and (key, check) in _VALID:
         return True
     try:
         with open(path, "rb") as fh:
@@ -77,7 +77,8 @@ def _read_valid(path: Path, check) -> bool | None:
         warnings.warn(f"regenerating the damaged mannequin file {path} ({type(err).__name__}: {err})",
                       stacklevel=3)
         return None
-    _VALID.add(key)
+    if key is not None:
+        _VALID.add((key, check))
     return True
 
 

@@ -12,38 +12,31 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-from body_models.atomic import write_json
+from body_models.atomic import memo_key, write_json
 
 __all__ = [
-    "MEMO_MIN_BYTES",
     "RunRecord",
     "file_sha256",
     "versions",
 ]
 
 
-_DIGESTS: dict[tuple[str, int, int, int], str] = {}
-"""file_sha256's memo: (resolved path, inode, size, mtime in ns) → digest, for this process."""
-MEMO_MIN_BYTES = 8 << 20
-"""Files from this size on are hashed once per process and state (weights); smaller ones every
-time, since a small file rewritten with the same size within one tick of the file system's
-clock would keep its modification time."""
+_DIGESTS: dict[tuple, str] = {}
+"""file_sha256's memo, by ``body_models.atomic.memo_key``."""
 
 
 def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks (weights can be hundreds of MB). A run hashes its
-    weights for the stage cache and again for ``run.json``; a file whose size and modification
-    time (in nanoseconds) are unchanged since this process last hashed it is not read again
-    (``MEMO_MIN_BYTES`` and up)."""
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key in _DIGESTS:
+    weights for the stage cache and again for ``run.json``: a large file unchanged since this
+    process hashed it (``body_models.atomic.memo_key``) is not read again."""
+    key = memo_key(path)
+    if key is not None and key in _DIGESTS:
         return _DIGESTS[key]
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(chunk_size), b""):
             digest.update(chunk)
-    if stat.st_size >= MEMO_MIN_BYTES:
+    if key is not None:
         _DIGESTS[key] = digest.hexdigest()
     return digest.hexdigest()
 

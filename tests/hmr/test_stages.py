@@ -77,10 +77,11 @@ def test_large_files_are_hashed_once_per_state(tmp_path, monkeypatch):
     import hashlib
     import os
 
+    from body_models.atomic import MEMO_MIN_BYTES
     from hmr.core import provenance
 
     big, small = tmp_path / "weights.bin", tmp_path / "small.npz"
-    big.write_bytes(b"a" * provenance.MEMO_MIN_BYTES)
+    big.write_bytes(b"a" * MEMO_MIN_BYTES)
     small.write_bytes(b"small")
     opened = []
     real_open = builtins.open
@@ -89,7 +90,7 @@ def test_large_files_are_hashed_once_per_state(tmp_path, monkeypatch):
     assert provenance.file_sha256(big) == first == hashlib.sha256(big.read_bytes()).hexdigest()
     provenance.file_sha256(small), provenance.file_sha256(small)
     assert opened.count(str(big)) == 1 and opened.count(str(small)) == 2
-    big.write_bytes(b"b" * provenance.MEMO_MIN_BYTES)  # same size, new content
+    big.write_bytes(b"b" * MEMO_MIN_BYTES)  # same size, new content
     stat = big.stat()
     os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # whatever the clock's tick
     assert provenance.file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest() != first
