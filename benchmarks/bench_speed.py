@@ -114,28 +114,24 @@ def bench_hrnet(rows: list, rounds: int, batch: int, precision: str) -> None:
 
 def bench_hmr(rows: list, rounds: int, batch: int, precision: str) -> None:
     from body_models.smpl import load_smpl
-    from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
+    from hmr.core.fastpath import autocast
     from hmr.regressor import HMR, HMRConfig
+    from hmr.regressor.stage import regressor_network
 
     torch.manual_seed(0)
     model = HMR(HMRConfig()).eval()
-    fast_model = inference_copy(model) if precision == "bf16" else model
     images = torch.randn(batch, 3, 224, 224)
-
-    def fast():
-        with autocast("cpu", precision):
-            return fast_model(images)
-
+    paths = {"fast": regressor_network(model, "cpu", precision)}
     started = time.perf_counter()
-    compiled_model = CompiledNetwork(fast_model, max_batch=batch, pick=lambda o: (o.rotmat, o.cam, o.betas))
-    with torch.no_grad(), autocast("cpu", precision):
-        compiled_model.warm_up(images)
+    paths["compiled"] = regressor_network(model, "cpu", precision, compile=True, batch_size=batch)
     compile_s = time.perf_counter() - started
 
-    def compiled():
+    def call(name):  # as the regress stage calls it
         with autocast("cpu", precision):
-            rotmat, cam, betas = compiled_model(images)
+            rotmat, cam, betas = paths[name](images)
         return SimpleNamespace(rotmat=rotmat, cam=cam, betas=betas)
+
+    fast, compiled = (lambda: call("fast")), (lambda: call("compiled"))
 
     with torch.no_grad():
         t = _interleaved({"exact": lambda: model(images), "fast": fast, "compiled": compiled}, rounds)
@@ -170,11 +166,12 @@ def bench_learned(rows: list, rounds: int, num: int, precision: str) -> None:
 
     from body_models.smpl import load_smpl
     from hmr.evaluation.harness import load_crops
-    from hmr.core.fastpath import autocast, inference_copy
+    from hmr.core.fastpath import autocast
     from hmr.pose2d.stage import _Network
     from hmr.pose2d import DEMO_WEIGHTS as DEMO_HRNET, load_pretrained as load_hrnet
     from hmr.pose2d.topdown import crop_people
     from hmr.regressor import DEMO_WEIGHTS as DEMO_REGRESSOR, load_pretrained as load_regressor
+    from hmr.regressor.stage import regressor_network
 
     root, world = _bench_world(num)
     # HRNet on crops of the world's boxes (center, scale as the pipeline cuts them), flip test on.
@@ -202,13 +199,14 @@ def bench_learned(rows: list, rounds: int, num: int, precision: str) -> None:
 
     # The regressor on SPIN's crops of the same people; joints of the estimates against the truth's.
     model = load_regressor(DEMO_REGRESSOR).eval()
-    fast_model = inference_copy(model) if precision == "bf16" else model
+    fast_net = regressor_network(model, "cpu", precision)
     batch = load_crops(root / "images", [str(n) for n in world["imgname"]], world["center"], world["scale"],
                        model.config.image_size)
 
-    def fast_hmr():
+    def fast_hmr():  # as the regress stage calls it
         with autocast("cpu", precision):
-            return fast_model(batch)
+            rotmat, cam, betas = fast_net(batch)
+        return SimpleNamespace(rotmat=rotmat, cam=cam, betas=betas)
 
     smpl = load_smpl("mannequin")
     with torch.no_grad():

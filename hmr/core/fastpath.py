@@ -6,6 +6,7 @@
 - ``inference_copy``: a copy of an eval-mode convolutional network (HRNet, the HMR ResNet) with
   every BatchNorm folded into the convolution before it, in channels_last memory layout. Its
   outputs equal the original's to float rounding, so it is used only off the exact fp32 path.
+  On CPU its convolutions also run fused with the sums and ReLUs after them (``hmr.core.fused``).
 - ``CompiledNetwork`` (``--compile``): the network through ``torch.compile`` (inductor, with
   weight freezing), called on batches padded to a power of two so that a video's varying crop
   counts reuse a few compiled graphs. Each new batch size costs a compilation (about 30 s for
@@ -76,14 +77,29 @@ def autocast(device: str | torch.device, precision: str):
     return contextlib.nullcontext()
 
 
-def inference_copy(model: torch.nn.Module) -> torch.nn.Module:
+def inference_copy(model: torch.nn.Module, fuse: str | None = None,
+                   example_size: tuple[int, ...] | None = None) -> torch.nn.Module:
     """An eval-mode copy with BatchNorm folded into the convolutions, in channels_last layout
-    (inputs may stay contiguous: the first convolution converts them)."""
+    (inputs may stay contiguous: the first convolution converts them).
+
+    ``fuse`` names a method of the model (HRNet's ``heatmaps``, the ResNet's ``features``) to run
+    as fused bf16 oneDNN calls (``hmr.core.fused``) where the model is on a CPU with oneDNN; the
+    copy then computes that method in bf16 whether or not autocast is on. Elsewhere it is ignored.
+    ``example_size`` is the method's input size, (B, 3, H, W) (any B), needed with ``fuse``.
+    """
     import torch
 
+    from hmr.core.fused import can_fuse, fuse_convolutions
     from hmr.pose2d.topdown import fold_batchnorm
 
-    return fold_batchnorm(model).to(memory_format=torch.channels_last)
+    folded = fold_batchnorm(model).to(memory_format=torch.channels_last)
+    device = next(folded.parameters()).device
+    if fuse is not None and can_fuse(device):
+        example = torch.zeros((1, *example_size[1:]), device=device)
+        fused = fuse_convolutions(folded, example, fuse)
+        folded.add_module(f"fused_{fuse}", fused)  # a child, so that .to() and .modules() see it
+        folded.__dict__[fuse] = fused  # shadows the class's method on this copy only
+    return folded
 
 
 class CompiledNetwork:

@@ -325,6 +325,10 @@ class HRNet(nn.Module):
                 f"HRNet expects images (B, 3, H, W) with H and W positive multiples of {SIZE_MULTIPLE}, "
                 f"got {tuple(images.shape)}"
             )
+        return self.heatmaps(images)
+
+    def heatmaps(self, images: torch.Tensor) -> torch.Tensor:
+        """``forward`` without its input check (traceable by ``torch.fx``): (B, 3, H, W) → (B, J, H/4, W/4)."""
         x = self.relu(self.bn1(self.conv1(images)))
         x = self.relu(self.bn2(self.conv2(x)))
         x = self.layer1(x)  # (B, 256, H/4, W/4)

@@ -20,7 +20,7 @@ from body_models.rotations import matrix_to_axis_angle
 from body_models.sequences import RegressorEstimates, load_keypoints2d
 from hmr.core.stages import CameraSettings, RunContext, StageSettings
 
-__all__ = ["RegressSettings", "default_regressor"]
+__all__ = ["RegressSettings", "default_regressor", "regressor_network"]
 
 
 def default_regressor() -> Path | None:
@@ -38,6 +38,29 @@ def default_regressor() -> Path | None:
 def _estimates(output) -> tuple:
     """What the stage reads of an ``HMROutput``."""
     return output.rotmat, output.cam, output.betas
+
+
+def regressor_network(model, device, precision: str, compile: bool = False, batch_size: int = 16):
+    """The network the regress stage calls, (B, 3, S, S) normalised crops → (rotmat, cam, betas),
+    to be called under ``hmr.core.fastpath.autocast(device, precision)``.
+
+    fp32: the model as loaded (exact). bf16: a copy with BatchNorm folded, channels_last, its
+    ResNet trunk in fused oneDNN convolutions on CPU (``hmr.core.fused``). ``compile``: the model
+    (or the bf16 copy, unfused) through ``torch.compile`` (``CompiledNetwork``, batches up to
+    ``batch_size``).
+    """
+    from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
+
+    size = model.config.image_size
+    net = model
+    if precision == "bf16":
+        net = inference_copy(model, fuse=None if compile else "features", example_size=(1, 3, size, size))
+    if not compile:
+        return lambda images: _estimates(net(images))
+    net = CompiledNetwork(net, max_batch=batch_size, pick=_estimates)
+    with torch.no_grad(), autocast(device, precision):
+        net.warm_up(torch.zeros(batch_size, 3, size, size, device=device))
+    return net
 
 
 @dataclass(frozen=True)
@@ -59,20 +82,6 @@ class RegressSettings(CameraSettings, StageSettings):
     batch_size: int = 16
     compile: bool = False
 
-    def _network(self, model, ctx: RunContext):
-        """fp32: the model as loaded (exact); bf16: a copy with BatchNorm folded and
-        channels_last; compiled when asked (then it returns ``_estimates``' tuple)."""
-        from hmr.core.fastpath import CompiledNetwork, autocast, inference_copy
-
-        net = inference_copy(model) if ctx.precision == "bf16" else model
-        if not self.compile:
-            return lambda images: _estimates(net(images))
-        net = CompiledNetwork(net, max_batch=self.batch_size, pick=_estimates)
-        with torch.no_grad(), autocast(ctx.device, ctx.precision):
-            net.warm_up(torch.zeros(self.batch_size, 3, model.config.image_size, model.config.image_size,
-                                    device=ctx.device))
-        return net
-
     def run(self, out_dir: Path, ctx: RunContext, video: Path, keypoints: Path) -> dict[str, Path]:
         """``regressor.npz``; reports ``("regress", frames done, frames)``."""
         from hmr.regressor import load_pretrained
@@ -80,7 +89,8 @@ class RegressSettings(CameraSettings, StageSettings):
         kp = load_keypoints2d(keypoints)
         model = load_pretrained(self.hmr_weights, mean_params=self.mean_params).to(ctx.device)
         focal = self.intrinsics(kp.image_size).fx
-        batches = _CropBatches(kp, focal, self._network(model, ctx), ctx,
+        net = regressor_network(model, ctx.device, ctx.precision, self.compile, self.batch_size)
+        batches = _CropBatches(kp, focal, net, ctx,
                                StageCounter(as_progress(ctx.progress), "regress", kp.num_frames))
         batches.run(video, model.config.image_size, self.batch_size)
         estimates = RegressorEstimates(valid=kp.valid, focal_length=float(focal), **batches.out)

@@ -98,3 +98,43 @@ def test_a_network_that_does_not_compile_is_a_one_line_error():
     compiled = CompiledNetwork(Broken(), max_batch=2)
     with pytest.raises(InputError, match=r"torch.compile failed \(RuntimeError: no C\+\+ compiler here\); run without --compile"):
         compiled.warm_up(torch.zeros(2, 3))
+
+
+_FUSABLE = [
+    (lambda: HRNet(HRNetConfig(width=8, image_size=(64, 64), num_modules=(1, 1, 1), num_blocks=(1, 1, 1))),
+     "heatmaps", 64),
+    (lambda: HMR(HMRConfig(image_size=64, backbone="resnet18")), "features", 64),
+    (lambda: HMR(HMRConfig(image_size=64)), "features", 64),
+]
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN (mkldnn)")
+@pytest.mark.parametrize("build,method,size", _FUSABLE)
+def test_fused_copy_equals_the_autocast_copy_to_bf16_rounding(build, method, size):
+    from hmr.core.fused import FusedConv2d
+
+    model = _randomise(build())
+    plain = inference_copy(model)
+    fused = inference_copy(model, fuse=method, example_size=(1, 3, size, size))
+    layers = [m for m in fused.modules() if isinstance(m, FusedConv2d)]
+    num_convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    assert len(layers) == num_convs  # every convolution runs fused
+    assert any(m.add for m in layers) and sum(m.unary == "relu" for m in layers) > num_convs // 2
+    for batch in (1, 3):  # other batch sizes than the layout was chosen for
+        images = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            want, got = getattr(plain, method)(images).float(), getattr(fused, method)(images)
+        assert got.dtype == torch.float32 and got.shape == want.shape
+        # bf16 keeps 8 bits: the two paths round at different places
+        assert (got - want).abs().max() <= 0.05 * want.abs().max()
+        assert (got - want).abs().mean() <= 0.01 * want.abs().mean()
+    assert method not in model.__dict__  # the original keeps the class's method
+
+
+def test_no_fusion_off_the_cpu():
+    from hmr.core.fused import can_fuse
+
+    model = HMR(HMRConfig(image_size=64, backbone="resnet18")).eval().to("meta")
+    assert can_fuse("cpu") == torch.backends.mkldnn.is_available() and not can_fuse("meta")
+    copy = inference_copy(model, fuse="features", example_size=(1, 3, 64, 64))
+    assert "features" not in copy.__dict__ and not any(type(m).__name__ == "FusedConv2d" for m in copy.modules())
