@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import trimesh
 
 from body_models.atomic import write_text
 from body_models.errors import InputError
+
+if TYPE_CHECKING:  # trimesh (0.7 s to import) is needed only to read meshes back
+    import trimesh
 
 
 def _as_numpy(array) -> np.ndarray:
@@ -92,4 +96,6 @@ def save_obj_sequence(folder: str | os.PathLike, vertices, faces, frame_indices=
 
 def load_obj(path: str | os.PathLike) -> trimesh.Trimesh:
     """Read an OBJ without reordering or merging vertices."""
+    import trimesh
+
     return trimesh.load(str(path), file_type="obj", process=False, maintain_order=True)

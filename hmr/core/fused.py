@@ -135,6 +135,24 @@ def _fuse_chain(graph: fx.Graph, modules: dict[str, nn.Module], conv_node: fx.No
         graph.erase_node(node)
 
 
+def _conv_input_sizes(model: nn.Module, method: str, example: torch.Tensor) -> dict[int, tuple[int, ...]]:
+    """{id(conv): (C, H, W) of its input} from one float32 call of ``model.<method>(example)``
+    (forward hooks: lighter than fx's shape propagation, which imports sympy)."""
+    sizes: dict[int, tuple[int, ...]] = {}
+
+    def record(module, inputs):
+        sizes.setdefault(id(module), tuple(inputs[0].shape[1:]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            getattr(model, method)(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sizes
+
+
 def fuse_convolutions(model: nn.Module, example: torch.Tensor, method: str = "forward") -> fx.GraphModule:
     """``model.<method>`` traced, with every conv → [+] → [ReLU] chain one ``FusedConv2d``.
 
@@ -148,16 +166,13 @@ def fuse_convolutions(model: nn.Module, example: torch.Tensor, method: str = "fo
         A module computing the method on bf16, channels_last tensors: its input is converted on
         entry and its output returned as float32.
     """
-    from torch.fx.passes.shape_prop import ShapeProp
-
+    sizes = _conv_input_sizes(model, method, example)
     traced = fx.symbolic_trace(_Method(model, method))
-    with torch.no_grad():
-        ShapeProp(traced).propagate(example)
     graph = traced.graph
     modules = dict(traced.named_modules())
-    for node in graph.nodes:  # before any rewriting: new nodes carry no shapes
+    for node in graph.nodes:
         if node.op == "call_module" and isinstance(modules[node.target], nn.Conv2d):
-            node.meta["input_size"] = tuple(node.args[0].meta["tensor_meta"].shape[1:])
+            node.meta["input_size"] = sizes[id(modules[node.target])]
     for node in list(graph.nodes):
         if node.op == "call_module" and isinstance(modules[node.target], nn.Identity):
             node.replace_all_uses_with(node.args[0])
