@@ -17,9 +17,11 @@ Rows:
 
 - HRNet W32 256×192, random weights: the keypoints stage's network call (``_Network.keypoints``:
   normalisation, network, decoding) on a batch of crops, ``--precision fp32`` (the model as
-  loaded) against the fast path (``--precision auto``: bf16 autocast of a copy with BatchNorm
-  folded and channels_last, where the CPU has bf16; fp32 otherwise);
-- HMR (SPIN's ResNet-50 regressor), random weights: the regress stage's network call, likewise;
+  loaded) against the fast path (``--precision auto``: a copy with BatchNorm folded,
+  channels_last, its convolutions fused with the sums and ReLUs after them in bf16
+  (``hmr.core.fused``), where the CPU has bf16; fp32 otherwise);
+- HMR (SPIN's ResNet-50 regressor), random weights: the regress stage's network call
+  (``hmr.regressor.stage.regressor_network``), likewise;
 - the shipped demo HRNet and demo regressor (learned weights) on a small image world rendered
   for the benchmark (seed 99, not the training world): the same two paths, with the keypoints'
   and joints' change and each path's error against the world's truth;
