@@ -412,7 +412,7 @@ def generate_motion(kind: str, num_frames: int, fps: float = 30.0, seed: int = 0
     )
 
 
-def sample_poses(n: int, seed: int = 0) -> np.ndarray:
+def sample_poses(n: int, seed: int = 0, kind_weights: dict[str, float] | None = None) -> np.ndarray:
     """Varied body poses drawn from many seeded clips of every kind.
 
     Each clip (kind and seed drawn from ``seed``) is evaluated at up to 16 random times in its
@@ -421,16 +421,27 @@ def sample_poses(n: int, seed: int = 0) -> np.ndarray:
     Args:
         n: number of poses, at least 0.
         seed: the same seed gives the same poses.
+        kind_weights: relative weight of each kind in ``MOTION_KINDS`` (kinds left out are never
+            drawn); None draws every kind equally often.
 
     Returns:
         (n, 69) float32 axis-angle body poses within ``JOINT_LIMITS``, radians.
     """
     if int(n) != n or n < 0:
         raise InputError(f"n must be a non-negative integer, got {n!r}")
+    probabilities = None
+    if kind_weights is not None:
+        for kind in kind_weights:
+            _check_kind(kind)
+        weights = np.array([float(kind_weights.get(k, 0.0)) for k in MOTION_KINDS])
+        if (weights < 0).any() or not weights.sum() > 0:
+            raise InputError(f"motion kind weights must be non-negative with a positive sum, got {kind_weights}")
+        probabilities = weights / weights.sum()
     rng = np.random.default_rng(seed)
     chunks, count = [], 0
     while count < n:
-        kind = MOTION_KINDS[int(rng.integers(len(MOTION_KINDS)))]
+        kind = MOTION_KINDS[int(rng.integers(len(MOTION_KINDS)) if probabilities is None
+                                else rng.choice(len(MOTION_KINDS), p=probabilities))]
         times = np.sort(rng.uniform(0.0, 12.0, size=min(16, int(n) - count)))
         euler, _ = _motion_curves(kind, times, np.random.default_rng(rng.integers(2**32)))
         chunks.append(euler)

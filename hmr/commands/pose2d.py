@@ -15,13 +15,39 @@ from pathlib import Path
 from hmr.commands.runtime import cli_progress, resolve_device
 
 
+def _motion_weights(text: str | None) -> tuple[tuple[str, float], ...]:
+    """``"walk=3,squat=1"`` → (("walk", 3.0), ("squat", 1.0)); kinds are checked by the world."""
+    from body_models.errors import InputError
+    from body_models.motion import MOTION_KINDS
+
+    if not text:
+        return ()
+    pairs = []
+    for item in text.split(","):
+        kind, _, weight = item.partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = -1.0
+        if kind.strip() not in MOTION_KINDS or not value >= 0:
+            raise InputError(f"--motion-weights: {item!r} is not KIND=WEIGHT with KIND one of "
+                             f"{', '.join(MOTION_KINDS)} and WEIGHT >= 0 (e.g. walk=3,squat=1)")
+        pairs.append((kind.strip(), value))
+    return tuple(pairs)
+
+
 def _make_synthetic_images(args: argparse.Namespace) -> int:
     from body_models.errors import InputError
     from hmr.synthetic.images import WorldConfig, make_synthetic_images
 
     if args.num < 1:
         raise InputError(f"--num must be a positive integer, got {args.num}")
-    config = WorldConfig(image_size=tuple(args.image_size), val_fraction=args.val_fraction)
+    for name in ("prior_fraction", "floor_prob", "val_fraction"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise InputError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(args, name)}")
+    config = WorldConfig(image_size=tuple(args.image_size), val_fraction=args.val_fraction,
+                         prior_fraction=args.prior_fraction, floor_prob=args.floor_prob,
+                         motion_weights=_motion_weights(args.motion_weights))
     with cli_progress(args.quiet, unit="image") as progress:
         written = make_synthetic_images(args.out, args.num, seed=args.seed, config=config, backend=args.renderer,
                                         progress=progress)
@@ -92,6 +118,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--image-size", type=int, nargs=2, default=(384, 288), metavar=("W", "H"),
                       help="pixels (default 384 288)")
     make.add_argument("--val-fraction", type=float, default=0.1, help="held-out fraction (default 0.1)")
+    make.add_argument("--prior-fraction", type=float, default=0.5,
+                      help="fraction of poses drawn from the pose prior, the rest from procedural motion (default 0.5)")
+    make.add_argument("--motion-weights", default=None, metavar="KIND=W,...",
+                      help="relative weights of the motion kinds for the motion poses, e.g. walk=4,squat=1 "
+                           "(kinds left out are not drawn; default: every kind equally)")
+    make.add_argument("--floor-prob", type=float, default=0.0,
+                      help="probability of a floor under the feet in perspective instead of a flat background "
+                           "(default 0)")
     make.add_argument("--renderer", default="auto", help="auto, moderngl or painter")
     make.add_argument("--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=_make_synthetic_images)

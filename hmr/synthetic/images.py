@@ -15,12 +15,14 @@ a look or a camera with the training split.
 
 What varies (domain randomisation, so that a model cannot learn one look):
 
-- pose: half from procedural motion (``body_models.motion.sample_poses``), half drawn from the
-  mannequin's GMM pose prior (``body_models.mannequin.gmm_prior_path``) and clamped to the joint
-  limits; a random heading, lean and shape β;
+- pose: half from procedural motion (``body_models.motion.sample_poses``, every kind equally or
+  by ``WorldConfig.motion_weights``), half drawn from the mannequin's GMM pose prior
+  (``body_models.mannequin.gmm_prior_path``) and clamped to the joint limits (the split is
+  ``WorldConfig.prior_fraction``); a random heading, lean and shape β;
 - looks: per-part colours (skin, shirt, trousers, shoes) with optional clothing-like bands,
   lighting direction, colour and ambient level;
-- background: noise, gradients, stripes, checkerboard floors and clutter shapes;
+- background: noise, gradients, stripes, checkerboard floors and clutter shapes, or (with
+  ``WorldConfig.floor_prob``) a tiled or plain floor under the feet, seen from the image's camera;
 - camera: focal length, elevation, azimuth (the heading), distance through the person's size in
   the image, position (with truncation at the border);
 - occluding shapes, blur, sensor noise and JPEG quality.
@@ -55,7 +57,7 @@ from body_models.rotations import axis_angle_to_matrix
 from body_models.smpl import SMPL, load_smpl, rigid_transform_params
 from hmr.io.render import Camera, MeshRenderer
 
-__all__ = ["SPLITS", "WorldConfig", "annotation_path", "make_synthetic_images", "render_sample"]
+__all__ = ["SPLITS", "WorldConfig", "annotation_path", "floor_background", "make_synthetic_images", "render_sample"]
 
 SPLITS = ("train", "val")
 SCHEMA_VERSION = 1
@@ -78,6 +80,10 @@ class WorldConfig:
         occluder_prob: probability of one or more occluding shapes over the person.
         prior_fraction: fraction of poses drawn from the GMM prior (the rest from motion).
         val_fraction: fraction of indices in the held-out split.
+        motion_weights: ((kind, weight), ...) relative weights of the procedural motion kinds
+            (``body_models.motion.MOTION_KINDS``) for the motion poses; empty: all kinds equally.
+        floor_prob: probability that the person stands on a floor seen in perspective from the
+            image's camera (``floor_background``), instead of a flat background.
     """
 
     image_size: tuple[int, int] = (384, 288)
@@ -88,6 +94,8 @@ class WorldConfig:
     occluder_prob: float = 0.3
     prior_fraction: float = 0.5
     val_fraction: float = 0.1
+    motion_weights: tuple[tuple[str, float], ...] = ()
+    floor_prob: float = 0.0
 
 
 def annotation_path(root: str | os.PathLike, split: str) -> Path:
@@ -210,6 +218,45 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
+def floor_background(rng: np.random.Generator, camera: Camera, rotation: np.ndarray, translation: np.ndarray,
+                     floor_y: float) -> np.ndarray:
+    """(H, W, 3) uint8: a tiled or textured floor under the feet, seen by ``camera``, and a wall.
+
+    The floor is the body frame's plane y = ``floor_y`` (SMPL's y is up) under the transform
+    camera point = ``rotation`` @ body point + ``translation``; each pixel's ray is intersected with
+    it, so the floor reaches the horizon at any camera height. Far tiles fade to their mean colour
+    (no aliasing), and a drawn light falls off with distance."""
+    w, h = camera.width, camera.height
+    (fx, fy), (cx, cy) = camera.focal_length, camera.principal_point
+    vv, uu = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
+    rays = np.stack([(uu - cx) / fx, (vv - cy) / fy, np.ones_like(uu)], -1) @ rotation  # body frame
+    origin = -rotation.T @ translation
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (floor_y - origin[1]) / rays[..., 1]
+    on_floor = np.isfinite(s) & (s > 0)
+    s = np.where(on_floor, s, 0.0)
+    x, z = origin[0] + s * rays[..., 0], origin[2] + s * rays[..., 2]
+    tile = rng.uniform(0.25, 1.2)
+    c1, c2 = rng.uniform(0.1, 0.9, (2, 3))
+    pattern = rng.integers(3)
+    if pattern == 0:  # checkerboard
+        u = ((np.floor(x / tile) + np.floor(z / tile)) % 2)[..., None]
+    elif pattern == 1:  # planks along one axis
+        u = (np.floor((x if rng.random() < 0.5 else z) / tile) % 2)[..., None] * rng.uniform(0.2, 1.0)
+    else:  # one colour
+        u = np.zeros_like(x)[..., None]
+    floor = c1 * (1 - u) + c2 * u
+    distance = np.linalg.norm(np.stack([x - origin[0], z - origin[2]], -1), axis=-1)[..., None]
+    fade = np.clip(distance * tile / max(fx, fy) * 40, 0, 1)  # ~40 px per tile: fully sharp
+    floor = floor * (1 - fade) + (c1 + c2) / 2 * fade
+    floor = floor * (0.55 + 0.45 * np.exp(-distance / rng.uniform(5, 40)))
+    wall_top, wall_bottom = rng.uniform(0.2, 0.9, (2, 3))
+    ramp = (vv / h)[..., None]
+    wall = wall_top * (1 - ramp) + wall_bottom * ramp
+    image = np.where(on_floor[..., None], floor, wall) * (0.8 + 0.2 * _noise_field(rng, w, h, 8))
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
 def _random_shape(rng: np.random.Generator, image: np.ndarray, centre, size: float) -> np.ndarray:
     """Draw one filled ellipse, rectangle or polygon on ``image``; returns its (H, W) mask."""
     mask = np.zeros(image.shape[:2], np.uint8)
@@ -312,7 +359,8 @@ def _draw_pose(rng: np.random.Generator, prior, config: WorldConfig) -> tuple[np
         body_pose = rng.multivariate_normal(prior.means[k], prior.covars[k]).astype(np.float32)
         body_pose, source = np.asarray(clamp_to_limits(body_pose[None]))[0], "prior"
     else:
-        body_pose, source = sample_poses(1, seed=int(rng.integers(2**31)))[0], "motion"
+        weights = dict(config.motion_weights) or None
+        body_pose, source = sample_poses(1, seed=int(rng.integers(2**31)), kind_weights=weights)[0], "motion"
     heading = rng.uniform(-np.pi, np.pi)
     lean = rng.normal(0, 0.12, 2)
     orient = (axis_angle_to_matrix(torch.tensor([0.0, heading, 0.0], dtype=torch.float64)) @
@@ -349,16 +397,18 @@ def _framing(rng: np.random.Generator, verts: np.ndarray, camera: Camera, focal:
 
 
 def _picture(rng: np.random.Generator, body: _Body, renderer: MeshRenderer, verts_c: np.ndarray,
-             w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    """The body rendered in a drawn look and light over a drawn background: (image (H, W, 3) uint8,
-    the body's mask (H, W) bool)."""
+             w: int, h: int, floor=None) -> tuple[np.ndarray, np.ndarray]:
+    """The body rendered in a drawn look and light over a drawn background, or over ``floor``
+    (H, W, 3) uint8 when given: (image (H, W, 3) uint8, the body's mask (H, W) bool)."""
     light_dir = np.array([rng.uniform(-1, 1), rng.uniform(-1, 0.3), -1.0])
     light_colour = 1 - rng.uniform(0, 0.3, 3)
     renderer.set_lighting(light_dir, float(rng.uniform(0.2, 0.6)))
     groups = _look(rng, body)
     rgb, alpha = renderer.render([(verts_c, f) for f, _ in groups],
                                  colors=[tuple(np.asarray(c) * light_colour) for _, c in groups])
-    image = _background(rng, w, h)
+    image = _background(rng, w, h)  # drawn even under a floor: the world's other draws stay the same
+    if floor is not None:
+        image = floor
     image[alpha] = rgb[alpha]
     return image, alpha
 
@@ -398,7 +448,10 @@ def render_sample(body: _Body, renderer: MeshRenderer, prior, config: WorldConfi
     rotation, translation = _framing(rng, verts, camera, focal, config)
     to_camera = lambda p: p @ rotation.T + translation  # noqa: E731
     verts_c, coco_c, smpl_c = to_camera(verts), to_camera(coco), to_camera(smpl24)
-    image, alpha = _picture(rng, body, renderer, verts_c, w, h)
+    floor_rng = np.random.default_rng([seed, index, 1])  # its own stream: floor_prob changes no other draw
+    floor = (floor_background(floor_rng, camera, rotation, translation, float(verts[:, 1].min()))
+             if config.floor_prob > 0 and floor_rng.random() < config.floor_prob else None)
+    image, alpha = _picture(rng, body, renderer, verts_c, w, h, floor)
 
     uv = camera.project(coco_c)
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
@@ -475,7 +528,10 @@ def make_synthetic_images(out_dir: str | os.PathLike, num: int, seed: int = 0,
     w, h = config.image_size
     renderer = MeshRenderer(Camera.simple(w, h, 500.0), backend)
     datasets = {s: {"images": [], "annotations": []} for s in SPLITS}
-    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
+    # The settings as a record stores them (JSON), without the later fields at their defaults, so
+    # that worlds written before those fields existed still resume.
+    later = {"motion_weights": (), "floor_prob": 0.0}
+    settings = json.loads(json.dumps({k: v for k, v in config.__dict__.items() if later.get(k, None) != v}))
     counter = StageCounter(as_progress(progress), "images", int(num))
     for index in range(int(num)):
         split = _split_of(index, int(num), config.val_fraction)

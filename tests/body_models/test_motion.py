@@ -279,3 +279,17 @@ def test_sample_poses():
     assert poses.std(axis=0).max() > 0.3  # varied
     assert len(np.unique(poses.round(3), axis=0)) == 500
     assert sample_poses(0).shape == (0, 69)
+
+
+def test_sample_poses_by_kind_weights():
+    knee = SMPL_24.index("left_knee") - 1  # body_pose holds joints 1..23
+    squats = sample_poses(200, seed=5, kind_weights={"squat": 1.0})
+    waves = sample_poses(200, seed=5, kind_weights={"wave": 1.0})
+    flexion = lambda p: np.linalg.norm(p.reshape(-1, 23, 3)[:, knee], axis=-1).mean()  # noqa: E731
+    assert flexion(squats) > 2 * flexion(waves)  # squats bend the knees; waving stands
+    np.testing.assert_array_equal(squats, sample_poses(200, seed=5, kind_weights={"squat": 2.0, "walk": 0.0}))
+    assert within_limits(sample_poses(50, seed=5, kind_weights={"walk": 3, "turn": 1})).all()
+    with pytest.raises(InputError, match="unknown motion kind 'run'"):
+        sample_poses(10, kind_weights={"run": 1.0})
+    with pytest.raises(InputError, match="positive sum"):
+        sample_poses(10, kind_weights={"walk": 0.0})

@@ -101,3 +101,47 @@ def test_command_writes_the_dataset_and_rejects_bad_counts(tmp_path, capsys):
     assert main(["make-synthetic-images", "--out", str(tmp_path / "w"), "--num", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--num" in err
+
+
+def test_floor_under_the_feet_changes_only_the_background(world, tmp_path):
+    import cv2
+
+    floored = tmp_path / "floored"
+    make_synthetic_images(floored, 4, seed=3, config=WorldConfig(image_size=(160, 128), val_fraction=0.25,
+                                                                 floor_prob=1.0))
+    assert _load(floored, "train")["annotations"] == _load(world, "train")["annotations"]  # same people
+    plain, floor = (cv2.imread(str(root / "images/train/000000.jpg")).astype(int) for root in (world, floored))
+    changed = np.abs(plain - floor).max(-1) > 40
+    x, y, w, h = _load(world, "train")["annotations"][0]["bbox"]
+    person = np.zeros_like(changed)
+    person[int(y):int(y + h) + 1, int(x):int(x + w) + 1] = True
+    assert changed[~person].mean() > 0.3 and changed[person].mean() < changed[~person].mean()
+
+
+def test_floor_is_the_plane_under_the_lowest_vertex():
+    from hmr.synthetic.images import floor_background
+
+    camera = Camera.simple(64, 48, 60.0)
+    rotation = np.diag([1.0, -1.0, -1.0])  # body y up, facing the camera, looking level
+    draw = lambda floor_y: floor_background(np.random.default_rng(0), camera, rotation,  # noqa: E731
+                                            np.array([0.0, 0.0, 4.0]), floor_y).astype(int)
+    one_metre, two_metres = draw(-1.0), draw(-2.0)  # the camera 1 m or 2 m above the floor
+    assert one_metre.shape == (48, 64, 3)
+    # a level camera sees the horizon on the middle row at any height: the wall above it is the same
+    np.testing.assert_array_equal(one_metre[:24], two_metres[:24])
+    assert np.abs(one_metre[24:] - two_metres[24:]).max() > 10  # the floor below it is not
+    ceiling = draw(1.0)  # a plane above the camera is seen in the upper half, where the wall was
+    assert np.abs(ceiling[:24] - one_metre[:24]).max() > 10
+
+
+def test_world_settings_from_the_command(tmp_path, capsys):
+    out = tmp_path / "w"
+    assert main(["make-synthetic-images", "--out", str(out), "--num", "1", "--image-size", "96", "64", "--quiet",
+                 "--prior-fraction", "0", "--motion-weights", "squat=1", "--floor-prob", "1"]) == 0
+    info = _load(out, "train")["info"]["config"]
+    assert info["motion_weights"] == [["squat", 1.0]] and info["floor_prob"] == 1.0 and info["prior_fraction"] == 0
+    assert _load(out, "train")["annotations"][0]["pose_source"] == "motion"
+    assert main(["make-synthetic-images", "--out", str(out), "--num", "1", "--motion-weights", "run=1"]) == 2
+    assert main(["make-synthetic-images", "--out", str(out), "--num", "1", "--floor-prob", "1.5"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "--motion-weights" in errors[0] and "--floor-prob" in errors[1]
