@@ -87,6 +87,10 @@ class RegressorTrainConfig:
         body_model: "mannequin" or an SMPL model file / folder.
         datasets: SPIN-layout datasets, each {"npz": path, "images": folder}.
         mocap: npz with poses (N, 72) and betas (N, 10) for the prior.
+        init_weights: a regressor checkpoint (SPIN's ``model_checkpoint.pt`` or a project file) to
+            start from, or empty (ImageNet-free random start). Its architecture (head, backbone,
+            IEF iterations, width, crop size) must equal ``model``'s; dropout may differ. The
+            discriminator and both optimisers start fresh.
         synthetic_samples: > 0 writes that many synthetic samples (and mocap) into
             `<out>/synthetic` on the first run and trains on them instead of `datasets`/`mocap`.
         synthetic_image_size: side of the synthetic images, pixels.
@@ -114,6 +118,7 @@ class RegressorTrainConfig:
     body_model: str = "mannequin"
     datasets: tuple = ()
     mocap: str = ""
+    init_weights: str = ""
     synthetic_samples: int = 0
     synthetic_image_size: int = 128
     steps: int = 1000
@@ -247,6 +252,8 @@ class RegressorTrainer:
         torch.manual_seed(config.seed)
         mean_path = mannequin.mean_params_path() if config.mean_params == "mannequin" else config.mean_params
         self.model = HMR(config.hmr_config(), load_mean_params(mean_path)).to(device)
+        if config.init_weights:
+            self._load_init_weights(Path(config.init_weights))
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.discriminator = Discriminator().to(device)
@@ -260,6 +267,18 @@ class RegressorTrainer:
             ids = [device.index] if device.type == "cuda" else None
             self.model_ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
             self.discriminator_ddp = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
+
+    def _load_init_weights(self, path: Path) -> None:
+        from hmr.regressor.checkpoints import load_pretrained
+
+        start = load_pretrained(path)
+        ours, theirs = self.config.hmr_config(), start.config
+        architecture = lambda c: dataclasses.replace(c, dropout=0.0)  # noqa: E731
+        if architecture(ours) != architecture(theirs):
+            raise InputError(f"{path}: init_weights is a {theirs.backbone} {theirs.head} regressor at "
+                             f"{theirs.image_size} px, but the config's model is a {ours.backbone} {ours.head} "
+                             f"at {ours.image_size} px (n_iter, hidden_dim must match too); fix model: or init_weights:")
+        self.model.load_state_dict(start.state_dict())
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.amp == "bf16")

@@ -241,3 +241,22 @@ def test_progress_counts_the_steps(tmp_path, synthetic):
     train_regressor(_config(synthetic, steps=2, model=RESNET18), tmp_path / "run",
                     progress=lambda *call: calls.append(call))
     assert calls == [("train", 0, 2), ("train", 1, 2), ("train", 2, 2)]
+
+
+def test_fine_tuning_starts_from_init_weights(tmp_path, synthetic):
+    from hmr.regressor import save_checkpoint
+
+    first = RegressorTrainer(_config(synthetic, model=RESNET18, seed=3), torch.device("cpu"))
+    path = save_checkpoint(tmp_path / "start.pt", first.model)
+    tuned = RegressorTrainer(_config(synthetic, model={**RESNET18, "dropout": 0.1}, seed=4, init_weights=str(path)),
+                             torch.device("cpu"))
+    fresh = RegressorTrainer(_config(synthetic, model=RESNET18, seed=4), torch.device("cpu"))
+    for (name, a), b, c in zip(first.model.state_dict().items(), tuned.model.state_dict().values(),
+                               fresh.model.state_dict().values()):
+        assert torch.equal(a, b), name
+        if name.endswith("conv1.weight"):
+            assert not torch.equal(b, c)  # another seed's start: the file, not the seed, set it
+    with pytest.raises(InputError) as error:
+        RegressorTrainer(_config(synthetic, model={**RESNET18, "image_size": 64}, init_weights=str(path)),
+                         torch.device("cpu"))
+    assert "\n" not in str(error.value) and "start.pt" in str(error.value) and "32 px" in str(error.value)
