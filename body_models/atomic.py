@@ -66,8 +66,27 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Write ``obj`` as indented JSON to ``path`` atomically: objects one key per line, each list
+    without objects in it (arrays of numbers) on one line. The lines stay readable, the file
+    small, and the arrays go through ``json``'s C encoder (``indent`` alone would put every number
+    on a line of its own, in pure Python: 0.9 s for one joints3d.json of 200 frames)."""
+    return write_text(path, _indented(obj, "") + "\n")
+
+
+def _indented(value: Any, margin: str) -> str:
+    inner = margin + "  "
+    if isinstance(value, dict) and value:
+        items = (f"{inner}{json.dumps(str(k))}: {_indented(v, inner)}" for k, v in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{margin}}}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) and _has_object(v) for v in value):
+        return "[\n" + ",\n".join(inner + _indented(v, inner) for v in value) + f"\n{margin}]"
+    return json.dumps(value)
+
+
+def _has_object(value: Any) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, (list, tuple)) and any(_has_object(v) for v in value)
 
 
 def save_npz(path: str | os.PathLike, compressed: bool = False, **arrays: Any) -> Path:
