@@ -7,7 +7,9 @@
    ``synthetic/clip.mp4`` with ground truth in 2D, 3D and SMPL (``synthetic/ground_truth.npz``).
 3. Runs the same pipeline as ``hmr run`` on it. Learned models are used wherever weights are
    configured (``hmr weights``); otherwise stand-ins, said so in the summary:
-   - no HRNet weights: the ground-truth 2D keypoints with pixel noise and dropped joints;
+   - no HRNet weights: the project's demo HRNet (``hmr.pose2d.DEMO_WEIGHTS``), trained on the
+     synthetic image world, on the clip's pixels, the person followed by a tracker; with
+     ``keypoints="noisy-truth"``, the ground-truth 2D keypoints with pixel noise and dropped joints;
    - no VideoPose3D weights: the project's small lifter trained on synthetic mannequin data
      (``lifting.DEMO_WEIGHTS``);
    - no HMR weights: the project's demo regressor trained on the synthetic image world
@@ -30,6 +32,7 @@ import numpy as np
 import torch
 
 from body_models.atomic import write_json
+from body_models.errors import InputError
 from body_models.metrics import MM_PER_M, mpjpe, pa_mpjpe, pve
 from body_models.progress import Progress, no_progress
 from body_models.sequences import (SMPL_PARAMETERS, Joints3D, Keypoints2D, RegressorEstimates, SMPLSequence,
@@ -44,6 +47,7 @@ from hmr.regressor.checkpoints import DEMO_WEIGHTS as DEMO_REGRESSOR  # hmr/regr
 from lifting import DEMO_WEIGHTS
 
 DEMO_LIFTER = DEMO_WEIGHTS  # lifting/weights/demo_*.pt, installed with the package
+DEMO_KEYPOINTS = ("hrnet", "noisy-truth")  # run_demo's keypoints: HRNet on the pixels, or the stand-in
 KEYPOINT_NOISE_PX = 2.0
 KEYPOINT_DROPOUT = 0.05
 # The demo camera films like a Human3.6M camera: from 15 degrees above, 25 degrees to the side,
@@ -225,9 +229,33 @@ def fit_from_mean_pose(keypoints: Path, out_dir: Path, options: PipelineOptions)
                                                  keypoints=keypoints)["smpl"]
 
 
+def _keypoints_source(clip, options: PipelineOptions, keypoints: str, seed: int):
+    """What the pipeline's keypoints stage reads: the clip itself for HRNet (the demo HRNet
+    unless weights are given; the person followed by a tracker) or the noisy true keypoints.
+    Returns (source, video, options, the stage's description)."""
+    if keypoints == "noisy-truth":
+        options = dataclasses.replace(options, hrnet_weights=None)
+        source = noisy_keypoints(clip.ground_truth, clip.video.parent / "keypoints2d_noisy.npz", seed=seed)
+        return source, clip.video, options, (f"stand-in: ground-truth 2D + {KEYPOINT_NOISE_PX:g} px noise, "
+                                              f"{KEYPOINT_DROPOUT:.0%} joints dropped (--keypoints noisy-truth)")
+    if options.hrnet_weights is None:
+        options = dataclasses.replace(options, hrnet_weights=DEMO_HRNET)
+    if Path(options.hrnet_weights).resolve() == DEMO_HRNET.resolve():
+        what = (f"learned (synthetic): the project's demo HRNet {DEMO_HRNET.name}, trained on the synthetic image "
+                "world, on the clip's pixels")
+    else:
+        what = f"learned: HRNet {options.hrnet_weights.name}, on the clip's pixels"
+    # One person, known to be there: followed by its own keypoints, found by HOG when lost (the
+    # first frame), so that no box comes from the ground truth.
+    if options.detector == PipelineOptions.detector:
+        options = dataclasses.replace(options, detector=FOLLOW_PREFIX + "hog")
+    decoding = "DARK decoding" if options.refine == "dark" else "the official quarter-cell decoding"
+    return clip.video, None, options, f"{what}, boxes from the {options.detector} tracker, {decoding}"
+
+
 def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "walk", seed: int = 0,
              options: PipelineOptions | None = None, progress: Progress = no_progress,
-             on_progress: Progress | None = None) -> DemoResult:
+             on_progress: Progress | None = None, keypoints: str = "hrnet") -> DemoResult:
     """Synthesise the clip, run the pipeline on it and score it (see the module docstring).
 
     Args:
@@ -238,33 +266,19 @@ def run_demo(out_dir: str | os.PathLike, num_frames: int = 48, motion: str = "wa
         options: pipeline settings; weights left None use the stand-ins.
         progress: a ``body_models.progress.Progress`` reporter, as for ``run_pipeline``.
         on_progress: the old name of ``progress``, still accepted.
+        keypoints: "hrnet" runs HRNet on the clip's pixels (``options.hrnet_weights``, else the
+            shipped demo HRNet); "noisy-truth" gives the pipeline the true 2D keypoints with
+            pixel noise and dropped joints instead, to score the later stages apart from HRNet.
     """
+    if keypoints not in DEMO_KEYPOINTS:
+        raise InputError(f"unknown demo keypoints {keypoints!r}: use one of {', '.join(DEMO_KEYPOINTS)}")
     out_dir = Path(out_dir)
     options = options or PipelineOptions()
     record = RunRecord("demo", {"num_frames": num_frames, "motion": motion, "seed": seed})
     stages = {}
     with record.stage("synthesise"):
         clip = make_synthetic_clip(out_dir / "synthetic", motion=motion, num_frames=num_frames, seed=seed, **CAMERA)
-    # The shipped demo HRNet is not yet at the demo's bar (README), so it runs only when asked
-    # for: --hrnet-weights hmr/pose2d/weights/demo_w16_128x160_coco.pt.
-    if options.hrnet_weights is not None and Path(options.hrnet_weights).resolve() == DEMO_HRNET.resolve():
-        stages["keypoints"] = (f"learned (synthetic): the project's demo HRNet {DEMO_HRNET.name}, trained on the "
-                               "synthetic image world, on the clip's pixels")
-    elif options.hrnet_weights is not None:
-        stages["keypoints"] = f"learned: HRNet {options.hrnet_weights.name}, on the clip's pixels"
-    if options.hrnet_weights is not None:
-        source, video = clip.video, None
-        # One person, known to be there: followed by its own keypoints, found by HOG when lost
-        # (the first frame), so that no box comes from the ground truth.
-        if options.detector == PipelineOptions.detector:
-            options = dataclasses.replace(options, detector=FOLLOW_PREFIX + "hog")
-        stages["keypoints"] += f", boxes from the {options.detector} tracker"
-    else:
-        source = noisy_keypoints(clip.ground_truth, out_dir / "synthetic" / "keypoints2d_noisy.npz", seed=seed)
-        video = clip.video
-        stages["keypoints"] = (f"stand-in: ground-truth 2D + {KEYPOINT_NOISE_PX:g} px noise, "
-                               f"{KEYPOINT_DROPOUT:.0%} joints dropped (no HRNet given; the shipped demo HRNet is "
-                               "below the demo's bar)")
+    source, video, options, stages["keypoints"] = _keypoints_source(clip, options, keypoints, seed)
     if options.lifter_weights is None:
         options = dataclasses.replace(options, lifter_weights=DEMO_LIFTER)
         stages["lift"] = "learned (synthetic): the project's demo lifter, trained on mannequin data"

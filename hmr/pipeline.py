@@ -101,6 +101,8 @@ class PipelineOptions:
             an ``.onnx`` file, ``module:factory``, or "keypoints" (one person, followed by its
             keypoints); see ``hmr.pose2d.detectors``.
         flip: HRNet's and the lifter's flip test.
+        refine: how HRNet's heatmap peaks become coordinates: None for the official quarter-cell
+            shift (the official test's outputs), "dark" for DARK's Taylor refinement.
         device: "cpu", "cuda", ...: where HRNet, HMR and SMPLify run (the lifter and the
             later stages run on the CPU).
         precision: "fp32" (the exact official outputs), "bf16" (autocast for the networks, with
@@ -147,6 +149,7 @@ class PipelineOptions:
     boxes: Path | None = None
     detector: str = "hog"
     flip: bool = True
+    refine: str | None = None
     device: str = "cpu"
     precision: str = "fp32"
     batch_size: int = 16

@@ -44,7 +44,8 @@ def _pipeline_options(args: argparse.Namespace):
         orient_from_lifter=args.orient_from_lifter,
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
-        boxes=args.boxes, detector=args.detector, flip=not args.no_flip, device=resolve_device(args.device),
+        boxes=args.boxes, detector=args.detector, flip=not args.no_flip,
+        refine=None if args.refine == "official" else args.refine, device=resolve_device(args.device),
         precision=args.precision, compile=args.compile,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
@@ -100,7 +101,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     with _bars(args.quiet) as progress:
         demo = run_demo(args.out, num_frames=args.frames, motion=args.motion, seed=args.seed,
-                        options=_pipeline_options(args), progress=progress)
+                        options=_pipeline_options(args), progress=progress, keypoints=args.keypoints)
     result = demo.pipeline
     _summary(result.out_dir, demo.outputs, result.seconds, result.cached, result.skipped, result.notes)
     print("stages:")
@@ -168,6 +169,11 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
                         "(MMDeploy layout), module:factory, keypoints (one person, followed by its keypoints), or "
                         "keypoints+hog (the same, found by HOG when lost)")
     p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
+    demo = p.prog.endswith("demo")
+    p.add_argument("--refine", choices=("official", "dark"), default="dark" if demo else "official",
+                   help="HRNet's heatmap decoding: official (argmax and a quarter-cell shift, the official test's "
+                        "outputs) or dark (DARK's Taylor refinement, better on coarse heatmaps); default: "
+                        + ("dark" if demo else "official"))
     p.add_argument("--device", default="auto",
                    help="where HRNet, HMR and SMPLify run: auto (the GPU when there is one), cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last; for the networks only: SMPLify fits in fp32 (run.json records both)")
@@ -199,5 +205,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--frames", type=int, default=48, help="clip length in frames (default: 48)")
     demo.add_argument("--motion", default="walk", help="procedural motion: walk, wave, squat, reach, idle, ...")
     demo.add_argument("--seed", type=int, default=0, help="motion and keypoint-noise seed (default: 0)")
+    demo.add_argument("--keypoints", choices=("hrnet", "noisy-truth"), default="hrnet",
+                      help="hrnet: HRNet on the clip's pixels (--hrnet-weights, else the shipped demo HRNet; the "
+                           "default); noisy-truth: the true 2D keypoints with 2 px noise and 5 %% of joints dropped, "
+                           "to score the later stages apart from HRNet")
     _add_pipeline_arguments(demo)
     demo.set_defaults(func=_demo)

@@ -381,6 +381,7 @@ class KeypointsSettings(StageSettings):
         boxes: a person boxes file; else ``detector`` finds people.
         detector: "hog", an ``.onnx`` file, ``module:factory``, "keypoints" or "keypoints+<detector>".
         flip: HRNet's flip test.
+        refine: None for the official quarter-cell decoding, "dark" for DARK refinement.
         image_size: (width, height) of a keypoints file that does not record it.
         frame_offset: added to a keypoints file's frame indices to give the video's frame numbers.
         batch_size: crops per network call.
@@ -395,6 +396,7 @@ class KeypointsSettings(StageSettings):
     boxes: Path | None = None
     detector: str = "hog"
     flip: bool = True
+    refine: str | None = None
     image_size: tuple[int, int] | None = None
     frame_offset: int = 0
     batch_size: int = 16
@@ -415,7 +417,7 @@ class KeypointsSettings(StageSettings):
         if is_keypoints_file(source):
             return {"keypoints2d": save_keypoints2d(Path(out_dir) / OUTPUT_NAME, self._read(source, video))}
         result = run_keypoints(source, out_dir, weights=self.hrnet_weights or default_hrnet(), boxes=self.boxes,
-                               detector=self.detector, flip=self.flip, batch_size=self.batch_size, device=ctx.device,
+                               detector=self.detector, flip=self.flip, refine=self.refine, batch_size=self.batch_size, device=ctx.device,
                                precision=ctx.precision, compile=self.compile, progress=ctx.progress)
         if not result.keypoints.valid.any():
             raise InputError(f"no person was found in {source} by the {self.detector} detector; give a boxes file "

@@ -17,9 +17,15 @@ def test_demo_runs_the_pipeline_and_scores_it(tmp_path, capsys):
     for key in ("joints3d_mpjpe_mm", "joints3d_pa_mpjpe_mm", "mesh_mpjpe_mm", "mesh_pa_mpjpe_mm", "mesh_pve_mm",
                 "hmr_mesh_pa_mpjpe_mm", "mean_start_mesh_pa_mpjpe_mm"):
         assert np.isfinite(scores["scores_mm"][key]) and scores["scores_mm"][key] > 0
-    assert scores["stages"]["keypoints"].startswith("stand-in")
+    # the shipped demo HRNet on the clip's pixels, the person followed by the tracker
+    assert scores["stages"]["keypoints"].startswith("learned (synthetic)")
+    assert "tracker" in scores["stages"]["keypoints"] and "DARK decoding" in scores["stages"]["keypoints"]
     assert scores["stages"]["regress"].startswith("learned (synthetic)")  # the shipped demo regressor
-    assert "mesh_pa_mpjpe_mm" in printed and "stand-in" in printed
+    assert "mesh_pa_mpjpe_mm" in printed and "learned (synthetic)" in printed
+    for key in ("mean_px_error", "pck_0.05_pct", "detected_pct"):
+        assert np.isfinite(scores["keypoints_px"][key]), key
+    assert scores["keypoints_px"]["detected_pct"] == 100.0 and scores["keypoints_px"]["mean_px_error"] < 20
+    assert "joints3d_mpjpe_mm_on_true_2d" in scores["scores_mm"]
     assert "SMPLify from the mean pose" in printed and "bar:" in printed
     assert (out / "regressor.npz").is_file() and (out / "synthetic" / "fit_from_mean_pose" / "smpl.npz").is_file()
     motion = scores["motion_following"]
@@ -32,6 +38,19 @@ def test_demo_runs_the_pipeline_and_scores_it(tmp_path, capsys):
         assert z["valid"].all() and np.isfinite(z["joints"]).all()
     run = json.loads((out / "run.json").read_text())
     assert run["command"] == "demo" and "scores_mm" in run and run["files"]
+
+
+def test_demo_scores_later_stages_on_noisy_true_keypoints(tmp_path):
+    """--keypoints noisy-truth replaces HRNet by the true 2D with 2 px noise: the keypoints
+    score says so (about 2 px of error per visible joint), and HRNet is not run."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--frames", "4", "--keypoints", "noisy-truth", "--no-smplify",
+                 "--no-meshes", "--no-overlay", "--no-world", "--quiet"]) == 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["stages"]["keypoints"].startswith("stand-in: ground-truth 2D")
+    assert 1.0 < scores["keypoints_px"]["mean_px_error"] < 4.0 and scores["keypoints_px"]["detected_pct"] < 100
+    run = json.loads((out / "run.json").read_text())
+    assert "hrnet_weights" not in run["files"] and "no HRNet" in run["compute"]["keypoints"]["note"]
 
 
 def test_scores_are_zero_for_the_truth_itself(tmp_path, mannequin_smpl):

@@ -175,6 +175,33 @@ def test_missing_input_and_weights_are_one_line_errors(tmp_path, capsys):
     assert "x.pth" in err and "\n" not in err
 
 
+def test_run_decodes_heatmaps_as_asked(clip, tmp_path):
+    """`hmr run` decodes HRNet's heatmaps with the official quarter-cell shift unless given
+    --refine dark, and then gives what `hmr keypoints --refine dark` gives; run.json records
+    which."""
+    from hmr.pose2d import DEMO_WEIGHTS
+
+    gt = np.load(clip.ground_truth)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({str(t): [gt["boxes"][t, 0].tolist()] for t in range(FRAMES)}))
+    common = ["--boxes", str(boxes), "--hrnet-weights", str(DEMO_WEIGHTS), "--device", "cpu", "--precision", "fp32",
+              "--quiet"]
+    found = {}
+    for refine in ("official", "dark"):
+        out = tmp_path / refine
+        assert main(["run", str(clip.video), "--out", str(out / "run"), "--refine", refine, "--no-smplify",
+                     "--no-overlay", "--no-meshes", "--no-world", *common]) == 0
+        assert main(["keypoints", str(clip.video), "--out", str(out / "kp"), "--weights", str(DEMO_WEIGHTS),
+                     *(["--refine", "dark"] if refine == "dark" else []), *common[:2], *common[4:]]) == 0
+        run_kp = load_keypoints2d(out / "run" / "keypoints2d.npz").keypoints
+        np.testing.assert_array_equal(run_kp, load_keypoints2d(out / "kp" / "keypoints2d.npz").keypoints)
+        found[refine] = run_kp
+        arguments = json.loads((out / "run" / "run.json").read_text())["arguments"]
+        assert arguments["refine"] == (None if refine == "official" else "dark")
+    shift = np.abs(found["dark"][..., :2] - found["official"][..., :2])
+    assert 0 < shift.max() < 8.0  # sub-cell moves of the same peaks (a cell is 4 px of the crop)
+
+
 def test_run_without_hrnet_weights_uses_the_shipped_demo_hrnet_and_says_so(clip, tmp_path, monkeypatch, capsys):
     """One rule for defaults: with no HRNet given or configured, `hmr run` and `hmr keypoints`
     use the shipped synthetic-trained HRNet, print that it stands in, and record it."""
