@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from hmr.cli import main
 
@@ -78,6 +79,12 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--motion", "moonwalk", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "moonwalk" in err and "walk" in err
+    from body_models.errors import InputError
+    from hmr.demo import run_demo
+
+    with pytest.raises(InputError, match="noisy-truth"):  # before anything is rendered
+        run_demo(tmp_path / "bad", keypoints="truth")
+    assert not (tmp_path / "bad").exists()
     assert main(["convert-model", str(tmp_path / "missing.pkl"), str(tmp_path / "x.npz")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "missing.pkl" in err
