@@ -166,6 +166,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--downsample", type=int, default=1,
                     help="h36m-lifter: keep every n-th frame, as run.py's --downsample (default 1; 2 for 25 fps lifters)")
     ev.add_argument("--detections", type=Path, help="coco-keypoints: COCO detection results (default: ground-truth boxes)")
-    ev.add_argument("--refine", choices=("dark",), default=None, help="coco-keypoints: DARK heatmap refinement")
+    ev.add_argument("--refine", choices=("official", "dark"), default="official",
+                    help="coco-keypoints: heatmap decoding, official (quarter-cell shift; the default) or dark (DARK)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_eval)

@@ -91,8 +91,9 @@ def eval_coco_keypoints(args: argparse.Namespace) -> int:
     if args.images is None:
         raise InputError("coco-keypoints needs --images, the folder the JSON's file names are relative to")
     model = load_pretrained(args.checkpoint)
+    refine = None if args.refine == "official" else args.refine
     metrics = evaluate_coco_keypoints(args.data, args.images, model, detections=args.detections,
-                                      flip=not args.no_flip, refine=args.refine, batch_size=args.batch_size,
+                                      flip=not args.no_flip, refine=refine, batch_size=args.batch_size,
                                       device=resolve_device(args.device))
     results = metrics.pop("results")
     args.out.mkdir(parents=True, exist_ok=True)
