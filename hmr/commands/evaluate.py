@@ -20,7 +20,7 @@ from types import ModuleType
 
 from body_models.errors import InputError
 from body_models.progress import Progress
-from hmr.commands.runtime import cli_progress, resolve_device
+from hmr.commands.runtime import add_refine_argument, cli_progress, resolve_device
 
 BENCHMARKS = ("h36m-lifter", "h36m-mesh", "3dpw", "mpi-inf-3dhp", "world", "coco-keypoints")
 
@@ -166,7 +166,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--downsample", type=int, default=1,
                     help="h36m-lifter: keep every n-th frame, as run.py's --downsample (default 1; 2 for 25 fps lifters)")
     ev.add_argument("--detections", type=Path, help="coco-keypoints: COCO detection results (default: ground-truth boxes)")
-    ev.add_argument("--refine", choices=("official", "dark"), default="official",
-                    help="coco-keypoints: heatmap decoding, official (quarter-cell shift; the default) or dark (DARK)")
+    add_refine_argument(ev, prefix="coco-keypoints: ")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_eval)

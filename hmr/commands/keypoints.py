@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmr.commands.runtime import cli_progress, resolve_device
+from hmr.commands.runtime import add_refine_argument, cli_progress, resolve_device, resolve_refine
 from hmr.core.fastpath import PRECISIONS, resolve_precision
 
 
@@ -39,7 +39,7 @@ def _keypoints(args: argparse.Namespace) -> int:
             boxes=args.boxes,
             detector=args.detector,
             flip=not args.no_flip,
-            refine=None if args.refine == "official" else args.refine,
+            refine=resolve_refine(args.refine),
             smooth=smooth,
             batch_size=args.batch_size,
             device=resolve_device(args.device),
@@ -75,9 +75,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "frame RGB -> (N, 5) boxes+score, keypoints (one person, followed by its keypoints), or "
                         "keypoints+hog (the same, found by HOG when lost)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test (about 2x faster)")
-    p.add_argument("--refine", choices=["official", "dark"], default="official",
-                   help="heatmap decoding: official (argmax and a quarter-cell shift; the default) or dark (DARK's "
-                        "Taylor refinement)")
+    add_refine_argument(p)
     p.add_argument("--smooth", action="store_true", help="One-Euro temporal smoothing of the keypoints")
     p.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro cutoff at rest, Hz (default 1.0)")
     p.add_argument("--smooth-beta", type=float, default=0.05,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hmr.commands.runtime import cli_progress, resolve_device
+from hmr.commands.runtime import add_refine_argument, cli_progress, resolve_device, resolve_refine
 
 
 def _bars(quiet: bool):
@@ -45,7 +45,7 @@ def _pipeline_options(args: argparse.Namespace):
         focal_length=args.focal_length, fov=args.fov, calibration=args.calibration,
         image_size=tuple(args.image_size) if args.image_size else None, frame_offset=args.frame_offset,
         boxes=args.boxes, detector=args.detector, flip=not args.no_flip,
-        refine=None if args.refine == "official" else args.refine, device=resolve_device(args.device),
+        refine=resolve_refine(args.refine), device=resolve_device(args.device),
         precision=args.precision, compile=args.compile,
         batch_size=args.batch_size, meshes=not args.no_meshes, overlay=not args.no_overlay,
         skeleton=not args.no_skeleton, side_by_side=args.side_by_side,
@@ -169,11 +169,7 @@ def _add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
                         "(MMDeploy layout), module:factory, keypoints (one person, followed by its keypoints), or "
                         "keypoints+hog (the same, found by HOG when lost)")
     p.add_argument("--no-flip", action="store_true", help="no flip test in HRNet and the lifter")
-    demo = p.prog.endswith("demo")
-    p.add_argument("--refine", choices=("official", "dark"), default="dark" if demo else "official",
-                   help="HRNet's heatmap decoding: official (argmax and a quarter-cell shift, the official test's "
-                        "outputs) or dark (DARK's Taylor refinement, better on coarse heatmaps); default: "
-                        + ("dark" if demo else "official"))
+    add_refine_argument(p, default="dark" if p.prog.endswith("demo") else "official")
     p.add_argument("--device", default="auto",
                    help="where HRNet, HMR and SMPLify run: auto (the GPU when there is one), cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="auto: bf16 where the CPU (AMX/AVX512-BF16) or GPU has it, else fp32; fp32: the exact official outputs; bf16: autocast with BatchNorm folded and channels_last; for the networks only: SMPLify fits in fp32 (run.json records both)")

@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from hmr.commands.runtime import cli_progress, resolve_device
+from hmr.commands.runtime import cli_progress, resolve_device, resolve_refine
 
 
 def _motion_weights(text: str | None) -> tuple[tuple[str, float], ...]:
@@ -91,9 +91,8 @@ def eval_coco_keypoints(args: argparse.Namespace) -> int:
     if args.images is None:
         raise InputError("coco-keypoints needs --images, the folder the JSON's file names are relative to")
     model = load_pretrained(args.checkpoint)
-    refine = None if args.refine == "official" else args.refine
     metrics = evaluate_coco_keypoints(args.data, args.images, model, detections=args.detections,
-                                      flip=not args.no_flip, refine=refine, batch_size=args.batch_size,
+                                      flip=not args.no_flip, refine=resolve_refine(args.refine), batch_size=args.batch_size,
                                       device=resolve_device(args.device))
     results = metrics.pop("results")
     args.out.mkdir(parents=True, exist_ok=True)

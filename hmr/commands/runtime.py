@@ -1,5 +1,5 @@
 """What every subcommand needs at run time, in one place: which device ``--device auto`` means,
-and the progress bars (the library reports through ``body_models.progress``; only this module
+how ``--refine`` names HRNet's heatmap decoding, and the progress bars (the library reports through ``body_models.progress``; only this module
 draws)."""
 
 from __future__ import annotations
@@ -7,6 +7,19 @@ from __future__ import annotations
 import os
 
 from body_models.errors import InputError
+
+
+def add_refine_argument(parser, default: str = "official", prefix: str = "") -> None:
+    """``--refine official|dark``: HRNet's heatmap decoding, the same spelling in every command."""
+    parser.add_argument("--refine", choices=("official", "dark"), default=default,
+                        help=f"{prefix}HRNet's heatmap decoding: official (argmax and a quarter-cell shift, the "
+                             "official test's outputs) or dark (DARK's Taylor refinement, better on coarse heatmaps); "
+                             f"default: {default}")
+
+
+def resolve_refine(name: str) -> str | None:
+    """A ``--refine`` value as ``hmr.pose2d.topdown`` takes it: None for the official decoding."""
+    return None if name == "official" else name
 
 
 def resolve_device(name: str) -> str:

@@ -417,8 +417,8 @@ class KeypointsSettings(StageSettings):
         if is_keypoints_file(source):
             return {"keypoints2d": save_keypoints2d(Path(out_dir) / OUTPUT_NAME, self._read(source, video))}
         result = run_keypoints(source, out_dir, weights=self.hrnet_weights or default_hrnet(), boxes=self.boxes,
-                               detector=self.detector, flip=self.flip, refine=self.refine, batch_size=self.batch_size, device=ctx.device,
-                               precision=ctx.precision, compile=self.compile, progress=ctx.progress)
+                               detector=self.detector, flip=self.flip, refine=self.refine, batch_size=self.batch_size,
+                               device=ctx.device, precision=ctx.precision, compile=self.compile, progress=ctx.progress)
         if not result.keypoints.valid.any():
             raise InputError(f"no person was found in {source} by the {self.detector} detector; give a boxes file "
                              "(--boxes), another --detector, or check the video")
